@@ -1,0 +1,382 @@
+"""Persisted metadata: databases, schemas, objects, dynamic tables, dependencies, versions,
+refresh and graph history — all in the hidden ``_snowmelt`` schema of the same file, so a
+metadata change commits in the same transaction as the data it describes.
+
+State changes only through numbered migrations (``MIGRATIONS``); the applied number is kept
+in ``_snowmelt.meta``. Callers hold the engine's transaction; this module never commits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from snowmelt.engines.base import Engine
+from snowmelt.errors import ObjectNotFound
+from snowmelt.names import DATA_SCHEMA, META_SCHEMA, ROWID_SEQUENCE, ObjectName
+
+M = META_SCHEMA
+
+MIGRATIONS: list[list[str]] = [
+    [
+        f'CREATE SCHEMA IF NOT EXISTS "{M}"',
+        f'CREATE SCHEMA IF NOT EXISTS "{DATA_SCHEMA}"',
+        f'CREATE SEQUENCE IF NOT EXISTS "{DATA_SCHEMA}"."{ROWID_SEQUENCE}"',
+        f'CREATE TABLE "{M}".meta (key VARCHAR PRIMARY KEY, value VARCHAR)',
+        f'CREATE TABLE "{M}".versions (version BIGINT PRIMARY KEY, committed_at TIMESTAMPTZ,'
+        " kind VARCHAR)",
+        f'CREATE TABLE "{M}".databases (name VARCHAR PRIMARY KEY, created_on TIMESTAMPTZ,'
+        " comment VARCHAR, transient BOOLEAN)",
+        f'CREATE TABLE "{M}".schemas (database VARCHAR, name VARCHAR, created_on TIMESTAMPTZ,'
+        " comment VARCHAR, PRIMARY KEY (database, name))",
+        f'CREATE TABLE "{M}".objects (oid BIGINT PRIMARY KEY, database VARCHAR, schema VARCHAR,'
+        " name VARCHAR, kind VARCHAR, created_on TIMESTAMPTZ, transient BOOLEAN,"
+        " comment VARCHAR, columns JSON, text VARCHAR, generation BIGINT,"
+        " last_change_version BIGINT, dropped BOOLEAN DEFAULT false)",
+        f'CREATE TABLE "{M}".dynamic_tables (oid BIGINT PRIMARY KEY, target_lag_sec BIGINT,'
+        " target_lag_type VARCHAR, warehouse VARCHAR, requested_mode VARCHAR,"
+        " refresh_mode VARCHAR, refresh_mode_reason VARCHAR, initialize VARCHAR,"
+        " scheduler VARCHAR, cluster_by VARCHAR, query_text VARCHAR, query_sql VARCHAR,"
+        " state VARCHAR, state_reason_code VARCHAR, state_reason_message VARCHAR,"
+        " suspended_on TIMESTAMPTZ, resumed_on TIMESTAMPTZ, initialized BOOLEAN,"
+        " data_version BIGINT, data_timestamp TIMESTAMPTZ, commit_version BIGINT,"
+        " consecutive_failures INTEGER, plan JSON, config_changed_at TIMESTAMPTZ)",
+        f'CREATE TABLE "{M}".dependencies (oid BIGINT, input_oid BIGINT, consumed_version BIGINT,'
+        " consumed_generation BIGINT, PRIMARY KEY (oid, input_oid))",
+        f'CREATE TABLE "{M}".refresh_history (refresh_id BIGINT, oid BIGINT, name VARCHAR,'
+        " schema_name VARCHAR, database_name VARCHAR, state VARCHAR, state_code VARCHAR,"
+        " state_message VARCHAR, query_id VARCHAR, data_timestamp TIMESTAMPTZ,"
+        " refresh_start_time TIMESTAMPTZ, refresh_end_time TIMESTAMPTZ,"
+        " completion_target TIMESTAMPTZ, last_completed_dependency JSON, statistics JSON,"
+        " refresh_action VARCHAR, refresh_trigger VARCHAR, target_lag_sec BIGINT,"
+        " graph_history_valid_from TIMESTAMPTZ, inputs_with_changed_data JSON,"
+        " warehouse VARCHAR, reinit_reason VARCHAR, data_version BIGINT,"
+        " commit_version BIGINT)",
+        f'CREATE TABLE "{M}".graph_history (oid BIGINT, name VARCHAR, schema_name VARCHAR,'
+        " database_name VARCHAR, inputs JSON, target_lag_type VARCHAR, target_lag_sec BIGINT,"
+        " query_text VARCHAR, valid_from TIMESTAMPTZ, valid_to TIMESTAMPTZ,"
+        " scheduling_state JSON, scheduler VARCHAR)",
+        f'CREATE TABLE "{M}".warehouses (name VARCHAR PRIMARY KEY, created_on TIMESTAMPTZ,'
+        " properties JSON)",
+        f'CREATE TABLE "{M}".grants (statement VARCHAR, created_on TIMESTAMPTZ)',
+        f'CREATE SEQUENCE "{M}".oid_seq',
+        f'CREATE SEQUENCE "{M}".refresh_seq',
+    ],
+]
+
+
+@dataclass
+class Column:
+    name: str
+    type: str  # DuckDB type text
+    nullable: bool = True
+    default: str | None = None
+    comment: str | None = None
+
+
+@dataclass
+class CatalogObject:
+    oid: int
+    name: ObjectName
+    kind: str  # TABLE, VIEW, DYNAMIC TABLE
+    created_on: datetime
+    columns: list[Column]
+    text: str | None
+    generation: int
+    last_change_version: int
+    transient: bool = False
+    comment: str | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def tracked(self) -> bool:
+        return self.kind in ("TABLE", "DYNAMIC TABLE")
+
+
+@dataclass
+class DynamicTable:
+    oid: int
+    target_lag_sec: int | None
+    target_lag_type: str  # USER_DEFINED | DOWNSTREAM
+    warehouse: str | None
+    requested_mode: str
+    refresh_mode: str
+    refresh_mode_reason: str | None
+    initialize: str
+    scheduler: str | None
+    cluster_by: str | None
+    query_text: str
+    query_sql: str  # the resolved query, Snowflake dialect, fully qualified
+    state: str
+    state_reason_code: str | None = None
+    state_reason_message: str | None = None
+    suspended_on: datetime | None = None
+    resumed_on: datetime | None = None
+    initialized: bool = False
+    data_version: int | None = None
+    data_timestamp: datetime | None = None
+    commit_version: int | None = None
+    consecutive_failures: int = 0
+    plan: dict[str, Any] = field(default_factory=dict)
+    config_changed_at: datetime | None = None
+
+
+_DT_FIELDS = [f for f in DynamicTable.__dataclass_fields__]
+
+
+class Catalog:
+    """Reads and writes the metadata tables. Holds no cache: the file is the truth."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # -- set-up -------------------------------------------------------------------------
+    def migrate(self) -> None:
+        exists = self.engine.rows(
+            "SELECT count(*) FROM information_schema.tables"
+            f" WHERE table_schema = '{M}' AND table_name = 'meta'")[0][0]
+        applied = 0
+        if exists:
+            row = self.engine.rows(f'SELECT value FROM "{M}".meta WHERE key = \'migration\'')
+            applied = int(row[0][0]) if row else 0
+        for number, statements in enumerate(MIGRATIONS, start=1):
+            if number <= applied:
+                continue
+            with self.engine.transaction():
+                for statement in statements:
+                    self.engine.execute(statement)
+                self.engine.execute(
+                    f'INSERT OR REPLACE INTO "{M}".meta VALUES (\'migration\', ?)', [str(number)])
+
+    # -- versions ----------------------------------------------------------------------
+    def current_version(self) -> int:
+        return int(self.engine.rows(f'SELECT coalesce(max(version), 0) FROM "{M}".versions')[0][0])
+
+    def record_version(self, version: int, at: datetime, kind: str) -> None:
+        self.engine.execute(f'INSERT INTO "{M}".versions VALUES (?, ?, ?)', [version, at, kind])
+
+    def version_at(self, when: datetime, strictly_before: bool = False) -> int:
+        op = "<" if strictly_before else "<="
+        return int(self.engine.rows(
+            f'SELECT coalesce(max(version), 0) FROM "{M}".versions WHERE committed_at {op} ?',
+            [when])[0][0])
+
+    def version_time(self, version: int) -> datetime | None:
+        rows = self.engine.rows(f'SELECT committed_at FROM "{M}".versions WHERE version = ?',
+                                [version])
+        return rows[0][0] if rows else None
+
+    def first_version_time(self) -> datetime | None:
+        rows = self.engine.rows(f'SELECT min(committed_at) FROM "{M}".versions')
+        return rows[0][0] if rows else None
+
+    # -- databases and schemas -------------------------------------------------------------
+    def database_exists(self, name: str) -> bool:
+        return bool(self.engine.rows(f'SELECT 1 FROM "{M}".databases WHERE name = ?', [name]))
+
+    def schema_exists(self, database: str, schema: str) -> bool:
+        return bool(self.engine.rows(
+            f'SELECT 1 FROM "{M}".schemas WHERE database = ? AND name = ?', [database, schema]))
+
+    def add_database(self, name: str, at: datetime, comment: str | None, transient: bool) -> None:
+        self.engine.execute(f'INSERT INTO "{M}".databases VALUES (?, ?, ?, ?)',
+                            [name, at, comment, transient])
+
+    def add_schema(self, database: str, name: str, at: datetime, comment: str | None) -> None:
+        self.engine.execute(f'INSERT INTO "{M}".schemas VALUES (?, ?, ?, ?)',
+                            [database, name, at, comment])
+
+    def remove_database(self, name: str) -> None:
+        self.engine.execute(f'DELETE FROM "{M}".databases WHERE name = ?', [name])
+
+    def remove_schema(self, database: str, name: str) -> None:
+        self.engine.execute(f'DELETE FROM "{M}".schemas WHERE database = ? AND name = ?',
+                            [database, name])
+
+    def databases(self) -> list[tuple[str, datetime, str | None]]:
+        return [(r[0], r[1], r[2]) for r in self.engine.rows(
+            f'SELECT name, created_on, comment FROM "{M}".databases ORDER BY name')]
+
+    def schemas(self, database: str | None = None) -> list[tuple[str, str, datetime]]:
+        sql = f'SELECT database, name, created_on FROM "{M}".schemas'
+        params: list[Any] = []
+        if database:
+            sql += " WHERE database = ?"
+            params.append(database)
+        return [(r[0], r[1], r[2]) for r in self.engine.rows(sql + " ORDER BY 1, 2", params)]
+
+    # -- objects ---------------------------------------------------------------------------
+    def next_oid(self) -> int:
+        return int(self.engine.rows(f"SELECT nextval('\"{M}\".oid_seq')")[0][0])
+
+    def add_object(self, obj: CatalogObject) -> None:
+        self.engine.execute(
+            f'INSERT INTO "{M}".objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false)',
+            [obj.oid, obj.name.database, obj.name.schema, obj.name.name, obj.kind,
+             obj.created_on, obj.transient, obj.comment, _columns_json(obj.columns), obj.text,
+             obj.generation, obj.last_change_version])
+
+    def _object_from_row(self, row: tuple[Any, ...]) -> CatalogObject:
+        columns = [Column(**c) for c in json.loads(row[8])]
+        return CatalogObject(oid=row[0], name=ObjectName(row[1], row[2], row[3]), kind=row[4],
+                             created_on=row[5], transient=bool(row[6]), comment=row[7],
+                             columns=columns, text=row[9], generation=row[10],
+                             last_change_version=row[11])
+
+    _OBJECT_COLUMNS = ("oid, database, schema, name, kind, created_on, transient, comment,"
+                       " columns, text, generation, last_change_version")
+
+    def find(self, name: ObjectName) -> CatalogObject | None:
+        rows = self.engine.rows(
+            f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE NOT dropped'
+            " AND database = ? AND schema = ? AND name = ?",
+            [name.database, name.schema, name.name])
+        return self._object_from_row(rows[0]) if rows else None
+
+    def get(self, oid: int) -> CatalogObject:
+        rows = self.engine.rows(
+            f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE oid = ?', [oid])
+        if not rows:
+            raise ObjectNotFound(f"No object with id {oid}")
+        return self._object_from_row(rows[0])
+
+    def objects(self, kind: str | None = None, database: str | None = None,
+                schema: str | None = None) -> list[CatalogObject]:
+        sql = f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE NOT dropped'
+        params: list[Any] = []
+        for column, value in (("kind", kind), ("database", database), ("schema", schema)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        rows = self.engine.rows(sql + " ORDER BY database, schema, name", params)
+        return [self._object_from_row(r) for r in rows]
+
+    def update_object(self, oid: int, **values: Any) -> None:
+        if "columns" in values:
+            values["columns"] = _columns_json(values["columns"])
+        if "name" in values:
+            name: ObjectName = values.pop("name")
+            values.update(database=name.database, schema=name.schema, name=name.name)
+        sets = ", ".join(f"{k} = ?" for k in values)
+        self.engine.execute(f'UPDATE "{M}".objects SET {sets} WHERE oid = ?',
+                            [*values.values(), oid])
+
+    def mark_dropped(self, oid: int) -> None:
+        self.engine.execute(f'UPDATE "{M}".objects SET dropped = true WHERE oid = ?', [oid])
+        self.engine.execute(f'DELETE FROM "{M}".dynamic_tables WHERE oid = ?', [oid])
+        self.engine.execute(f'DELETE FROM "{M}".dependencies WHERE oid = ?', [oid])
+
+    def touch(self, oid: int, version: int) -> None:
+        """Record that ``oid``'s rows changed at ``version`` (drives NO_DATA decisions)."""
+        self.engine.execute(
+            f'UPDATE "{M}".objects SET last_change_version = ? WHERE oid = ?', [version, oid])
+
+    # -- dynamic tables ----------------------------------------------------------------------
+    def add_dynamic_table(self, dt: DynamicTable) -> None:
+        values = [getattr(dt, f) for f in _DT_FIELDS]
+        values[_DT_FIELDS.index("plan")] = json.dumps(dt.plan)
+        marks = ", ".join("?" for _ in values)
+        self.engine.execute(
+            f'INSERT INTO "{M}".dynamic_tables ({", ".join(_DT_FIELDS)}) VALUES ({marks})', values)
+
+    def dynamic_table(self, oid: int) -> DynamicTable:
+        rows = self.engine.rows(
+            f'SELECT {", ".join(_DT_FIELDS)} FROM "{M}".dynamic_tables WHERE oid = ?', [oid])
+        if not rows:
+            raise ObjectNotFound(f"Object id {oid} is not a dynamic table")
+        values = dict(zip(_DT_FIELDS, rows[0], strict=True))
+        values["plan"] = json.loads(values["plan"]) if values["plan"] else {}
+        return DynamicTable(**values)
+
+    def update_dynamic_table(self, oid: int, **values: Any) -> None:
+        if "plan" in values:
+            values["plan"] = json.dumps(values["plan"])
+        sets = ", ".join(f"{k} = ?" for k in values)
+        self.engine.execute(f'UPDATE "{M}".dynamic_tables SET {sets} WHERE oid = ?',
+                            [*values.values(), oid])
+
+    # -- dependencies -------------------------------------------------------------------------
+    def set_dependencies(self, oid: int, inputs: list[int]) -> None:
+        self.engine.execute(f'DELETE FROM "{M}".dependencies WHERE oid = ?', [oid])
+        for input_oid in dict.fromkeys(inputs):
+            self.engine.execute(f'INSERT INTO "{M}".dependencies VALUES (?, ?, NULL, NULL)',
+                                [oid, input_oid])
+
+    def inputs(self, oid: int) -> list[tuple[int, int | None, int | None]]:
+        """(input oid, consumed version, consumed generation) for each input."""
+        return [(r[0], r[1], r[2]) for r in self.engine.rows(
+            f'SELECT input_oid, consumed_version, consumed_generation FROM "{M}".dependencies'
+            " WHERE oid = ? ORDER BY input_oid", [oid])]
+
+    def consumers(self, oid: int) -> list[int]:
+        return [r[0] for r in self.engine.rows(
+            f'SELECT d.oid FROM "{M}".dependencies d JOIN "{M}".objects o ON o.oid = d.oid'
+            " WHERE d.input_oid = ? AND NOT o.dropped ORDER BY d.oid", [oid])]
+
+    def set_consumed(self, oid: int, input_oid: int, version: int, generation: int) -> None:
+        self.engine.execute(
+            f'UPDATE "{M}".dependencies SET consumed_version = ?, consumed_generation = ?'
+            " WHERE oid = ? AND input_oid = ?", [version, generation, oid, input_oid])
+
+    def repoint_inputs(self, old_oid: int, new_oid: int) -> None:
+        self.engine.execute(
+            f'UPDATE "{M}".dependencies SET input_oid = ? WHERE input_oid = ?', [new_oid, old_oid])
+
+    # -- history --------------------------------------------------------------------------------
+    def next_refresh_id(self) -> int:
+        return int(self.engine.rows(f"SELECT nextval('\"{M}\".refresh_seq')")[0][0])
+
+    def add_refresh(self, row: dict[str, Any]) -> None:
+        for key in ("last_completed_dependency", "statistics", "inputs_with_changed_data"):
+            if row.get(key) is not None:
+                row[key] = json.dumps(row[key])
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.engine.execute(f'INSERT INTO "{M}".refresh_history ({names}) VALUES ({marks})',
+                            list(row.values()))
+
+    def add_graph_version(self, row: dict[str, Any], at: datetime) -> None:
+        """Close the open graph-history row of ``oid`` and open a new one."""
+        self.engine.execute(
+            f'UPDATE "{M}".graph_history SET valid_to = ? WHERE oid = ? AND valid_to IS NULL',
+            [at, row["oid"]])
+        if row.get("name") is None:  # dropped: only close
+            return
+        row = dict(row, valid_from=at, valid_to=None)
+        for key in ("inputs", "scheduling_state"):
+            row[key] = json.dumps(row[key])
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.engine.execute(f'INSERT INTO "{M}".graph_history ({names}) VALUES ({marks})',
+                            list(row.values()))
+
+    def graph_valid_from(self, oid: int) -> datetime | None:
+        rows = self.engine.rows(
+            f'SELECT valid_from FROM "{M}".graph_history WHERE oid = ? AND valid_to IS NULL',
+            [oid])
+        return rows[0][0] if rows else None
+
+    # -- warehouses and grants (recorded, no compute meaning) -------------------------------------
+    def put_warehouse(self, name: str, at: datetime, properties: dict[str, Any]) -> None:
+        self.engine.execute(f'INSERT OR REPLACE INTO "{M}".warehouses VALUES (?, ?, ?)',
+                            [name, at, json.dumps(properties)])
+
+    def drop_warehouse(self, name: str) -> bool:
+        found = bool(self.engine.rows(f'SELECT 1 FROM "{M}".warehouses WHERE name = ?', [name]))
+        self.engine.execute(f'DELETE FROM "{M}".warehouses WHERE name = ?', [name])
+        return found
+
+    def warehouse_exists(self, name: str) -> bool:
+        return bool(self.engine.rows(f'SELECT 1 FROM "{M}".warehouses WHERE name = ?', [name]))
+
+    def add_grant(self, statement: str, at: datetime) -> None:
+        self.engine.execute(f'INSERT INTO "{M}".grants VALUES (?, ?)', [statement, at])
+
+
+def _columns_json(columns: list[Column]) -> str:
+    return json.dumps([c.__dict__ for c in columns])

@@ -1,0 +1,401 @@
+"""DDL for databases, schemas, base tables, views and warehouses (Snowflake semantics).
+
+A base table is a change-tracked table in ``_snowmelt_data`` plus a DuckDB view with the
+user's columns in the Snowflake schema, so ``SELECT *`` never shows hidden columns, even to
+other tools reading the file. Every statement runs in one transaction: nothing is half
+applied after an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlglot import exp
+
+from snowmelt.catalog import CatalogObject, Column
+from snowmelt.errors import CatalogError, ObjectExists, ObjectNotFound, SqlError, UnsupportedError
+from snowmelt.names import ObjectName, data_table, identifier_value, quoted
+from snowmelt.result import Result
+from snowmelt.runtime import Runtime
+from snowmelt.sql import commands
+from snowmelt.sql.resolve import name_parts, object_name, position
+from snowmelt.sql.translate import duckdb_type
+
+
+def status(message: str) -> Result:
+    return Result.status(message)
+
+
+# -- databases and schemas ----------------------------------------------------------------------
+def create_database(rt: Runtime, name: str, replace: bool, if_not_exists: bool,
+                    transient: bool = False, comment: str | None = None) -> Result:
+    with rt.store.write("DDL"):
+        if rt.catalog.database_exists(name):
+            if if_not_exists:
+                return status(f"{name} already exists, statement succeeded.")
+            if not replace:
+                raise ObjectExists(f"Database '{name}' already exists. Use CREATE OR REPLACE "
+                                   "or IF NOT EXISTS.", name=name)
+            drop_database(rt, name, if_exists=False)
+        rt.catalog.add_database(name, rt.clock.now(), comment, transient)
+        _create_schema_storage(rt, name, "PUBLIC")
+    rt.context.database, rt.context.schema = name, "PUBLIC"
+    return status(f"Database {name} successfully created.")
+
+
+def _create_schema_storage(rt: Runtime, database: str, schema: str) -> None:
+    rt.catalog.add_schema(database, schema, rt.clock.now(), None)
+    rt.engine.execute(exp.Create(kind="SCHEMA", this=exp.Table(
+        this=quoted(f"{database}.{schema}")), exists=True))
+
+
+def drop_database(rt: Runtime, name: str, if_exists: bool) -> Result:
+    with rt.store.write("DDL"):
+        if not rt.catalog.database_exists(name):
+            if if_exists:
+                return status(f"Drop statement executed successfully ({name} already dropped).")
+            raise ObjectNotFound(f"Database '{name}' does not exist.", name=name)
+        for database, schema, _ in rt.catalog.schemas(name):
+            drop_schema(rt, database, schema, if_exists=False)
+        rt.catalog.remove_database(name)
+    if rt.context.database == name:
+        rt.context.database = rt.context.schema = None
+    return status(f"{name} successfully dropped.")
+
+
+def create_schema(rt: Runtime, database: str, schema: str, replace: bool,
+                  if_not_exists: bool) -> Result:
+    with rt.store.write("DDL"):
+        if not rt.catalog.database_exists(database):
+            raise ObjectNotFound(f"Database '{database}' does not exist. Create it first with "
+                                 f"CREATE DATABASE {database}.", name=database)
+        if rt.catalog.schema_exists(database, schema):
+            if if_not_exists:
+                return status(f"{schema} already exists, statement succeeded.")
+            if not replace:
+                raise ObjectExists(f"Schema '{database}.{schema}' already exists. Use CREATE OR "
+                                   "REPLACE or IF NOT EXISTS.", name=f"{database}.{schema}")
+            drop_schema(rt, database, schema, if_exists=False)
+        _create_schema_storage(rt, database, schema)
+    rt.context.database, rt.context.schema = database, schema
+    return status(f"Schema {schema} successfully created.")
+
+
+def drop_schema(rt: Runtime, database: str, schema: str, if_exists: bool) -> Result:
+    with rt.store.write("DDL"):
+        if not rt.catalog.schema_exists(database, schema):
+            if if_exists:
+                return status(f"Drop statement executed successfully ({schema} already dropped).")
+            raise ObjectNotFound(f"Schema '{database}.{schema}' does not exist.",
+                                 name=f"{database}.{schema}")
+        # consumers first, so dynamic tables never outlive what they read within a drop
+        for obj in sorted(rt.catalog.objects(database=database, schema=schema),
+                          key=lambda o: o.kind != "DYNAMIC TABLE"):
+            if rt.catalog.find(obj.name) is not None:
+                drop_object(rt, obj)
+        rt.engine.execute(exp.Drop(kind="SCHEMA", this=exp.Table(
+            this=quoted(f"{database}.{schema}")), exists=True, cascade=True))
+        rt.catalog.remove_schema(database, schema)
+    if (rt.context.database, rt.context.schema) == (database, schema):
+        rt.context.schema = None
+    return status(f"{schema} successfully dropped.")
+
+
+def use(rt: Runtime, statement: exp.Use) -> Result:
+    kind = (statement.args.get("kind").name.upper() if statement.args.get("kind") else "")
+    parts = name_parts(statement.this)
+    if kind == "DATABASE" or (not kind and len(parts) == 1):
+        if not rt.catalog.database_exists(parts[-1]):
+            raise ObjectNotFound(f"Database '{parts[-1]}' does not exist.", name=parts[-1])
+        rt.context.database = parts[-1]
+        rt.context.schema = "PUBLIC" if rt.catalog.schema_exists(parts[-1], "PUBLIC") else None
+        return status("Statement executed successfully.")
+    if kind == "SCHEMA" or (not kind and len(parts) == 2):
+        database = parts[0] if len(parts) == 2 else rt.context.database
+        if database is None:
+            raise SqlError("No current database: use a two-part name DB.SCHEMA or run "
+                           "USE DATABASE first.")
+        if not rt.catalog.schema_exists(database, parts[-1]):
+            raise ObjectNotFound(f"Schema '{database}.{parts[-1]}' does not exist.",
+                                 name=f"{database}.{parts[-1]}")
+        rt.context.database, rt.context.schema = database, parts[-1]
+        return status("Statement executed successfully.")
+    raise UnsupportedError(f"USE {kind}", f"USE {kind} is not supported by snowmelt")
+
+
+# -- tables -----------------------------------------------------------------------------------------
+def column_from_def(definition: exp.ColumnDef, rt: Runtime) -> Column:
+    kind = definition.args.get("kind")
+    if kind is None:
+        raise SqlError(f"Column {definition.name} needs a type", *position(definition))
+    column = Column(identifier_value(definition.this), duckdb_type(kind).sql("duckdb"))
+    for constraint in definition.args.get("constraints") or []:
+        ckind = constraint.args.get("kind")
+        if isinstance(ckind, exp.NotNullColumnConstraint) and not ckind.args.get("allow_null"):
+            column.nullable = False
+        elif isinstance(ckind, exp.DefaultColumnConstraint):
+            column.default = rt.to_engine(ckind.this).sql("duckdb")
+        elif isinstance(ckind, exp.CommentColumnConstraint):
+            column.comment = ckind.this.name
+        elif isinstance(ckind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint):
+            raise UnsupportedError("AUTOINCREMENT", "AUTOINCREMENT/IDENTITY columns are not "
+                                   "supported yet; generate ids in the loader",
+                                   *position(definition))
+    return column
+
+
+def _properties(create: exp.Create) -> tuple[bool, str | None]:
+    transient, comment = False, None
+    props = create.args.get("properties")
+    for prop in props.expressions if props else []:
+        if isinstance(prop, exp.TransientProperty):
+            transient = True
+        elif isinstance(prop, exp.SchemaCommentProperty):
+            comment = prop.this.name
+    return transient, comment
+
+
+def _check_schema(rt: Runtime, name: ObjectName, node: exp.Expression) -> None:
+    if not rt.catalog.schema_exists(name.database, name.schema):
+        raise ObjectNotFound(f"Schema '{name.database}.{name.schema}' does not exist or not "
+                             "authorized. Create it with CREATE SCHEMA first.",
+                             name=f"{name.database}.{name.schema}")
+
+
+def prepare_replace(rt: Runtime, name: ObjectName, kind: str, replace: bool,
+                    if_not_exists: bool) -> CatalogObject | None | bool:
+    """Handle an existing object of the same name. Returns False to skip creating."""
+    existing = rt.catalog.find(name)
+    if existing is None:
+        return None
+    if if_not_exists:
+        return False
+    if not replace:
+        raise ObjectExists(f"Object '{name}' already exists as a {existing.kind.lower()}. Use "
+                           "CREATE OR REPLACE or IF NOT EXISTS.", name=str(name))
+    if existing.kind != kind:
+        raise ObjectExists(f"Object '{name}' already exists as a {existing.kind.lower()}; "
+                           f"CREATE OR REPLACE {kind} cannot replace it. Drop it first.",
+                           name=str(name))
+    return existing
+
+
+def create_table(rt: Runtime, create: exp.Create) -> Result:
+    schema_node = create.this
+    table = schema_node.this if isinstance(schema_node, exp.Schema) else schema_node
+    name = object_name(table, rt.context)
+    replace, if_not_exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
+    if replace and if_not_exists:
+        raise SqlError("CREATE OR REPLACE and IF NOT EXISTS cannot be used together",
+                       *position(table))
+    transient, comment = _properties(create)
+    query = create.args.get("expression")
+    like = next((p for p in (create.args.get("properties") or exp.Properties()).expressions
+                 if isinstance(p, exp.LikeProperty)), None)
+    with rt.store.write("DDL") as commit:
+        _check_schema(rt, name, table)
+        existing = prepare_replace(rt, name, "TABLE", replace, if_not_exists)
+        if existing is False:
+            return status(f"{name.name} already exists, statement succeeded.")
+        if like is not None:
+            source = rt.resolver.lookup(like.this)
+            columns = [Column(c.name, c.type, c.nullable, c.default) for c in source.columns]
+        elif query is not None:
+            bound = rt.to_engine(rt.bind_for_read(query.copy()))
+            columns = [Column(n, t) for n, t in rt.engine.columns_of(bound)]
+            if isinstance(schema_node, exp.Schema) and schema_node.expressions:
+                names = [identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
+                         for e in schema_node.expressions]
+                if len(names) != len(columns):
+                    raise SqlError(f"CREATE TABLE {name} lists {len(names)} columns but the "
+                                   f"query returns {len(columns)}", *position(table))
+                for column, new in zip(columns, names, strict=True):
+                    column.name = new
+        else:
+            columns = [column_from_def(d, rt) for d in schema_node.expressions
+                       if isinstance(d, exp.ColumnDef)]
+        _check_columns(name, columns)
+        oid = rt.catalog.next_oid()
+        generation = 0
+        if isinstance(existing, CatalogObject):
+            generation = existing.generation + 1
+            drop_object(rt, existing, keep_dependencies=True)
+            rt.catalog.repoint_inputs(existing.oid, oid)
+        obj = CatalogObject(oid, name, "TABLE", rt.clock.now(), columns, None, generation,
+                            commit.version, transient, comment)
+        create_tracked_object(rt, obj)
+        if query is not None:
+            rt.store.insert(commit, oid, obj.column_names, bound)
+    return status(f"Table {name.name} successfully created.")
+
+
+def _check_columns(name: ObjectName, columns: list[Column]) -> None:
+    seen: set[str] = set()
+    for column in columns:
+        if column.name in seen:
+            raise SqlError(f"Duplicate column name '{column.name}' in {name}")
+        if column.name.startswith("_sm_"):
+            raise SqlError(f"Column name '{column.name}' is reserved by snowmelt (prefix _sm_)")
+        seen.add(column.name)
+    if not columns:
+        raise SqlError(f"Table {name} needs at least one column")
+
+
+def create_tracked_object(rt: Runtime, obj: CatalogObject) -> None:
+    rt.store.create_tracked(obj.oid, obj.columns)
+    rt.catalog.add_object(obj)
+    refresh_view(rt, obj)
+
+
+def refresh_view(rt: Runtime, obj: CatalogObject) -> None:
+    """(Re)create the user-visible view of a tracked object."""
+    view = exp.select(*[exp.column(quoted(c)) for c in obj.column_names]).from_(
+        data_table(obj.oid))
+    rt.engine.execute(exp.Create(kind="VIEW", this=obj.name.view_table(), expression=view,
+                                 replace=True))
+
+
+def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False) -> None:
+    rt.engine.execute(exp.Drop(kind="VIEW", this=obj.name.view_table(), exists=True))
+    if obj.tracked:
+        rt.store.drop_tracked(obj.oid)
+    rt.catalog.mark_dropped(obj.oid)
+    if obj.kind == "DYNAMIC TABLE":
+        rt.catalog.add_graph_version({"oid": obj.oid, "name": None}, rt.clock.now())
+
+
+def drop(rt: Runtime, kind: str, table: exp.Expression, if_exists: bool) -> Result:
+    name = object_name(table, rt.context)
+    with rt.store.write("DDL"):
+        obj = rt.catalog.find(name)
+        if obj is None or obj.kind != kind:
+            if if_exists:
+                return status(f"Drop statement executed successfully ({name.name} already "
+                              "dropped).")
+            hint = f" (it is a {obj.kind.lower()}: use DROP {obj.kind})" if obj else ""
+            raise ObjectNotFound(f"{kind.title()} '{name}' does not exist{hint}.", name=str(name))
+        drop_object(rt, obj)
+    return status(f"{name.name} successfully dropped.")
+
+
+def alter_table(rt: Runtime, alter: exp.Alter) -> Result:
+    obj = rt.resolver.lookup(alter.this, ("TABLE",))
+    with rt.store.write("DDL"):
+        for action in alter.args.get("actions") or []:
+            if isinstance(action, exp.ColumnDef):
+                column = column_from_def(action, rt)
+                if column.name in obj.column_names:
+                    raise SqlError(f"Column '{column.name}' already exists in {obj.name}")
+                rt.store.add_column(obj.oid, column)
+                obj.columns.append(column)
+            elif isinstance(action, exp.AlterRename):
+                new_name = object_name(action.this, rt.context)
+                if rt.catalog.find(new_name) is not None:
+                    raise ObjectExists(f"Object '{new_name}' already exists.", name=str(new_name))
+                rt.engine.execute(exp.Drop(kind="VIEW", this=obj.name.view_table(), exists=True))
+                rt.catalog.update_object(obj.oid, name=new_name)
+                obj.name = new_name
+            elif isinstance(action, exp.Drop) and str(action.args.get("kind", "")).upper() == "COLUMN":
+                names = {identifier_value(e) if isinstance(e, exp.Identifier) else
+                         identifier_value(e.this) for e in action.expressions or [action.this]}
+                missing = names - set(obj.column_names)
+                if missing:
+                    raise SqlError(f"Column {sorted(missing)[0]!r} does not exist in {obj.name}")
+                obj.columns = [c for c in obj.columns if c.name not in names]
+            else:
+                raise UnsupportedError("ALTER TABLE", f"ALTER TABLE action {action.sql('snowflake')!r}"
+                                       " is not supported by snowmelt", *position(action))
+        rt.catalog.update_object(obj.oid, columns=obj.columns, generation=obj.generation + 1)
+        refresh_view(rt, obj)
+    return status("Statement executed successfully.")
+
+
+# -- views -------------------------------------------------------------------------------------------
+def create_view(rt: Runtime, create: exp.Create) -> Result:
+    table = create.this.this if isinstance(create.this, exp.Schema) else create.this
+    name = object_name(table, rt.context)
+    query = create.args["expression"]
+    qualified = qualify_names(rt, query.copy())
+    with rt.store.write("DDL"):
+        _check_schema(rt, name, table)
+        existing = prepare_replace(rt, name, "VIEW", bool(create.args.get("replace")),
+                                   bool(create.args.get("exists")))
+        if existing is False:
+            return status(f"{name.name} already exists, statement succeeded.")
+        if isinstance(existing, CatalogObject):
+            drop_object(rt, existing)
+        bound = rt.to_engine(rt.bind_for_read(query.copy()))
+        columns = [Column(n, t) for n, t in rt.engine.columns_of(bound)]
+        if isinstance(create.this, exp.Schema):
+            names = [identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
+                     for e in create.this.expressions]
+            bound = exp.select("*").from_(exp.Subquery(this=bound, alias=exp.TableAlias(
+                this=quoted("_sm_v"), columns=[quoted(n) for n in names])))
+            for column, new in zip(columns, names, strict=False):
+                column.name = new
+        obj = CatalogObject(rt.catalog.next_oid(), name, "VIEW", rt.clock.now(), columns,
+                            qualified.sql("snowflake"), 0, 0)
+        rt.catalog.add_object(obj)
+        rt.engine.execute(exp.Create(kind="VIEW", this=name.view_table(), expression=bound,
+                                     replace=True))
+    return status(f"View {name.name} successfully created.")
+
+
+def qualify_names(rt: Runtime, query: exp.Expression) -> exp.Expression:
+    """Rewrite table references to three-part names, so stored text means the same later."""
+    def qualified(obj: CatalogObject, table: exp.Table) -> exp.Expression:
+        return exp.table_(quoted(obj.name.name), db=quoted(obj.name.schema),
+                          catalog=quoted(obj.name.database))
+
+    return rt.resolver.bind(query, qualified)
+
+
+# -- warehouses, grants ----------------------------------------------------------------------------------
+def warehouse(rt: Runtime, command: commands.Warehouse) -> Result:
+    with rt.store.write("DDL"):
+        if command.action == "CREATE":
+            if rt.catalog.warehouse_exists(command.name) and command.if_not_exists:
+                return status(f"{command.name} already exists, statement succeeded.")
+            if rt.catalog.warehouse_exists(command.name) and not command.replace:
+                raise ObjectExists(f"Warehouse '{command.name}' already exists.",
+                                   name=command.name)
+            rt.catalog.put_warehouse(command.name, rt.clock.now(), command.properties)
+            rt.context.warehouse = command.name
+            rt.notice(f"Warehouse {command.name} recorded; snowmelt runs every refresh on its "
+                      "own engine, so warehouse settings have no effect.")
+            return status(f"Warehouse {command.name} successfully created.")
+        if command.action == "DROP":
+            if not rt.catalog.drop_warehouse(command.name) and not command.if_exists:
+                raise ObjectNotFound(f"Warehouse '{command.name}' does not exist.",
+                                     name=command.name)
+            return status(f"{command.name} successfully dropped.")
+        if command.action == "ALTER":
+            if not rt.catalog.warehouse_exists(command.name):
+                if command.if_exists:
+                    return status("Statement executed successfully.")
+                raise ObjectNotFound(f"Warehouse '{command.name}' does not exist.",
+                                     name=command.name)
+            rt.catalog.put_warehouse(command.name, rt.clock.now(), command.properties)
+            rt.notice(f"Warehouse {command.name} settings recorded (no effect in snowmelt).")
+            return status("Statement executed successfully.")
+    # USE WAREHOUSE
+    rt.context.warehouse = command.name
+    return status("Statement executed successfully.")
+
+
+def record(rt: Runtime, command: commands.Recorded) -> Result:
+    with rt.store.write("DDL"):
+        rt.catalog.add_grant(command.text, rt.clock.now())
+    rt.notice(f"{command.kind} recorded; snowmelt has no access control, so it has no effect.")
+    return status("Statement executed successfully.")
+
+
+def comment_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def require_no_dependents(rt: Runtime, obj: CatalogObject) -> None:
+    consumers = rt.catalog.consumers(obj.oid)
+    if consumers:
+        names = ", ".join(str(rt.catalog.get(c).name) for c in consumers)
+        raise CatalogError(f"{obj.name} is read by {names}", name=str(obj.name))

@@ -1,0 +1,261 @@
+"""DML on base tables: INSERT, UPDATE, DELETE, MERGE, TRUNCATE and bulk inserts from Python.
+
+Every statement is one commit at a new version (``Store.write``). Inserts append images at
+that version; UPDATE, DELETE and MERGE run in place on the tracked table with
+``_sm_ver = <version>`` added to every row they write, inside ``Store.rewrite``, which logs
+the old image of every row that was deleted or re-versioned. Dynamic tables are written only
+by refreshes: DML on them is refused, as on Snowflake.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from snowmelt.catalog import CatalogObject
+from snowmelt.errors import IngestError, SqlError
+from snowmelt.names import INSERT_VERSION, ROW_ID, col, data_table, identifier_value, quoted
+from snowmelt.result import Result
+from snowmelt.runtime import Runtime
+from snowmelt.sql.resolve import position
+
+
+def _target(rt: Runtime, table: exp.Expression, verb: str) -> CatalogObject:
+    obj = rt.resolver.lookup(table)
+    if obj.kind != "TABLE":
+        raise SqlError(f"{verb} is not allowed on {obj.kind.lower()} '{obj.name}': only base "
+                       "tables can be written" + ("; a dynamic table changes only by refresh"
+                                                  if obj.kind == "DYNAMIC TABLE" else ""),
+                       *position(table))
+    return obj
+
+
+def _alias(table: exp.Table) -> str:
+    return table.alias if table.args.get("alias") else identifier_value(table.this)
+
+
+def _physical(table: exp.Table, obj: CatalogObject) -> exp.Table:
+    target = data_table(obj.oid)
+    target.set("alias", exp.TableAlias(this=quoted(_alias(table))))
+    return target
+
+
+def _version(commit_version: int) -> exp.Literal:
+    return exp.Literal.number(commit_version)
+
+
+def _column_list(obj: CatalogObject, names: list[exp.Expression] | None,
+                 node: exp.Expression) -> list[str]:
+    if not names:
+        return obj.column_names
+    columns = [identifier_value(n if isinstance(n, exp.Identifier) else n.this) for n in names]
+    unknown = [c for c in columns if c not in obj.column_names]
+    if unknown:
+        raise SqlError(f"Column '{unknown[0]}' does not exist in table {obj.name}",
+                       *position(node))
+    return columns
+
+
+def insert(rt: Runtime, statement: exp.Insert) -> Result:
+    target = statement.this
+    table = target.this if isinstance(target, exp.Schema) else target
+    obj = _target(rt, table, "INSERT")
+    columns = _column_list(obj, target.expressions if isinstance(target, exp.Schema) else None,
+                           target)
+    source = statement.expression
+    if isinstance(source, exp.Values):
+        for row in source.expressions:
+            width = len(row.expressions) if isinstance(row, exp.Tuple) else 1
+            if width != len(columns):
+                raise SqlError(f"Insert into {obj.name} gives {width} values for "
+                               f"{len(columns)} columns", *position(row))
+        source = exp.select("*").from_(exp.Subquery(this=source, alias=exp.TableAlias(
+            this=quoted("_sm_values"))))
+    bound = rt.to_engine(rt.bind_for_read(source.copy()))
+    with rt.store.write("INSERT") as commit:
+        if statement.args.get("overwrite"):
+            rt.store.delete_all(commit, obj.oid, obj.column_names)
+        count = rt.store.insert(commit, obj.oid, columns, bound)
+    return Result.counts(inserted=count)
+
+
+def _set_version(assignments: list[exp.Expression], version: int) -> list[exp.Expression]:
+    out = []
+    for assignment in assignments:
+        assignment = assignment.copy()
+        if isinstance(assignment.this, exp.Column):  # DuckDB wants unqualified SET targets
+            assignment.set("this", exp.column(quoted(identifier_value(assignment.this.this))))
+        out.append(assignment)
+    out.append(exp.EQ(this=exp.column(quoted(INSERT_VERSION)), expression=_version(version)))
+    return out
+
+
+def update(rt: Runtime, statement: exp.Update) -> Result:
+    table = statement.this
+    obj = _target(rt, table, "UPDATE")
+    alias = _alias(table)
+    with rt.store.write("UPDATE") as commit:
+        rewritten = statement.copy()
+        rewritten.set("this", _physical(table, obj))
+        rewritten.set("expressions", _set_version(statement.expressions, commit.version))
+        if rewritten.args.get("from_"):
+            rewritten.set("from_", rt.bind_for_read(rewritten.args["from_"]))
+        candidates = exp.select(col(ROW_ID, alias)).from_(_physical(table, obj))
+        if rewritten.args.get("from_"):
+            for relation in [rewritten.args["from_"].this, *(
+                    j.this for j in rewritten.args.get("joins") or [])]:
+                candidates = candidates.join(relation.copy(), join_type="cross")
+        if rewritten.args.get("where"):
+            candidates = candidates.where(rewritten.args["where"].this.copy())
+        with rt.store.rewrite(commit, obj.oid, obj.column_names, rt.to_engine(candidates)):
+            count = rt.store._count_of(rt.to_engine(rewritten))
+    return Result.counts(updated=count)
+
+
+def delete(rt: Runtime, statement: exp.Delete) -> Result:
+    table = statement.this
+    obj = _target(rt, table, "DELETE")
+    alias = _alias(table)
+    with rt.store.write("DELETE") as commit:
+        rewritten = statement.copy()
+        rewritten.set("this", _physical(table, obj))
+        using = [rt.bind_for_read(u.copy()) for u in statement.args.get("using") or []]
+        if using:
+            rewritten.set("using", using)
+        candidates = exp.select(col(ROW_ID, alias)).from_(_physical(table, obj))
+        for relation in using:
+            candidates = candidates.join(relation.copy(), join_type="cross")
+        if statement.args.get("where"):
+            candidates = candidates.where(rewritten.args["where"].this.copy())
+        with rt.store.rewrite(commit, obj.oid, obj.column_names, rt.to_engine(candidates)):
+            count = rt.store._count_of(rt.to_engine(rewritten))
+    return Result.counts(deleted=count)
+
+
+def merge(rt: Runtime, statement: exp.Merge) -> Result:
+    table = statement.this
+    obj = _target(rt, table, "MERGE")
+    alias = _alias(table)
+    with rt.store.write("MERGE") as commit:
+        rewritten = statement.copy()
+        rewritten.set("this", _physical(table, obj))
+        source = rt.bind_for_read(statement.args["using"].copy())
+        rewritten.set("using", source)
+        for when in rewritten.args["whens"].expressions:
+            then = when.args.get("then")
+            if isinstance(then, exp.Update):
+                then.set("expressions", _set_version(then.expressions, commit.version))
+            elif isinstance(then, exp.Insert):
+                names = _column_list(obj, then.this.expressions if isinstance(
+                    then.this, exp.Tuple) else None, then)
+                then.set("this", exp.Tuple(expressions=[exp.column(quoted(n)) for n in names]
+                                           + [exp.column(quoted(INSERT_VERSION))]))
+                values = then.expression
+                values.set("expressions", [*values.expressions, _version(commit.version)])
+        candidates = exp.select(col(ROW_ID, alias)).from_(_physical(table, obj)).join(
+            source.copy(), on=statement.args["on"].copy())
+        logged_before = commit.touched.get(obj.oid, 0)
+        with rt.store.rewrite(commit, obj.oid, obj.column_names,
+                              rt.to_engine(candidates)) as before:
+            rt.engine.execute(rt.to_engine(rewritten))
+            fresh = exp.EQ(this=col(INSERT_VERSION), expression=_version(commit.version))
+            rows = rt.engine.rows(exp.select(
+                exp.func("count_if", fresh),
+                exp.func("count_if", exp.and_(fresh.copy(), exp.In(
+                    this=col(ROW_ID), query=exp.select(col(ROW_ID)).from_(before).subquery()))),
+            ).from_(data_table(obj.oid)))
+        changed, updated = int(rows[0][0] or 0), int(rows[0][1] or 0)
+        logged = commit.touched.get(obj.oid, 0) - logged_before
+        counts = {"inserted": changed - updated, "updated": updated, "deleted": logged - updated}
+    return Result.counts(**counts)
+
+
+def truncate(rt: Runtime, statement: exp.TruncateTable) -> Result:
+    for table in statement.expressions:
+        obj = rt.catalog.find(_name(rt, table))
+        if obj is None and statement.args.get("exists"):
+            continue
+        obj = _target(rt, table, "TRUNCATE")
+        with rt.store.write("TRUNCATE") as commit:
+            rt.store.delete_all(commit, obj.oid, obj.column_names)
+    return Result.status("Statement executed successfully.")
+
+
+def _name(rt: Runtime, table: exp.Expression):  # type: ignore[no-untyped-def]
+    from snowmelt.sql.resolve import object_name
+
+    return object_name(table, rt.context)
+
+
+# -- bulk insert from Python -------------------------------------------------------------------
+def to_arrow(data: Any) -> pa.Table:
+    """Accept an Arrow table/batch, a pandas or polars DataFrame, or a list of dicts."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, list):
+        return pa.Table.from_pylist(data)
+    module = type(data).__module__
+    if module.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module.startswith("polars"):
+        return data.to_arrow()
+    raise IngestError(f"Cannot insert a {type(data).__name__}: pass an Arrow table, a pandas or "
+                      "polars DataFrame, or a list of dicts", table="?")
+
+
+def insert_arrow(rt: Runtime, obj: CatalogObject, data: Any) -> int:
+    """Validate and append a batch in one commit. A bad batch is rejected whole."""
+    batch = to_arrow(data)
+    by_upper = {name.upper(): name for name in batch.column_names}
+    known = {c.name.upper(): c for c in obj.columns}
+    unknown = [n for n in batch.column_names if n.upper() not in known]
+    if unknown:
+        raise IngestError(f"Batch for {obj.name} has column {unknown[0]!r}, which the table does "
+                          f"not have (columns: {', '.join(obj.column_names)})",
+                          table=str(obj.name), column=unknown[0])
+    for column in obj.columns:
+        if column.name.upper() not in by_upper and not column.nullable and column.default is None:
+            raise IngestError(f"Batch for {obj.name} lacks NOT NULL column {column.name!r}",
+                              table=str(obj.name), column=column.name)
+    view = "_sm_batch"
+    present = [c for c in obj.columns if c.name.upper() in by_upper]
+    with rt.engine.register(view, batch):
+        for column in present:
+            _check_cast(rt, obj, view, by_upper[column.name.upper()], column.type, column.nullable)
+        source = exp.select(*[_cast(col(by_upper[c.name.upper()]), c.type) for c in present]
+                            ).from_(quoted(view))
+        with rt.store.write("INGEST") as commit:
+            return rt.store.insert(commit, obj.oid, [c.name for c in present], source)
+
+
+def _cast(expression: exp.Expression, type_text: str) -> exp.Expression:
+    target = exp.DataType.build(type_text, dialect="duckdb")
+    if target.this == exp.DataType.Type.JSON:
+        return exp.func("to_json", expression)
+    return exp.Cast(this=expression, to=target)
+
+
+def _check_cast(rt: Runtime, obj: CatalogObject, view: str, name: str, type_text: str,
+                nullable: bool) -> None:
+    target = exp.DataType.build(type_text, dialect="duckdb")
+    value = col(name)
+    problems = exp.or_(
+        exp.and_(exp.Not(this=exp.Is(this=value, expression=exp.null())),
+                 exp.Is(this=exp.TryCast(this=value.copy(), to=target), expression=exp.null()))
+        if target.this != exp.DataType.Type.JSON else exp.false(),
+        exp.false() if nullable else exp.Is(this=value.copy(), expression=exp.null()))
+    query = exp.select(exp.column("_sm_i"), value.copy().as_("_sm_v")).from_(
+        exp.select(exp.Star(), exp.Window(this=exp.func("row_number")).as_("_sm_i")).from_(
+            quoted(view)).subquery("_sm_b")).where(problems).order_by("_sm_i").limit(1)
+    rows = rt.engine.rows(query)
+    if rows:
+        index, bad = rows[0]
+        reason = "is NULL in a NOT NULL column" if bad is None else \
+            f"value {bad!r} cannot be converted to {type_text}"
+        raise IngestError(f"Batch for {obj.name} rejected: row {index}, column {name!r} "
+                          f"{reason}; nothing was written", table=str(obj.name), row=int(index),
+                          column=name)

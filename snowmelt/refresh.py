@@ -1,0 +1,327 @@
+"""The refresh executor: brings dynamic tables up to one shared data timestamp.
+
+A round picks the data version V (the latest committed version) and a wall-clock data
+timestamp, then refreshes the requested tables and, unless a table has
+``SCHEDULER = DISABLE``, their upstream dynamic tables first, in dependency order. Each
+table's refresh is one commit: its new contents, its own change log, its frontier and its
+history row land together or not at all. A failure leaves the table at its last good
+version, records a FAILED row, and marks its consumers in the round ``UPSTREAM_FAILED``.
+
+Actions (REFRESH_ACTION): ``REINITIALIZE`` for the first refresh or after a source was
+replaced or altered; ``NO_DATA`` when no source changed since the table's frontier (decided
+from versions alone, no data scanned); ``FULL`` or ``INCREMENTAL`` by the resolved mode.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlglot import exp
+
+from snowmelt import ivm
+from snowmelt.catalog import CatalogObject, DynamicTable
+from snowmelt.errors import RefreshError, SnowmeltError
+from snowmelt.names import ObjectName, quoted
+from snowmelt.runtime import Runtime
+from snowmelt.sql.parse import parse_padded
+
+
+@dataclass
+class RefreshOutcome:
+    oid: int
+    name: ObjectName
+    state: str  # SUCCEEDED FAILED UPSTREAM_FAILED SKIPPED
+    action: str | None
+    data_timestamp: datetime
+    inserted: int = 0
+    deleted: int = 0
+    message: str | None = None
+    code: str | None = None
+    statistics: dict[str, Any] = field(default_factory=dict)
+
+
+class Refresher:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.running: set[int] = set()
+
+    # -- planning ---------------------------------------------------------------------------
+    def upstream_closure(self, oids: list[int]) -> list[int]:
+        """``oids`` plus the dynamic tables they read (transitively), upstream first.
+
+        A table with SCHEDULER = DISABLE is an isolation boundary: refreshing it does not
+        refresh what it reads.
+        """
+        ordered: list[int] = []
+        seen: set[int] = set()
+
+        def visit(oid: int, root: bool) -> None:
+            if oid in seen:
+                return
+            seen.add(oid)
+            dt = self.rt.catalog.dynamic_table(oid)
+            if root and dt.scheduler == "DISABLE" or not root:
+                pass
+            if not (root and dt.scheduler == "DISABLE"):
+                for input_oid, _, _ in self.rt.catalog.inputs(oid):
+                    if self._is_dynamic(input_oid):
+                        visit(input_oid, False)
+            ordered.append(oid)
+
+        for oid in oids:
+            visit(oid, True)
+        return ordered
+
+    def _is_dynamic(self, oid: int) -> bool:
+        try:
+            obj = self.rt.catalog.get(oid)
+        except SnowmeltError:
+            return False
+        return obj.kind == "DYNAMIC TABLE" and self.rt.catalog.find(obj.name) is not None
+
+    # -- rounds -------------------------------------------------------------------------------
+    def refresh(self, oids: list[int], trigger: str, include_upstream: bool = True,
+                data_timestamp: datetime | None = None) -> list[RefreshOutcome]:
+        order = self.upstream_closure(oids) if include_upstream else list(oids)
+        with self.rt.store.lock:
+            version = self.rt.store.version
+            if self.rt.store.open_commit is not None:  # CREATE ... INITIALIZE = ON_CREATE
+                version = self.rt.store.open_commit.version - 1
+            when = data_timestamp or self.rt.clock.now()
+            failed: set[int] = set()
+            outcomes = []
+            for oid in order:
+                dt = self.rt.catalog.dynamic_table(oid)
+                obj = self.rt.catalog.get(oid)
+                upstream_bad = [i for i, _, _ in self.rt.catalog.inputs(oid) if i in failed]
+                if upstream_bad:
+                    failed.add(oid)
+                    outcomes.append(self._record_upstream_failed(
+                        obj, dt, trigger, when, version, upstream_bad[0]))
+                    continue
+                outcome = self.refresh_one(obj, dt, version, when, trigger)
+                if outcome.state != "SUCCEEDED":
+                    failed.add(oid)
+                outcomes.append(outcome)
+            return outcomes
+
+    def refresh_one(self, obj: CatalogObject, dt: DynamicTable, version: int, when: datetime,
+                    trigger: str) -> RefreshOutcome:
+        rt = self.rt
+        start = rt.clock.now()
+        started = time.perf_counter()
+        query_id = str(uuid.uuid4())
+        self.running.add(obj.oid)
+        try:
+            inputs = self._inputs(obj)
+            action = self._action(dt, inputs)
+            if action == "NO_DATA":
+                with rt.engine.transaction():
+                    self._advance(obj, dt, version, when, dt.commit_version, inputs)
+                    outcome = RefreshOutcome(obj.oid, obj.name, "SUCCEEDED", action, when)
+                    self._history(obj, dt, outcome, trigger, start, query_id, version,
+                                  dt.commit_version, started, inputs)
+                return outcome
+            with rt.store.write("REFRESH") as commit:
+                if action == "INCREMENTAL":
+                    inserted, deleted = ivm.refresh_incremental(self._context(
+                        obj, dt, commit, version, inputs))
+                else:
+                    query = self.query_at(dt, version)
+                    inserted, deleted = rt.store.replace_contents(
+                        commit, obj.oid, obj.column_names + [c.name for c in _state(dt)],
+                        query)
+                commit_version = commit.version if (inserted or deleted or not dt.initialized) \
+                    else dt.commit_version
+                self._advance(obj, dt, version, when, commit_version, inputs)
+                outcome = RefreshOutcome(obj.oid, obj.name, "SUCCEEDED", action, when,
+                                         inserted, deleted)
+                self._history(obj, dt, outcome, trigger, start, query_id, version,
+                              commit_version, started, inputs)
+            return outcome
+        except SnowmeltError as err:
+            return self._record_failure(obj, dt, trigger, start, when, version, query_id,
+                                        started, err)
+        except Exception as err:  # an engine error is a refresh failure, not a crash
+            return self._record_failure(obj, dt, trigger, start, when, version, query_id,
+                                        started, err)
+        finally:
+            self.running.discard(obj.oid)
+
+    # -- pieces ----------------------------------------------------------------------------------
+    def _inputs(self, obj: CatalogObject) -> list[tuple[CatalogObject, int | None, int | None]]:
+        found = []
+        for input_oid, consumed, generation in self.rt.catalog.inputs(obj.oid):
+            source = self.rt.catalog.get(input_oid)
+            if self.rt.catalog.find(source.name) is None or \
+                    self.rt.catalog.find(source.name).oid != input_oid:  # type: ignore[union-attr]
+                raise RefreshError(f"Dynamic table {obj.name} reads {source.name}, which was "
+                                   "dropped. Recreate it, or replace the dynamic table.",
+                                   name=str(obj.name), code="SOURCE_DROPPED")
+            found.append((source, consumed, generation))
+        return found
+
+    def _action(self, dt: DynamicTable, inputs: list[tuple[CatalogObject, int | None,
+                                                            int | None]]) -> str:
+        if not dt.initialized:
+            return "REINITIALIZE"
+        if any(generation != source.generation for source, _, generation in inputs):
+            return "REINITIALIZE"
+        if all(consumed is not None and self._source_version(source) <= consumed
+               for source, consumed, _ in inputs):
+            return "NO_DATA"
+        return "INCREMENTAL" if dt.refresh_mode == "INCREMENTAL" else "FULL"
+
+    def _source_version(self, source: CatalogObject) -> int:
+        """The version a consumer should record as consumed for ``source`` right now."""
+        if source.kind == "DYNAMIC TABLE":
+            return self.rt.catalog.dynamic_table(source.oid).commit_version or 0
+        return source.last_change_version
+
+    def query_at(self, dt: DynamicTable, version: int) -> exp.Expression:
+        """The table's query over its sources as of ``version``, for the engine."""
+        rt = self.rt
+        query = parse_padded(dt.query_sql)
+
+        def snapshot(source: CatalogObject, table: exp.Table) -> exp.Expression:
+            if source.kind == "DYNAMIC TABLE":
+                if not rt.catalog.dynamic_table(source.oid).initialized:
+                    raise RefreshError(f"Upstream dynamic table {source.name} is not initialized",
+                                       name=str(source.name), code="UPSTREAM_NOT_INITIALIZED")
+                return rt.store.live(source.oid, source.column_names)
+            return rt.store.snapshot(source.oid, source.column_names, version)
+
+        bound = rt.resolver.bind(query, snapshot, inline_views=True)
+        materialized = ivm.api.materialize(bound, ivm.Analysis(mode=dt.refresh_mode,
+                                                                plan=dt.plan))
+        return rt.to_engine(materialized)
+
+    def _context(self, obj: CatalogObject, dt: DynamicTable, commit: Any, version: int,
+                 inputs: list[tuple[CatalogObject, int | None, int | None]]
+                 ) -> ivm.IncrementalContext:
+        rt = self.rt
+        sources: dict[ObjectName, ivm.Source] = {}
+        for source, consumed, _ in inputs:
+            old_version = consumed or 0
+            new_version = self._source_version(source) if source.kind == "DYNAMIC TABLE" \
+                else version
+            cols = source.column_names
+
+            def old(s: CatalogObject = source, v: int = old_version) -> exp.Expression:
+                return rt.store.snapshot(s.oid, s.column_names, v)
+
+            def new(s: CatalogObject = source, v: int = new_version) -> exp.Expression:
+                return rt.store.snapshot(s.oid, s.column_names, v)
+
+            def change(s: CatalogObject = source, a: int = old_version,
+                       b: int = new_version) -> exp.Expression:
+                return rt.store.change(s.oid, s.column_names, a, b)
+
+            sources[source.name] = ivm.Source(source.name, source.oid, cols, old, new, change,
+                                              changed=self._source_version(source) > old_version)
+        return ivm.IncrementalContext(rt.store, commit, obj.oid, obj.column_names, _state(dt),
+                                      parse_padded(dt.query_sql), dt.plan, sources,
+                                      rt.to_engine)
+
+    def _advance(self, obj: CatalogObject, dt: DynamicTable, version: int, when: datetime,
+                 commit_version: int | None,
+                 inputs: list[tuple[CatalogObject, int | None, int | None]]) -> None:
+        rt = self.rt
+        rt.catalog.update_dynamic_table(obj.oid, data_version=version, data_timestamp=when,
+                                        commit_version=commit_version, initialized=True,
+                                        consecutive_failures=0)
+        for source, _, _ in inputs:
+            rt.catalog.set_consumed(obj.oid, source.oid, self._source_version(source) if
+                                    source.kind == "DYNAMIC TABLE" else version,
+                                    source.generation)
+
+    def _history(self, obj: CatalogObject, dt: DynamicTable, outcome: RefreshOutcome,
+                 trigger: str, start: datetime, query_id: str, version: int,
+                 commit_version: int | None, started: float,
+                 inputs: list[tuple[CatalogObject, int | None, int | None]] | None) -> None:
+        rt = self.rt
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        outcome.statistics = {
+            "numInsertedRows": outcome.inserted, "numDeletedRows": outcome.deleted,
+            "numCopiedRows": 0, "numAddedPartitions": 0, "numRemovedPartitions": 0,
+            "queuedTimeMs": 0, "compilationTimeMs": 0, "executionTimeMs": elapsed_ms,
+        }
+        changed = {}
+        last_dep = None
+        for source, consumed, _ in inputs or []:
+            current = self._source_version(source)
+            if consumed is None or current > consumed:
+                changed[str(source.name)] = {"kind": source.kind.replace(" ", "_")}
+            if source.kind == "DYNAMIC TABLE":
+                upstream = rt.catalog.dynamic_table(source.oid)
+                if upstream.data_timestamp and (last_dep is None or
+                                                upstream.data_timestamp > last_dep[1]):
+                    last_dep = (str(source.name), upstream.data_timestamp)
+        completion = dt.data_timestamp + timedelta(seconds=dt.target_lag_sec) \
+            if dt.data_timestamp and dt.target_lag_sec else None
+        end = rt.clock.now()
+        if end < start:
+            end = start
+        rt.catalog.add_refresh({
+            "refresh_id": rt.catalog.next_refresh_id(), "oid": obj.oid,
+            "name": obj.name.name, "schema_name": obj.name.schema,
+            "database_name": obj.name.database, "state": outcome.state,
+            "state_code": outcome.code, "state_message": outcome.message,
+            "query_id": query_id, "data_timestamp": outcome.data_timestamp,
+            "refresh_start_time": start, "refresh_end_time": end,
+            "completion_target": completion,
+            "last_completed_dependency": {"qualified_name": last_dep[0],
+                                          "data_timestamp": last_dep[1].isoformat()}
+            if last_dep else None,
+            "statistics": outcome.statistics, "refresh_action": outcome.action,
+            "refresh_trigger": trigger, "target_lag_sec": dt.target_lag_sec,
+            "graph_history_valid_from": rt.catalog.graph_valid_from(obj.oid),
+            "inputs_with_changed_data": changed or None, "warehouse": dt.warehouse,
+            "reinit_reason": ("initial refresh" if not dt.initialized else
+                              "a source was replaced or its schema changed")
+            if outcome.action == "REINITIALIZE" else None,
+            "data_version": version, "commit_version": commit_version,
+        })
+
+    def _record_failure(self, obj: CatalogObject, dt: DynamicTable, trigger: str,
+                        start: datetime, when: datetime, version: int, query_id: str,
+                        started: float, err: Exception) -> RefreshOutcome:
+        code = getattr(err, "code", None) or "REFRESH_FAILED"
+        message = f"{type(err).__name__}: {err}" if not isinstance(err, SnowmeltError) \
+            else str(err)
+        outcome = RefreshOutcome(obj.oid, obj.name, "FAILED", None, when, message=message,
+                                 code=code)
+        if self.rt.store.open_commit is not None:  # inside CREATE: the CREATE fails whole
+            raise RefreshError(f"Initial refresh of {obj.name} failed: {message}",
+                               name=str(obj.name), code=code) from err
+        with self.rt.engine.transaction():
+            failures = dt.consecutive_failures + (1 if trigger == "SCHEDULED" else 0)
+            self.rt.catalog.update_dynamic_table(obj.oid, consecutive_failures=failures)
+            self._history(obj, dt, outcome, trigger, start, query_id, version, None, started,
+                          None)
+        return outcome
+
+    def _record_upstream_failed(self, obj: CatalogObject, dt: DynamicTable, trigger: str,
+                                when: datetime, version: int, upstream: int) -> RefreshOutcome:
+        name = self.rt.catalog.get(upstream).name
+        outcome = RefreshOutcome(obj.oid, obj.name, "UPSTREAM_FAILED", None, when,
+                                 message=f"Upstream dynamic table {name} failed to refresh",
+                                 code="UPSTREAM_FAILED")
+        with self.rt.engine.transaction():
+            self._history(obj, dt, outcome, trigger, self.rt.clock.now(), str(uuid.uuid4()),
+                          version, None, time.perf_counter(), None)
+        return outcome
+
+
+def _state(dt: DynamicTable) -> list[Any]:
+    from snowmelt.catalog import Column
+
+    return [Column(**c) for c in dt.plan.get("state_columns", [])]
+
+
+def quote_all(names: list[str]) -> list[exp.Identifier]:
+    return [quoted(n) for n in names]

@@ -1,0 +1,235 @@
+"""The Python API: ``snowmelt.connect()`` returns a ``Session`` over one database.
+
+A session parses each statement (Snowflake dialect by default), dispatches it to the module
+that owns it, and returns a ``Result``. Statements run one after another; each is atomic.
+The session object only delegates: the logic lives in ``ddl``, ``dml``, ``query``,
+``dynamic``, ``refresh`` and ``monitoring``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from snowmelt import ddl, dml, dynamic, monitoring, query
+from snowmelt.catalog import Catalog
+from snowmelt.clock import Clock, SystemClock
+from snowmelt.engines.duckdb import DuckDBEngine, EngineError
+from snowmelt.errors import SqlError, UnsupportedError
+from snowmelt.refresh import Refresher
+from snowmelt.result import Result
+from snowmelt.runtime import Runtime
+from snowmelt.sql import commands
+from snowmelt.sql.parse import Statement, split
+from snowmelt.sql.resolve import name_parts, normalize
+from snowmelt.storage import Store
+
+
+class Session:
+    """One open snowmelt database. Use as a context manager or call ``close()``."""
+
+    def __init__(self, path: str | Path | None = None, clock: Clock | None = None,
+                 on_notice: Callable[[str], None] | None = None):
+        self.path = str(path) if path is not None else None
+        engine = DuckDBEngine(self.path)
+        catalog = Catalog(engine)
+        catalog.migrate()
+        clock = clock or SystemClock()
+        self.rt = Runtime(engine, catalog, Store(engine, catalog, clock), clock,
+                          on_notice=on_notice)
+        self.refresher = Refresher(self.rt)
+
+    # -- the API -----------------------------------------------------------------------------
+    @property
+    def notices(self) -> list[str]:
+        return self.rt.notices
+
+    @property
+    def clock(self) -> Clock:
+        return self.rt.clock
+
+    def sql(self, text: str, dialect: str = "snowflake") -> Result:
+        """Run one or more statements; returns the result of the last one."""
+        results = self.execute_all(text, dialect)
+        return results[-1] if results else Result.status("No statement to run.")
+
+    def execute_all(self, text: str, dialect: str = "snowflake") -> list[Result]:
+        return [self._run(statement) for statement in split(text, dialect)]
+
+    def run_script(self, path: str | Path) -> list[Result]:
+        return self.execute_all(Path(path).read_text())
+
+    def insert(self, table: str, data: Any) -> int:
+        """Append rows (Arrow, pandas, polars or a list of dicts) in one atomic commit."""
+        from snowmelt.sql.parse import parse_padded
+
+        ref = parse_padded(f"SELECT * FROM {table}").find(exp.Table)
+        assert ref is not None
+        obj = self.rt.resolver.lookup(ref)
+        if obj.kind != "TABLE":
+            raise SqlError(f"Cannot insert into {obj.kind.lower()} {obj.name}: only base tables "
+                           "take rows")
+        return dml.insert_arrow(self.rt, obj, data)
+
+    def refresh(self, name: str) -> Result:
+        return self.sql(f"ALTER DYNAMIC TABLE {name} REFRESH")
+
+    def use(self, database: str | None = None, schema: str | None = None) -> None:
+        if database:
+            self.sql(f"USE DATABASE {database}")
+        if schema:
+            self.sql(f"USE SCHEMA {schema}")
+
+    def close(self) -> None:
+        self.rt.engine.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def _run(self, statement: Statement) -> Result:
+        try:
+            if statement.expression is None:
+                return self._command(commands.parse_command(statement))
+            if statement.dialect != "snowflake":
+                return query.run_query(self.rt, statement.expression) if isinstance(
+                    statement.expression, exp.Query) else Result(self.rt.engine.query(
+                        statement.text))
+            return self._expression(statement, normalize(statement.expression))
+        except EngineError as err:
+            raise SqlError(f"{err} (in statement at line {statement.line})", statement.line,
+                           statement.column) from None
+
+    def _expression(self, statement: Statement, expression: exp.Expression) -> Result:
+        rt = self.rt
+        statement.expression = expression
+        if isinstance(expression, exp.Query):
+            return query.run_query(rt, expression)
+        if isinstance(expression, exp.Create):
+            return self._create(statement, expression)
+        if isinstance(expression, exp.Insert):
+            return dml.insert(rt, expression)
+        if isinstance(expression, exp.Update):
+            return dml.update(rt, expression)
+        if isinstance(expression, exp.Delete):
+            return dml.delete(rt, expression)
+        if isinstance(expression, exp.Merge):
+            return dml.merge(rt, expression)
+        if isinstance(expression, exp.TruncateTable):
+            return dml.truncate(rt, expression)
+        if isinstance(expression, exp.Use):
+            return ddl.use(rt, expression)
+        if isinstance(expression, exp.Drop):
+            return self._drop(expression)
+        if isinstance(expression, exp.Alter) and str(expression.args.get("kind")).upper() == "TABLE":
+            return ddl.alter_table(rt, expression)
+        if isinstance(expression, exp.Comment):
+            return Result.status("Statement executed successfully.")
+        name = expression.key.upper()
+        raise UnsupportedError(name, f"Statement {statement.text.split()[0].upper()} "
+                               f"({name}) is not supported by snowmelt (Snowflake dialect)",
+                               statement.line, statement.column)
+
+    def _create(self, statement: Statement, create: exp.Create) -> Result:
+        rt = self.rt
+        kind = str(create.args.get("kind") or "").upper()
+        props = create.args.get("properties")
+        is_dynamic = props is not None and any(isinstance(p, exp.DynamicProperty)
+                                               for p in props.expressions)
+        replace, exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
+        if is_dynamic:
+            return dynamic.create(rt, statement, self.refresher)
+        if kind == "DATABASE":
+            transient = props is not None and any(isinstance(p, exp.TransientProperty)
+                                                  for p in props.expressions)
+            return ddl.create_database(rt, name_parts(create.this)[-1], replace, exists,
+                                       transient)
+        if kind == "SCHEMA":
+            database, schema = self._schema_name(create.this)
+            return ddl.create_schema(rt, database, schema, replace, exists)
+        if kind == "TABLE":
+            return ddl.create_table(rt, create)
+        if kind == "VIEW":
+            return ddl.create_view(rt, create)
+        raise UnsupportedError(f"CREATE {kind}", f"CREATE {kind} is not supported by snowmelt",
+                               statement.line, statement.column)
+
+    def _drop(self, drop: exp.Drop) -> Result:
+        rt = self.rt
+        kind = str(drop.args.get("kind") or "").upper()
+        exists = bool(drop.args.get("exists"))
+        result = None
+        for table in drop.args.get("tables") or [drop.this]:
+            if kind == "DATABASE":
+                result = ddl.drop_database(rt, name_parts(table)[-1], exists)
+            elif kind == "SCHEMA":
+                database, schema = self._schema_name(table)
+                result = ddl.drop_schema(rt, database, schema, exists)
+            elif kind == "WAREHOUSE":
+                result = ddl.warehouse(rt, commands.Warehouse("DROP", name_parts(table)[-1],
+                                                              if_exists=exists))
+            elif kind in ("TABLE", "VIEW"):
+                result = ddl.drop(rt, kind, table, exists)
+            else:
+                raise UnsupportedError(f"DROP {kind}", f"DROP {kind} is not supported by "
+                                       "snowmelt")
+        assert result is not None
+        return result
+
+    def _schema_name(self, table: exp.Expression) -> tuple[str, str]:
+        parts = name_parts(table)
+        database = parts[0] if len(parts) == 2 else self.rt.context.database
+        if database is None:
+            raise SqlError(f"No current database for schema {parts[-1]}: run USE DATABASE or "
+                           "write DB.SCHEMA")
+        return database, parts[-1]
+
+    def _command(self, command: commands.Command) -> Result:
+        rt = self.rt
+        if isinstance(command, commands.AlterDynamicTable):
+            return dynamic.alter(rt, command, self.refresher)
+        if isinstance(command, commands.DropObject):
+            return dynamic.drop(rt, command)
+        if isinstance(command, commands.Show):
+            return monitoring.show(rt, command)
+        if isinstance(command, commands.Describe):
+            return monitoring.describe(rt, command)
+        if isinstance(command, commands.Explain):
+            return self.explain(command.name)
+        if isinstance(command, commands.Warehouse):
+            return ddl.warehouse(rt, command)
+        if isinstance(command, commands.Recorded):
+            return ddl.record(rt, command)
+        if isinstance(command, commands.Transaction):
+            raise UnsupportedError(command.action, "Explicit transactions are not supported: "
+                                   "every statement is atomic on its own in snowmelt")
+        raise UnsupportedError(type(command).__name__, "Unsupported command")
+
+    def explain(self, name: exp.Table | str) -> Result:
+        import pyarrow as pa
+
+        from snowmelt.sql.parse import parse_padded
+
+        table = name if isinstance(name, exp.Table) else parse_padded(
+            f"SELECT * FROM {name}").find(exp.Table)
+        assert table is not None
+        obj = self.rt.resolver.lookup(table, ("DYNAMIC TABLE",))
+        dt = self.rt.catalog.dynamic_table(obj.oid)
+        plan = self.refresher.query_at(dt, self.rt.store.version).sql("duckdb", pretty=True)
+        return Result(pa.table({
+            "name": [str(obj.name)], "refresh_mode": [dt.refresh_mode],
+            "refresh_mode_reason": [dt.refresh_mode_reason],
+            "strategy": [dt.plan.get("strategy")], "full_refresh_sql": [plan],
+        }))
+
+
+def connect(path: str | Path | None = None, clock: Clock | None = None,
+            on_notice: Callable[[str], None] | None = None) -> Session:
+    """Open (or create) a snowmelt database. ``None`` keeps everything in memory."""
+    return Session(path, clock, on_notice)

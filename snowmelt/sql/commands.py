@@ -1,0 +1,309 @@
+"""Statements sqlglot does not model, parsed from their tokens into typed commands.
+
+``ALTER DYNAMIC TABLE``, ``DROP DYNAMIC TABLE``, ``SHOW ...``, ``DESCRIBE ...``,
+``EXPLAIN DYNAMIC TABLE``, warehouse DDL, ``GRANT``/``REVOKE`` and ``USE WAREHOUSE|ROLE``.
+Each parser consumes the whole token list or raises an error that points at the token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.tokens import Token, TokenType
+
+from snowmelt.errors import SqlError, UnsupportedError
+from snowmelt.sql.parse import Statement
+
+
+@dataclass
+class AlterDynamicTable:
+    name: exp.Table
+    if_exists: bool
+    action: str  # SUSPEND RESUME REFRESH RENAME SET UNSET SWAP CLUSTER
+    new_name: exp.Table | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DropObject:
+    kind: str
+    name: exp.Table
+    if_exists: bool
+
+
+@dataclass
+class Show:
+    what: str  # DYNAMIC TABLES, TABLES, VIEWS, SCHEMAS, DATABASES, WAREHOUSES
+    like: str | None = None
+    in_kind: str | None = None  # ACCOUNT DATABASE SCHEMA
+    in_name: exp.Table | None = None
+    terse: bool = False
+
+
+@dataclass
+class Describe:
+    kind: str  # DYNAMIC TABLE, TABLE, VIEW
+    name: exp.Table
+
+
+@dataclass
+class Explain:
+    name: exp.Table
+
+
+@dataclass
+class Warehouse:
+    action: str  # CREATE ALTER DROP USE
+    name: str
+    if_exists: bool = False
+    if_not_exists: bool = False
+    replace: bool = False
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Recorded:
+    """A statement kept for the record only (GRANT, REVOKE, USE ROLE)."""
+
+    kind: str
+    text: str
+
+
+@dataclass
+class Transaction:
+    action: str  # BEGIN COMMIT ROLLBACK
+
+
+Command = (
+    AlterDynamicTable | DropObject | Show | Describe | Explain | Warehouse | Recorded | Transaction
+)
+
+
+class _Cursor:
+    def __init__(self, statement: Statement):
+        self.statement = statement
+        self.tokens = statement.tokens
+        self.i = 0
+
+    def peek(self, offset: int = 0) -> Token | None:
+        j = self.i + offset
+        return self.tokens[j] if j < len(self.tokens) else None
+
+    def word(self, offset: int = 0) -> str | None:
+        token = self.peek(offset)
+        return token.text.upper() if token is not None else None
+
+    def accept(self, *words: str) -> bool:
+        if all(self.word(k) == w for k, w in enumerate(words)):
+            self.i += len(words)
+            return True
+        return False
+
+    def expect(self, *words: str) -> None:
+        if not self.accept(*words):
+            raise self.error(f"Expected {' '.join(words)}")
+
+    def error(self, message: str) -> SqlError:
+        token = self.peek() or (self.tokens[-1] if self.tokens else None)
+        found = f", found {token.text!r}" if self.peek() is not None else " at end of statement"
+        return self.statement.error(message + found, token)
+
+    def done(self) -> bool:
+        return self.i >= len(self.tokens)
+
+    def name(self) -> exp.Table:
+        parts: list[exp.Identifier] = []
+        while True:
+            token = self.peek()
+            if token is None or token.token_type in (TokenType.SEMICOLON, TokenType.L_PAREN):
+                raise self.error("Expected an object name")
+            quoted = token.token_type == TokenType.IDENTIFIER
+            ident = exp.to_identifier(token.text, quoted=quoted)
+            ident.meta["line"], ident.meta["col"] = token.line, token.col
+            parts.append(ident)
+            self.i += 1
+            if self.peek() is not None and self.peek().token_type == TokenType.DOT:  # type: ignore[union-attr]
+                self.i += 1
+                continue
+            break
+        if len(parts) > 3:
+            raise self.statement.error("An object name has at most three parts", self.peek(-1))
+        parts = [None] * (3 - len(parts)) + parts  # type: ignore[list-item]
+        return exp.Table(this=parts[2], db=parts[1], catalog=parts[0])
+
+    def value(self) -> Any:
+        token = self.peek()
+        if token is None:
+            raise self.error("Expected a value")
+        self.i += 1
+        if token.token_type == TokenType.STRING:
+            return token.text
+        if token.token_type == TokenType.NUMBER:
+            return float(token.text) if "." in token.text else int(token.text)
+        if token.token_type == TokenType.L_PAREN:  # ( ... ) groups, kept as text
+            depth, parts = 1, []
+            while depth and not self.done():
+                t = self.peek()
+                assert t is not None
+                self.i += 1
+                depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(t.token_type, 0)
+                if depth:
+                    parts.append(t.text)
+            return " ".join(parts)
+        return token.text.upper() if token.token_type != TokenType.IDENTIFIER else token.text
+
+    def properties(self) -> dict[str, Any]:
+        props: dict[str, Any] = {}
+        while not self.done():
+            key = self.word()
+            assert key is not None
+            self.i += 1
+            if self.accept("="):
+                props[key] = self.value()
+            else:
+                props[key] = True
+        return props
+
+
+def parse_command(statement: Statement) -> Command:
+    c = _Cursor(statement)
+    if c.accept("ALTER", "DYNAMIC", "TABLE"):
+        return _alter_dynamic_table(c)
+    if c.accept("DROP", "DYNAMIC", "TABLE"):
+        if_exists = c.accept("IF", "EXISTS")
+        name = c.name()
+        _end(c)
+        return DropObject("DYNAMIC TABLE", name, if_exists)
+    if c.accept("SHOW"):
+        return _show(c)
+    if c.accept("DESCRIBE") or c.accept("DESC"):
+        kind = (
+            "DYNAMIC TABLE"
+            if c.accept("DYNAMIC", "TABLE")
+            else "TABLE"
+            if c.accept("TABLE")
+            else "VIEW"
+            if c.accept("VIEW")
+            else None
+        )
+        if kind is None:
+            raise c.error("DESCRIBE supports DYNAMIC TABLE, TABLE and VIEW")
+        name = c.name()
+        _end(c)
+        return Describe(kind, name)
+    if c.accept("EXPLAIN", "DYNAMIC", "TABLE"):
+        name = c.name()
+        _end(c)
+        return Explain(name)
+    if c.word() in ("CREATE", "ALTER", "DROP", "USE") and "WAREHOUSE" in statement.words[:4]:
+        return _warehouse(c)
+    if c.word() in ("GRANT", "REVOKE"):
+        return Recorded(c.word() or "", statement.text)
+    if c.accept("USE", "ROLE") or c.accept("USE", "SECONDARY"):
+        return Recorded("USE ROLE", statement.text)
+    if c.word() in ("BEGIN", "COMMIT", "ROLLBACK"):
+        return Transaction(c.word() or "")
+    raise UnsupportedError(
+        statement.words[0],
+        f"Statement {' '.join(statement.words[:3])!r} "
+        "is not supported by snowmelt (Snowflake dialect)",
+        statement.line,
+        statement.column,
+    )
+
+
+def _end(c: _Cursor) -> None:
+    if not c.done():
+        raise c.error("Unexpected text")
+
+
+def _alter_dynamic_table(c: _Cursor) -> AlterDynamicTable:
+    if_exists = c.accept("IF", "EXISTS")
+    name = c.name()
+    word = c.word()
+    if word in ("SUSPEND", "RESUME") and c.word(1) != "RECLUSTER":
+        c.i += 1
+        _end(c)
+        return AlterDynamicTable(name, if_exists, word)
+    if c.accept("REFRESH"):
+        c.accept("COPY", "SESSION")
+        _end(c)
+        return AlterDynamicTable(name, if_exists, "REFRESH")
+    if c.accept("RENAME", "TO"):
+        new = c.name()
+        _end(c)
+        return AlterDynamicTable(name, if_exists, "RENAME", new_name=new)
+    if c.accept("SWAP", "WITH"):
+        new = c.name()
+        _end(c)
+        return AlterDynamicTable(name, if_exists, "SWAP", new_name=new)
+    if c.accept("SET"):
+        props = c.properties()
+        if not props:
+            raise c.error("Expected a property after SET")
+        return AlterDynamicTable(name, if_exists, "SET", properties=props)
+    if c.accept("UNSET"):
+        return AlterDynamicTable(name, if_exists, "UNSET", properties=c.properties())
+    if word in ("CLUSTER", "SUSPEND", "RESUME", "DROP"):
+        return AlterDynamicTable(name, if_exists, "CLUSTER", properties={"text": c.statement.text})
+    raise c.error("Expected SUSPEND, RESUME, REFRESH, RENAME TO, SWAP WITH, SET or UNSET")
+
+
+def _show(c: _Cursor) -> Show:
+    terse = c.accept("TERSE")
+    for what in (
+        ("DYNAMIC", "TABLES"),
+        ("TABLES",),
+        ("VIEWS",),
+        ("SCHEMAS",),
+        ("DATABASES",),
+        ("WAREHOUSES",),
+    ):
+        if c.accept(*what):
+            show = Show(" ".join(what), terse=terse)
+            break
+    else:
+        raise c.error(
+            "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, SCHEMAS, DATABASES and WAREHOUSES"
+        )
+    if c.accept("LIKE"):
+        token = c.peek()
+        if token is None or token.token_type != TokenType.STRING:
+            raise c.error("Expected a quoted pattern after LIKE")
+        show.like = token.text
+        c.i += 1
+    if c.accept("IN"):
+        if c.accept("ACCOUNT"):
+            show.in_kind = "ACCOUNT"
+        else:
+            kind = "DATABASE" if c.accept("DATABASE") else "SCHEMA" if c.accept("SCHEMA") else None
+            if kind is None and c.peek() is None:
+                raise c.error("Expected ACCOUNT, DATABASE or SCHEMA after IN")
+            show.in_name = c.name()
+            depth = len([p for p in (show.in_name.args.get("db"),) if p]) + 1
+            show.in_kind = kind or (
+                "SCHEMA" if depth == 2 else "DATABASE" if depth == 1 else "SCHEMA"
+            )
+    c.accept("LIMIT", c.word(1) or "")  # LIMIT n (accepted, applied by caller if needed)
+    _end(c)
+    return show
+
+
+def _warehouse(c: _Cursor) -> Warehouse:
+    action = c.word() or ""
+    c.i += 1
+    replace = c.accept("OR", "REPLACE")
+    c.expect("WAREHOUSE")
+    if_exists = c.accept("IF", "EXISTS")
+    if_not_exists = c.accept("IF", "NOT", "EXISTS")
+    token = c.peek()
+    if token is None:
+        raise c.error("Expected a warehouse name")
+    name = token.text if token.token_type == TokenType.IDENTIFIER else token.text.upper()
+    c.i += 1
+    c.accept("WITH")
+    c.accept("SET")
+    props = c.properties()
+    return Warehouse(action, name, if_exists, if_not_exists, replace, props)

@@ -1,0 +1,130 @@
+"""Split scripts into statements and parse each, keeping positions in the original text.
+
+Each statement is parsed on its own with the text before it blanked out (newlines kept), so
+the line and column sqlglot reports are those of the script the user wrote. Statements that
+sqlglot does not model (``ALTER DYNAMIC TABLE``, ``SHOW``, ``DESCRIBE``, warehouse DDL,
+``EXPLAIN DYNAMIC TABLE``) are recognised from their leading keywords and left to
+``snowmelt.sql.commands``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
+
+from snowmelt.errors import SqlError
+
+# sqlglot warns on stderr when it falls back to a Command; snowmelt handles those itself.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+COMMAND_PREFIXES = (
+    ("ALTER", "DYNAMIC", "TABLE"),
+    ("DROP", "DYNAMIC", "TABLE"),
+    ("SHOW",),
+    ("DESCRIBE",),
+    ("DESC",),
+    ("EXPLAIN", "DYNAMIC", "TABLE"),
+    ("CREATE", "WAREHOUSE"),
+    ("CREATE", "OR", "REPLACE", "WAREHOUSE"),
+    ("ALTER", "WAREHOUSE"),
+    ("DROP", "WAREHOUSE"),
+    ("GRANT",),
+    ("REVOKE",),
+    ("USE", "WAREHOUSE"),
+    ("USE", "ROLE"),
+    ("USE", "SECONDARY"),
+    ("BEGIN",),
+    ("COMMIT",),
+    ("ROLLBACK",),
+)
+
+
+@dataclass
+class Statement:
+    """One statement of a script: its text, where it starts, its tokens and its parse."""
+
+    text: str
+    line: int
+    column: int
+    tokens: list[Token]
+    expression: exp.Expression | None  # None for commands snowmelt parses itself
+    padded: str  # the statement with everything before it blanked (for re-parsing)
+    dialect: str = "snowflake"
+
+    @property
+    def words(self) -> list[str]:
+        return [t.text.upper() for t in self.tokens]
+
+    def starts_with(self, *words: str) -> bool:
+        return tuple(self.words[: len(words)]) == words
+
+    def error(self, message: str, token: Token | None = None) -> SqlError:
+        if token is None:
+            return SqlError(message, self.line, self.column)
+        return SqlError(message, token.line, max(1, token.col - len(token.text) + 1))
+
+
+def split(text: str, dialect: str = "snowflake") -> list[Statement]:
+    """Split ``text`` into statements (comments and empty statements dropped)."""
+    glot = sqlglot.Dialect.get_or_raise(dialect)
+    try:
+        tokens = glot.tokenize(text)
+    except TokenError as err:
+        line, column = _token_error_position(text, str(err))
+        raise SqlError(f"Cannot read the SQL: {err}", line, column) from None
+    statements: list[Statement] = []
+    chunk: list[Token] = []
+    for token in [*tokens, None]:
+        if token is not None and token.token_type != TokenType.SEMICOLON:
+            chunk.append(token)
+            continue
+        if chunk:
+            statements.append(_statement(text, chunk, glot, dialect))
+        chunk = []
+    return statements
+
+
+def _statement(text: str, chunk: list[Token], glot: sqlglot.Dialect, dialect: str) -> Statement:
+    start, end = chunk[0].start, chunk[-1].end + 1
+    if chunk[-1].token_type == TokenType.STRING or text[end : end + 1] in ("'", '"'):
+        # a quoted last token: its end offset excludes the closing quote
+        while end < len(text) and text[end] in "'\"":
+            end += 1
+    padded = re.sub(r"[^\n]", " ", text[:start]) + text[start:end]
+    first = chunk[0]
+    line, column = first.line, max(1, first.col - len(first.text) + 1)
+    statement = Statement(text[start:end], line, column, chunk, None, padded, dialect)
+    words = statement.words
+    if not any(tuple(words[: len(p)]) == p for p in COMMAND_PREFIXES):
+        statement.expression = parse_padded(padded, glot, dialect)
+    return statement
+
+
+def parse_padded(
+    padded: str, glot: sqlglot.Dialect | None = None, dialect: str = "snowflake"
+) -> exp.Expression:
+    glot = glot or sqlglot.Dialect.get_or_raise(dialect)
+    try:
+        parsed = glot.parse(padded)
+    except ParseError as err:
+        first = err.errors[0] if err.errors else {}
+        description = first.get("description", str(err))
+        near = first.get("highlight")
+        message = f"Syntax error: {description}" + (f" near {near!r}" if near else "")
+        raise SqlError(message, first.get("line"), first.get("col")) from None
+    except TokenError as err:
+        raise SqlError(f"Cannot read the SQL: {err}") from None
+    if not parsed or parsed[0] is None:
+        raise SqlError("Empty statement")
+    return parsed[0]
+
+
+def _token_error_position(text: str, message: str) -> tuple[int | None, int | None]:
+    match = re.search(r"[Ll]ine (\d+), [Cc]ol(?:umn)?:? (\d+)", message)
+    return (int(match.group(1)), int(match.group(2))) if match else (None, None)
