@@ -1,0 +1,620 @@
+"""Snowflake -> DuckDB translation of parsed SQL.
+
+Design
+------
+sqlglot already transpiles most Snowflake functions to DuckDB while *generating* SQL
+(``expression.sql(dialect="duckdb")``). This module only fixes what that generator gets wrong
+or does not know, by rewriting the Snowflake-parsed AST *before* generation, in the style of
+sqlglot's optimizer: every fix is a small named function and :data:`REWRITES` applies them in
+order. Rewrites build sqlglot nodes only (no SQL string splicing) and leave table names and
+identifier quoting alone (the caller has resolved them).
+
+The central decision: snowmelt stores every semi-structured value (VARIANT, OBJECT, ARRAY) as
+DuckDB ``JSON``. So constructors (ARRAY_CONSTRUCT, OBJECT_CONSTRUCT, ARRAY_AGG, SPLIT,
+``::VARIANT``) produce JSON, element access (``v[0]``, ``v['k']``) becomes a JSON path, and a
+JSON value cast to a string is *unquoted* as Snowflake does (DuckDB's plain cast keeps the
+quotes). Where the operand's type is not visible in the SQL (a bare column), the cast dispatches
+on ``typeof()``, which DuckDB folds at bind time.
+
+Types come from sqlglot's ``annotate_types`` when the caller did not annotate already (a caller
+that knows the schema may annotate first; those types are honoured, e.g. DATEADD on a DATE
+column then stays a DATE as in Snowflake).
+
+Window functions DuckDB lacks are rewritten to standard windows; CONDITIONAL_CHANGE_EVENT needs
+a window over a window, so its SELECT is split into an inner query (LAG) and an outer one (SUM).
+FLATTEN lives in :mod:`snowmelt.sql.flatten`.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+
+from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
+
+from snowmelt.sql.flatten import rewrite_flatten
+
+DType = exp.DType
+_JSON_TYPES = {DType.VARIANT, DType.OBJECT, DType.ARRAY, DType.JSON, DType.MAP, DType.STRUCT}
+# Snowflake integers are all NUMBER(38, 0); BIGINT is the practical, fast equivalent.
+_INT_TYPES = {DType.INT, DType.BIGINT, DType.SMALLINT, DType.TINYINT} | {
+    DType.UBIGINT,
+    DType.UINT,
+    DType.USMALLINT,
+    DType.UTINYINT,
+}
+_TEXT_TYPES = {DType.TEXT, DType.VARCHAR, DType.CHAR, DType.NCHAR, DType.NVARCHAR}
+_SIMPLE_TYPES: dict[DType, str] = {
+    source: target
+    for target, sources in (
+        ("JSON", _JSON_TYPES),
+        ("BIGINT", _INT_TYPES),
+        ("VARCHAR", _TEXT_TYPES),
+        ("DOUBLE", {DType.FLOAT, DType.DOUBLE}),  # Snowflake floats are all 64-bit
+        ("TIMESTAMP", {DType.TIMESTAMP, DType.TIMESTAMPNTZ, DType.DATETIME}),
+        ("TIMESTAMPTZ", {DType.TIMESTAMPLTZ, DType.TIMESTAMPTZ}),
+        ("BLOB", {DType.BINARY, DType.VARBINARY}),
+        ("DATE", {DType.DATE}),
+        ("TIME", {DType.TIME}),
+        ("BOOLEAN", {DType.BOOLEAN}),
+    )
+    for source in sources
+}
+# Units for which Snowflake's DATEADD on a DATE returns a DATE (DuckDB returns a TIMESTAMP).
+_DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
+_UNBOUNDED_TO_CURRENT = dict(
+    kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
+)
+
+
+class UnsupportedFunctionError(Exception):
+    """A Snowflake function that snowmelt's DuckDB engine cannot run; ``name`` names it."""
+
+    def __init__(self, name: str, hint: str = "rewrite the query without it") -> None:
+        self.name = name
+        super().__init__(
+            f"Function `{name}` is not supported by snowmelt's DuckDB engine (Snowflake "
+            f"dialect); {hint}."
+        )
+
+
+def duckdb_type(datatype: exp.DataType) -> exp.DataType:
+    """Map a Snowflake column type to the DuckDB type snowmelt stores."""
+    if datatype.this == DType.DECIMAL:
+        # Snowflake NUMBER defaults to (38, 0); NUMBER(p) means scale 0.
+        params = [int(e.name) for e in datatype.expressions if e.name.isdigit()]
+        precision, scale = (params + [38, 0][len(params) :])[:2]
+        return exp.DataType.build(f"DECIMAL({precision}, {scale})")
+    mapped = _SIMPLE_TYPES.get(datatype.this)
+    return exp.DataType.build(mapped) if mapped else datatype.copy()
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _type_of(node: exp.Expr) -> DType | None:
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        return node.to.this
+    if isinstance(node, exp.Paren):
+        return _type_of(node.this)
+    kind = node.type.this if node.type else None
+    return None if kind in (None, DType.UNKNOWN, DType.NULL) else kind
+
+
+def _is_json(node: exp.Expr) -> bool:
+    """Whether ``node`` is known to evaluate to DuckDB JSON after translation."""
+    if isinstance(node, (exp.JSONExtract, exp.GetExtract, exp.ParseJSON, exp.JSONObject)):
+        return True
+    if isinstance(node, exp.Anonymous) and node.name.lower() in {"to_json", "json", "json_array"}:
+        return True
+    if isinstance(node, exp.Coalesce):
+        return _is_json(node.this)
+    return _type_of(node) in _JSON_TYPES
+
+
+def _json_text(node: exp.Expr) -> exp.Expr:
+    """JSON -> its SQL string: strings unquoted, JSON null -> NULL (``node ->> '$'``)."""
+    root = exp.JSONPath(expressions=[exp.JSONPathRoot()])
+    return exp.JSONExtractScalar(this=node, expression=root)
+
+
+def _json_kind(node: exp.Expr, *kinds: str) -> exp.Expr:
+    kind = exp.func("json_type", node.copy())
+    return exp.In(this=kind, expressions=[exp.Literal.string(k) for k in kinds])
+
+
+def _window_args(window: exp.Window) -> dict[str, exp.Expr | list[exp.Expr]]:
+    return {
+        k: v.copy() if isinstance(v, exp.Expr) else [e.copy() for e in v]
+        for k in ("partition_by", "order")
+        if (v := window.args.get(k))
+    }
+
+
+def _with_this(node: exp.Expr, this: exp.Expr) -> exp.Expr:
+    new = node.copy()
+    new.set("this", this)
+    return new
+
+
+def _is_func(node: exp.Expr, *names: str) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.upper() in names
+
+
+def _each(expression: exp.Expr, fn: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+    """Apply ``fn`` bottom-up (children first), in place; returns the possibly new root.
+
+    Unlike ``Expression.transform`` (top-down, which skips the children of a replaced node)
+    nested constructs such as ``v['a'][0]`` are each rewritten.
+    """
+    root = expression
+    for node in reversed(list(expression.dfs())):
+        new = fn(node)
+        if new is not node:
+            if node is root:
+                root = new
+            else:
+                node.replace(new)
+    return root
+
+
+# --- rewrites ----------------------------------------------------------------------------
+
+_UNSUPPORTED_NODES = (
+    exp.Seq1,
+    exp.Seq2,
+    exp.Seq4,
+    exp.Seq8,
+    exp.CurrentAccount,
+    exp.CurrentAccountName,
+    exp.CurrentRegion,
+    exp.CurrentWarehouse,
+    exp.CurrentOrganizationName,
+    exp.CurrentClient,
+    exp.CurrentIpAddress,
+    exp.CurrentAvailableRoles,
+    exp.CurrentSecondaryRoles,
+    exp.CurrentStatement,
+    exp.CurrentTransaction,
+    exp.StarMap,
+)
+_UNSUPPORTED_NAMES = {
+    "LAST_QUERY_ID",
+    "INVOKER_ROLE",
+    "IS_ROLE_IN_SESSION",
+    "CURRENT_ACCOUNT",
+    "CURRENT_REGION",
+    "CURRENT_WAREHOUSE",
+}
+
+
+def reject_unsupported(expression: exp.Expr) -> exp.Expr:
+    """Fail early, by name, on Snowflake-only functions DuckDB cannot evaluate."""
+    for node in expression.find_all(*_UNSUPPORTED_NODES, exp.Anonymous):
+        name = node.name.upper() if isinstance(node, exp.Anonymous) else node.sql("snowflake")
+        if isinstance(node, exp.Anonymous):
+            if not (name.startswith("SYSTEM$") or name in _UNSUPPORTED_NAMES):
+                continue
+        elif isinstance(node, exp.StarMap):
+            name = "OBJECT_CONSTRUCT(*)"
+        else:
+            name = name.split("(")[0]
+        raise UnsupportedFunctionError(name, "remove it or compute the value before the query")
+    return expression
+
+
+def flatten(expression: exp.Expr) -> exp.Expr:
+    """LATERAL FLATTEN / TABLE(FLATTEN) -> lateral json_each subquery (see flatten.py)."""
+    return rewrite_flatten(expression, UnsupportedFunctionError)
+
+
+def conditional_true_event(expression: exp.Expr) -> exp.Expr:
+    """CONDITIONAL_TRUE_EVENT(c) OVER w -> running SUM(CASE WHEN c THEN 1 ELSE 0 END)."""
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Window) and _is_func(node.this, "CONDITIONAL_TRUE_EVENT"):
+            flag = exp.Case().when(node.this.expressions[0].copy(), exp.Literal.number(1))
+            flag = flag.else_(exp.Literal.number(0))
+            return exp.Window(
+                this=exp.Sum(this=flag),
+                **_window_args(node),
+                spec=exp.WindowSpec(**_UNBOUNDED_TO_CURRENT),
+            )
+        return node
+
+    return _each(expression, fn)
+
+
+def ratio_to_report(expression: exp.Expr) -> exp.Expr:
+    """RATIO_TO_REPORT(x) OVER (PARTITION BY p) -> x / NULLIF(SUM(x) OVER (...), 0).
+
+    Snowflake returns NULL when the partition sum is 0; the window has no ORDER BY/frame.
+    """
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Window) and _is_func(node.this, "RATIO_TO_REPORT"):
+            value = node.this.expressions[0]
+            total = exp.Window(
+                this=exp.Sum(this=value.copy()), partition_by=_window_args(node).get("partition_by")
+            )
+            return exp.Div(
+                this=value.copy(),
+                expression=exp.Nullif(this=total, expression=exp.Literal.number(0)),
+            )
+        return node
+
+    return _each(expression, fn)
+
+
+def conditional_change_event(expression: exp.Expr) -> exp.Expr:
+    """CONDITIONAL_CHANGE_EVENT(x) OVER w: running count of changes of x (NULLs ignored).
+
+    That is SUM(changed) OVER w where changed = x <> LAG(x IGNORE NULLS) OVER w, a window over
+    a window, which DuckDB rejects. The enclosing SELECT becomes
+    ``SELECT <projections> FROM (SELECT <original with helper columns>) AS _snowmelt_cce``:
+    the inner query computes ``changed`` plus the partition/order values, and every CCE-free
+    piece of an affected projection is hoisted into a hidden inner column.
+    """
+    selects = [
+        s
+        for s in expression.find_all(exp.Select)
+        if any(_is_cce(w) and w.parent_select is s for w in s.find_all(exp.Window))
+    ]
+    for select in reversed(selects):  # innermost first
+        replacement = _split_cce_select(select)
+        if select is expression:
+            expression = replacement
+    return expression
+
+
+def _is_cce(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Window) and _is_func(node.this, "CONDITIONAL_CHANGE_EVENT")
+
+
+def _split_cce_select(select: exp.Select) -> exp.Select:
+    stray = [
+        w
+        for w in select.find_all(exp.Window)
+        if _is_cce(w)
+        and w.parent_select is select
+        and not any(w in p.walk() for p in select.expressions)
+    ]
+    if stray:
+        raise UnsupportedFunctionError(
+            "CONDITIONAL_CHANGE_EVENT", "use it in the SELECT list (filter in an outer query)"
+        )
+    hidden: list[exp.Expr] = []  # inner helper columns (aliased)
+    outputs: set[str] = set()  # output names the outer ORDER BY/QUALIFY may refer to
+
+    def hoist(node: exp.Expr) -> exp.Column:
+        name = f"_snowmelt_h{len(hidden)}"
+        hidden.append(exp.alias_(node.copy(), name))
+        return exp.column(name)
+
+    def outer_window(window: exp.Window) -> exp.Window:
+        value = window.this.expressions[0]
+        lag = exp.Window(
+            this=exp.IgnoreNulls(this=exp.Lag(this=value.copy())), **_window_args(window)
+        )
+        changed = (
+            exp.Case()
+            .when(exp.NEQ(this=value.copy(), expression=lag), exp.Literal.number(1))
+            .else_(exp.Literal.number(0))
+        )
+        order = window.args.get("order")
+        return exp.Window(
+            this=exp.Sum(this=hoist(changed)),
+            partition_by=[hoist(p) for p in window.args.get("partition_by") or []],
+            order=exp.Order(expressions=[_with_this(o, hoist(o.this)) for o in order.expressions])
+            if order
+            else None,
+            spec=exp.WindowSpec(**_UNBOUNDED_TO_CURRENT),
+        )
+
+    def split(node: exp.Expr) -> exp.Expr:
+        """Rebuild ``node`` for the outer query: CCE windows become SUM windows over hidden
+        columns, output-name references stay, every other CCE-free subtree is hoisted."""
+
+        def is_output(n: exp.Expr) -> bool:
+            return isinstance(n, exp.Column) and not n.table and n.name.lower() in outputs
+
+        if isinstance(node, exp.Window) and _is_cce(node):
+            return outer_window(node)
+        if is_output(node):
+            return node
+        if isinstance(node, (exp.Literal, exp.Column)) or not any(
+            _is_cce(n) or is_output(n) for n in node.walk()
+        ):
+            return node if isinstance(node, exp.Literal) else hoist(node)
+        for key, child in list(node.args.items()):
+            if isinstance(child, exp.Expr):
+                node.set(key, split(child))
+            elif isinstance(child, list):
+                node.set(key, [split(c) if isinstance(c, exp.Expr) else c for c in child])
+        return node
+
+    inner_projections: list[exp.Expr] = []
+    outer_projections: list[exp.Expr] = []
+    for i, projection in enumerate(select.expressions):
+        if projection.is_star:
+            inner_projections.append(projection.copy())
+            outer_projections.append(exp.Star())
+        elif not any(_is_cce(n) for n in projection.walk()):
+            name = projection.alias_or_name or f"_snowmelt_c{i}"
+            inner_projections.append(exp.alias_(projection.unalias().copy(), name))
+            outer_projections.append(exp.column(name))
+        else:
+            name = projection.alias_or_name if isinstance(projection, exp.Alias) else None
+            body = split(projection.unalias().copy())
+            outer_projections.append(exp.alias_(body, name) if name else body)
+    outputs.update(p.alias_or_name.lower() for p in outer_projections if not p.is_star)
+    # ORDER BY / QUALIFY run in the outer query (they may use the CCE result); their other
+    # inputs are hoisted. DISTINCT/LIMIT/OFFSET must follow them out.
+    outer = exp.Select(expressions=outer_projections)
+    for key in ("qualify", "order"):
+        clause = select.args.get(key)
+        if clause is not None:
+            select.set(key, None)
+            if isinstance(clause, exp.Order):
+                clause.set(
+                    "expressions",
+                    [
+                        o if o.this.is_int else _with_this(o, split(o.this.copy()))
+                        for o in clause.expressions
+                    ],
+                )
+            else:
+                clause.set("this", split(clause.this.copy()))
+            outer.set(key, clause)
+    for key in ("distinct", "limit", "offset"):
+        if select.args.get(key) is not None:
+            outer.set(key, select.args[key])
+            select.set(key, None)
+    hidden_names = [h.alias for h in hidden]
+    named = [p.alias_or_name for p in inner_projections if not p.is_star]
+    for star in (p for p in outer_projections if isinstance(p, exp.Star)):
+        star.set("except_", [exp.column(n) for n in hidden_names + named])
+    select.replace(outer)
+    select.set("expressions", inner_projections + hidden)
+    outer.set(
+        "from_",
+        exp.From(
+            this=exp.Subquery(
+                this=select, alias=exp.TableAlias(this=exp.to_identifier("_snowmelt_cce"))
+            )
+        ),
+    )
+    return outer
+
+
+def semi_structured(expression: exp.Expr) -> exp.Expr:
+    """Make Snowflake semi-structured constructors and accessors produce/consume JSON."""
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Array):  # ARRAY_CONSTRUCT(...) / [..] literal
+            return exp.Anonymous(
+                this="json_array", expressions=[e.copy() for e in node.expressions]
+            )
+        if isinstance(node, exp.Struct):  # OBJECT_CONSTRUCT: SQL NULL values drop the key
+            return _object_construct(node)
+        if isinstance(node, exp.ToVariant):
+            return exp.func("to_json", node.this.copy())
+        if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
+            return _json_element(node.this.copy(), node.expressions[0].copy())
+        if isinstance(node, exp.ArraySize):
+            value = exp.func("to_json", node.this.copy())
+            return exp.Case().when(
+                _json_kind(value, "ARRAY"), exp.func("json_array_length", value.copy())
+            )
+        if isinstance(node, exp.Split):
+            return exp.func("to_json", node.copy())
+        if isinstance(node, exp.Anonymous) and node.name.upper() in _AS_FUNCTIONS:
+            kinds, target = _AS_FUNCTIONS[node.name.upper()]
+            value = node.expressions[0]
+            result = (
+                _json_text(value.copy())
+                if target == "VARCHAR"
+                else (exp.cast(value.copy(), target) if target else value.copy())
+            )
+            return exp.Case().when(_json_kind(value, *kinds), result)
+        if _is_func(node, "TO_TIMESTAMP_LTZ", "TO_TIMESTAMP_TZ") and len(node.expressions) == 1:
+            return exp.cast(node.expressions[0].copy(), "TIMESTAMPTZ")
+        return node
+
+    for agg in list(expression.find_all(exp.ArrayAgg)):
+        _wrap_array_agg(agg)
+    return _each(expression, fn)
+
+
+_NUMBER_KINDS = ("UBIGINT", "BIGINT", "HUGEINT", "DOUBLE")
+# AS_<type>(variant): the value when the JSON kind matches, else NULL.
+_AS_FUNCTIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "AS_VARCHAR": (("VARCHAR",), "VARCHAR"),
+    "AS_CHAR": (("VARCHAR",), "VARCHAR"),
+    "AS_DOUBLE": (_NUMBER_KINDS, "DOUBLE"),
+    "AS_REAL": (_NUMBER_KINDS, "DOUBLE"),
+    "AS_INTEGER": (_NUMBER_KINDS, "BIGINT"),
+    "AS_NUMBER": (_NUMBER_KINDS, "DECIMAL(38, 0)"),
+    "AS_DECIMAL": (_NUMBER_KINDS, "DECIMAL(38, 0)"),
+    "AS_BOOLEAN": (("BOOLEAN",), "BOOLEAN"),
+    "AS_OBJECT": (("OBJECT",), None),
+    "AS_ARRAY": (("ARRAY",), None),
+}
+
+
+def _object_construct(node: exp.Struct) -> exp.Expr:
+    """to_json(map_from_entries(list_filter([{k, v: to_json(v)}, ...], e -> e.v IS NOT NULL)))
+
+    json_object() would keep SQL NULLs as JSON nulls; Snowflake omits those keys but keeps
+    JSON nulls (to_json of a JSON null is not SQL NULL, so it survives the filter).
+    """
+    entries = []
+    for pair in node.expressions:
+        key, value = (
+            (pair.this, pair.expression) if isinstance(pair, exp.PropertyEQ) else (None, pair)
+        )
+        if key is None:
+            raise UnsupportedFunctionError("OBJECT_CONSTRUCT", "pass alternating keys and values")
+        key_literal = exp.Literal.string(key.name) if isinstance(key, exp.Identifier) else key
+        entries.append(
+            exp.func(
+                "struct_pack",
+                exp.PropertyEQ(this=exp.to_identifier("k"), expression=key_literal.copy()),
+                exp.PropertyEQ(
+                    this=exp.to_identifier("v"), expression=exp.func("to_json", value.copy())
+                ),
+            )
+        )
+    element = exp.to_identifier("_snowmelt_e")
+    keep = exp.Lambda(
+        this=exp.Not(
+            this=exp.Is(
+                this=exp.Dot(this=exp.column(element), expression=exp.to_identifier("v")),
+                expression=exp.null(),
+            )
+        ),
+        expressions=[element],
+    )
+    filtered = exp.func("list_filter", exp.Array(expressions=entries), keep)
+    if not entries:
+        return exp.func("json", exp.Literal.string("{}"))
+    return exp.func("to_json", exp.func("map_from_entries", filtered))
+
+
+def _json_element(value: exp.Expr, index: exp.Expr) -> exp.Expr:
+    """v[0] / v['key'] -> JSON path access (Snowflake arrays are 0-based like JSON paths)."""
+    if isinstance(index, exp.Literal):
+        part: exp.JSONPathPart = (
+            exp.JSONPathKey(this=index.name)
+            if index.is_string
+            else exp.JSONPathSubscript(this=int(index.name))
+        )
+        index = exp.JSONPath(expressions=[exp.JSONPathRoot(), part])
+    return exp.JSONExtract(this=value, expression=index)
+
+
+def _wrap_array_agg(node: exp.ArrayAgg) -> None:
+    """ARRAY_AGG -> JSON array; Snowflake returns [] (not NULL) when nothing is aggregated."""
+    outer: exp.Expr = node
+    while isinstance(outer.parent, (exp.WithinGroup, exp.Window, exp.Filter)):
+        outer = outer.parent
+    placeholder = exp.Null()
+    outer.replace(placeholder)
+    placeholder.replace(
+        exp.Coalesce(
+            this=exp.func("to_json", outer),
+            expressions=[exp.func("json", exp.Literal.string("[]"))],
+        )
+    )
+
+
+def json_casts(expression: exp.Expr) -> exp.Expr:
+    """Give casts Snowflake's semi-structured semantics and snowmelt's type mapping.
+
+    ``x::VARIANT`` -> to_json(x) (DuckDB's cast would parse a string as JSON text);
+    ``json::STRING`` -> ``json ->> '$'`` (unquoted string, JSON null -> NULL); casts to other
+    types keep DuckDB's JSON cast, which already reads numbers/numeric strings/booleans.
+    """
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.ToChar) and not node.args.get("format"):
+            node = exp.cast(node.this.copy(), "VARCHAR")
+        if isinstance(node, exp.ColumnDef) and node.args.get("kind"):
+            node.set("kind", duckdb_type(node.args["kind"]))
+        if not isinstance(node, (exp.Cast, exp.TryCast)):
+            return node
+        target, value = node.to, node.this
+        if target.this in _JSON_TYPES:
+            return exp.func("to_json", value.copy())
+        if target.this in _TEXT_TYPES:
+            if _is_json(value):
+                return _json_text(value.copy())
+            if isinstance(value, exp.Column) and _type_of(value) is None:
+                # Unknown column type: typeof() is constant-folded by DuckDB's binder.
+                is_json = exp.EQ(
+                    this=exp.func("typeof", value.copy()), expression=exp.Literal.string("JSON")
+                )
+                plain = node.copy()
+                plain.set("to", duckdb_type(target))
+                return exp.Case().when(is_json, _json_text(value.copy())).else_(plain)
+        node.set("to", duckdb_type(target))
+        return node
+
+    return _each(expression, fn)
+
+
+def json_comparisons(expression: exp.Expr) -> exp.Expr:
+    """``v:k = 'text'``: Snowflake compares the variant's string; DuckDB would parse 'text'
+    as JSON and fail. Compare the unquoted text instead (numbers already compare fine)."""
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if isinstance(
+            node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)
+        ):
+            for side, other in (("this", node.expression), ("expression", node.this)):
+                if _is_json(node.args[side]) and isinstance(other, exp.Literal) and other.is_string:
+                    node.set(side, _json_text(node.args[side].copy()))
+        elif (
+            isinstance(node, exp.In)
+            and _is_json(node.this)
+            and node.expressions
+            and all(isinstance(e, exp.Literal) and e.is_string for e in node.expressions)
+        ):
+            node.set("this", _json_text(node.this.copy()))
+        return node
+
+    return _each(expression, fn)
+
+
+def date_results(expression: exp.Expr) -> exp.Expr:
+    """DATEADD(day|week|month|quarter|year, n, <DATE>) is a DATE in Snowflake; DuckDB's
+    ``date + INTERVAL`` is a TIMESTAMP, so cast back when the argument is known to be a DATE."""
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if (
+            isinstance(node, exp.DateAdd)
+            and _type_of(node.this) == DType.DATE
+            and node.text("unit").upper() in _DATE_UNITS
+            and not isinstance(node.parent, exp.Cast)
+        ):
+            return exp.cast(node.copy(), "DATE")
+        return node
+
+    return _each(expression, fn)
+
+
+def _annotate(expression: exp.Expr) -> exp.Expr:
+    """Infer types with sqlglot unless the caller already did (it may know the schema)."""
+    if expression.type is not None:
+        return expression
+    try:
+        return annotate_types(expression, dialect="snowflake")
+    except Exception:  # noqa: BLE001 - inference is best effort; rewrites then assume less
+        return expression
+
+
+# Order matters: FLATTEN tags its JSON columns before casts look at them; windows are
+# rewritten before their arguments are; constructors become JSON before casts/comparisons.
+REWRITES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
+    reject_unsupported,
+    _annotate,
+    date_results,
+    flatten,
+    conditional_true_event,
+    ratio_to_report,
+    conditional_change_event,
+    semi_structured,
+    json_comparisons,
+    json_casts,
+)
+
+
+def to_duckdb(expression: exp.Expression) -> exp.Expression:
+    """Translate a Snowflake-parsed expression so that ``.sql(dialect="duckdb")`` runs on
+    DuckDB with Snowflake semantics. The input is not mutated."""
+    result: exp.Expr = expression.copy()
+    for rewrite in REWRITES:
+        result = rewrite(result)
+    # sqlglot 30 types function nodes as Expr; statements/queries are Expressions.
+    return typing.cast(exp.Expression, result)
