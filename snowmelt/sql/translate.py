@@ -85,6 +85,11 @@ def duckdb_type(datatype: exp.DataType) -> exp.DataType:
         # Snowflake NUMBER defaults to (38, 0); NUMBER(p) means scale 0.
         params = [int(e.name) for e in datatype.expressions if e.name.isdigit()]
         precision, scale = (params + [38, 0][len(params) :])[:2]
+        if scale == 0:
+            # Integers (bare NUMBER is NUMBER(38, 0)) come back as Python ints, as from
+            # Snowflake's connector. BIGINT covers +-9.2e18; sqlglot spells a bare NUMBER as
+            # NUMBER(38, 0), so the declared precision cannot pick a wider type.
+            return exp.DataType.build("BIGINT")
         return exp.DataType.build(f"DECIMAL({precision}, {scale})")
     mapped = _SIMPLE_TYPES.get(datatype.this)
     return exp.DataType.build(mapped) if mapped else datatype.copy()

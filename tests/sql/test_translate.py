@@ -65,10 +65,11 @@ TYPE_CASES = [
     ("OBJECT", "JSON"),
     ("ARRAY", "JSON"),
     ("ARRAY(INT)", "JSON"),
-    ("NUMBER", "DECIMAL(38,0)"),
+    ("NUMBER", "BIGINT"),
     ("NUMBER(10,2)", "DECIMAL(10,2)"),
-    ("NUMBER(10)", "DECIMAL(10,0)"),
-    ("DECIMAL", "DECIMAL(38,0)"),
+    ("NUMBER(10)", "BIGINT"),
+    ("NUMBER(38, 0)", "BIGINT"),
+    ("DECIMAL", "BIGINT"),
     ("NUMERIC(5,1)", "DECIMAL(5,1)"),
     ("INT", "BIGINT"),
     ("INTEGER", "BIGINT"),
@@ -130,7 +131,7 @@ def test_casts(con: duckdb.DuckDBPyConnection, sql: str, expected: list[tuple[An
 def test_cast_result_types(con: duckdb.DuckDBPyConnection) -> None:
     sql = "SELECT 1::NUMBER AS a, 1::INT AS b, 1::FLOAT AS c, 1::VARIANT AS d, 1::BYTEINT AS e"
     types = [str(t) for t in con.sql(translate(sql)).types]
-    assert types == ["DECIMAL(38,0)", "BIGINT", "DOUBLE", "JSON", "BIGINT"]
+    assert types == ["BIGINT", "BIGINT", "DOUBLE", "JSON", "BIGINT"]
 
 
 # --- 2. semi-structured --------------------------------------------------------------------
