@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.errors import CatalogError, ObjectExists, ObjectNotFound, SqlError, UnsupportedError
-from snowmelt.names import ObjectName, data_table, identifier_value, quoted
+from snowmelt.names import ObjectName, data_table, drop_if_exists, identifier_value, quoted
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
@@ -93,8 +93,8 @@ def drop_schema(rt: Runtime, database: str, schema: str, if_exists: bool) -> Res
                           key=lambda o: o.kind != "DYNAMIC TABLE"):
             if rt.catalog.find(obj.name) is not None:
                 drop_object(rt, obj)
-        rt.engine.execute(exp.Drop(kind="SCHEMA", this=exp.Table(
-            this=quoted(f"{database}.{schema}")), exists=True, cascade=True))
+        rt.engine.execute(drop_if_exists("SCHEMA", exp.Table(
+            this=quoted(f"{database}.{schema}")), cascade=True))
         rt.catalog.remove_schema(database, schema)
     if (rt.context.database, rt.context.schema) == (database, schema):
         rt.context.schema = None
@@ -234,7 +234,7 @@ def _check_columns(name: ObjectName, columns: list[Column]) -> None:
     for column in columns:
         if column.name in seen:
             raise SqlError(f"Duplicate column name '{column.name}' in {name}")
-        if column.name.startswith("_sm_"):
+        if column.name.lower().startswith("_sm_"):
             raise SqlError(f"Column name '{column.name}' is reserved by snowmelt (prefix _sm_)")
         seen.add(column.name)
     if not columns:
@@ -256,7 +256,7 @@ def refresh_view(rt: Runtime, obj: CatalogObject) -> None:
 
 
 def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False) -> None:
-    rt.engine.execute(exp.Drop(kind="VIEW", this=obj.name.view_table(), exists=True))
+    rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
     if obj.tracked:
         rt.store.drop_tracked(obj.oid)
     rt.catalog.mark_dropped(obj.oid)
@@ -292,7 +292,7 @@ def alter_table(rt: Runtime, alter: exp.Alter) -> Result:
                 new_name = object_name(action.this, rt.context)
                 if rt.catalog.find(new_name) is not None:
                     raise ObjectExists(f"Object '{new_name}' already exists.", name=str(new_name))
-                rt.engine.execute(exp.Drop(kind="VIEW", this=obj.name.view_table(), exists=True))
+                rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
                 rt.catalog.update_object(obj.oid, name=new_name)
                 obj.name = new_name
             elif isinstance(action, exp.Drop) and str(action.args.get("kind", "")).upper() == "COLUMN":

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from snowmelt.catalog import CatalogObject
+from snowmelt.catalog import CatalogObject, Column
 from snowmelt.errors import IngestError, SqlError
 from snowmelt.names import INSERT_VERSION, ROW_ID, col, data_table, identifier_value, quoted
 from snowmelt.result import Result
@@ -224,30 +224,41 @@ def insert_arrow(rt: Runtime, obj: CatalogObject, data: Any) -> int:
     view = "_sm_batch"
     present = [c for c in obj.columns if c.name.upper() in by_upper]
     with rt.engine.register(view, batch):
+        casts = {}
         for column in present:
-            _check_cast(rt, obj, view, by_upper[column.name.upper()], column.type, column.nullable)
-        source = exp.select(*[_cast(col(by_upper[c.name.upper()]), c.type) for c in present]
-                            ).from_(quoted(view))
+            name = by_upper[column.name.upper()]
+            casts[column.name] = _cast(col(name), column.type, batch.schema.field(name).type)
+            _check_cast(rt, obj, view, name, casts[column.name], column)
+        source = exp.select(*casts.values()).from_(quoted(view))
         with rt.store.write("INGEST") as commit:
             return rt.store.insert(commit, obj.oid, [c.name for c in present], source)
 
 
-def _cast(expression: exp.Expression, type_text: str) -> exp.Expression:
+def _cast(expression: exp.Expression, type_text: str, source: pa.DataType) -> exp.Expression:
+    """The conversion of one incoming column to its stored type. Strings going into a
+    VARIANT column are JSON text (parsed); other values are converted to JSON."""
     target = exp.DataType.build(type_text, dialect="duckdb")
-    if target.this == exp.DataType.Type.JSON:
+    if target.this == exp.DataType.Type.JSON and not (pa.types.is_string(source) or
+                                                      pa.types.is_large_string(source)):
         return exp.func("to_json", expression)
     return exp.Cast(this=expression, to=target)
 
 
-def _check_cast(rt: Runtime, obj: CatalogObject, view: str, name: str, type_text: str,
-                nullable: bool) -> None:
-    target = exp.DataType.build(type_text, dialect="duckdb")
+def _check_cast(rt: Runtime, obj: CatalogObject, view: str, name: str, cast: exp.Expression,
+                column: Column) -> None:
+    """Find the first row whose value cannot be stored, and reject the batch naming it."""
     value = col(name)
-    problems = exp.or_(
-        exp.and_(exp.Not(this=exp.Is(this=value, expression=exp.null())),
-                 exp.Is(this=exp.TryCast(this=value.copy(), to=target), expression=exp.null()))
-        if target.this != exp.DataType.Type.JSON else exp.false(),
-        exp.false() if nullable else exp.Is(this=value.copy(), expression=exp.null()))
+    if isinstance(cast, exp.Cast):
+        target = cast.args["to"]
+        fails: exp.Expression = exp.Is(this=exp.TryCast(this=value.copy(), to=target.copy()),
+                                       expression=exp.null())
+        if target.this == exp.DataType.Type.JSON:
+            fails = exp.Not(this=exp.func("json_valid", value.copy()))
+        bad_value = exp.and_(exp.Not(this=exp.Is(this=value, expression=exp.null())), fails)
+    else:
+        bad_value = exp.false()
+    problems = exp.or_(bad_value, exp.false() if column.nullable else
+                       exp.Is(this=value.copy(), expression=exp.null()))
     query = exp.select(exp.column("_sm_i"), value.copy().as_("_sm_v")).from_(
         exp.select(exp.Star(), exp.Window(this=exp.func("row_number")).as_("_sm_i")).from_(
             quoted(view)).subquery("_sm_b")).where(problems).order_by("_sm_i").limit(1)
@@ -255,7 +266,7 @@ def _check_cast(rt: Runtime, obj: CatalogObject, view: str, name: str, type_text
     if rows:
         index, bad = rows[0]
         reason = "is NULL in a NOT NULL column" if bad is None else \
-            f"value {bad!r} cannot be converted to {type_text}"
+            f"value {bad!r} cannot be converted to {column.type}"
         raise IngestError(f"Batch for {obj.name} rejected: row {index}, column {name!r} "
                           f"{reason}; nothing was written", table=str(obj.name), row=int(index),
                           column=name)

@@ -19,7 +19,7 @@ from snowmelt import ivm
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
 from snowmelt.ddl import create_tracked_object, drop_object, prepare_replace, qualify_names
 from snowmelt.errors import DynamicTableError, ObjectExists, ObjectNotFound, SqlError
-from snowmelt.names import ObjectName, identifier_value
+from snowmelt.names import ObjectName, drop_if_exists, identifier_value
 from snowmelt.refresh import Refresher, RefreshOutcome
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
@@ -379,7 +379,7 @@ def alter(rt: Runtime, command: commands.AlterDynamicTable, refresher: Refresher
                 raise ObjectNotFound(f"Schema '{new.database}.{new.schema}' does not exist.")
             from snowmelt.ddl import refresh_view
 
-            rt.engine.execute(exp.Drop(kind="VIEW", this=obj.name.view_table(), exists=True))
+            rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
             rt.catalog.update_object(obj.oid, name=new)
             obj.name = new
             refresh_view(rt, obj)

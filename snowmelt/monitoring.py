@@ -237,7 +237,7 @@ def _qualify(rt: Runtime, name: str) -> str:
 
 
 def _limit(args: dict[str, Any]) -> int:
-    limit = int(args.get("RESULT_LIMIT") or 100)
+    limit = int(args["RESULT_LIMIT"]) if args.get("RESULT_LIMIT") is not None else 100
     if not 1 <= limit <= 10000:
         raise SqlError(f"RESULT_LIMIT must be between 1 and 10000, got {limit}")
     return limit

@@ -80,3 +80,8 @@ def quoted(name: str) -> exp.Identifier:
 
 def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(quoted(name), table=quoted(table) if table else None)
+
+
+def drop_if_exists(kind: str, table: exp.Table, cascade: bool = False) -> exp.Drop:
+    """``DROP <kind> IF EXISTS <table>`` as an expression."""
+    return exp.Drop(kind=kind, tables=[table], exists=True, cascade=cascade)

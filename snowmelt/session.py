@@ -103,8 +103,11 @@ class Session:
                         statement.text))
             return self._expression(statement, normalize(statement.expression))
         except EngineError as err:
-            raise SqlError(f"{err} (in statement at line {statement.line})", statement.line,
-                           statement.column) from None
+            raise SqlError(str(err), statement.line, statement.column) from None
+        except SqlError as err:
+            if err.line is None:  # no finer position known: point at the statement
+                raise _at(err, statement) from None
+            raise
 
     def _expression(self, statement: Statement, expression: exp.Expression) -> Result:
         rt = self.rt
@@ -227,6 +230,13 @@ class Session:
             "refresh_mode_reason": [dt.refresh_mode_reason],
             "strategy": [dt.plan.get("strategy")], "full_refresh_sql": [plan],
         }))
+
+
+def _at(err: SqlError, statement: Statement) -> SqlError:
+    """The same error, positioned at the statement that raised it."""
+    err.line, err.column = statement.line, statement.column
+    err.args = (f"{err.bare_message} (line {statement.line}, column {statement.column})",)
+    return err
 
 
 def connect(path: str | Path | None = None, clock: Clock | None = None,

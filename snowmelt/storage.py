@@ -39,6 +39,7 @@ from snowmelt.names import (
     col,
     data_table,
     delete_log,
+    drop_if_exists,
     quoted,
 )
 
@@ -124,7 +125,7 @@ class Store:
 
     def drop_tracked(self, oid: int) -> None:
         for table in (data_table(oid), delete_log(oid)):
-            self.engine.execute(exp.Drop(kind="TABLE", this=table, exists=True))
+            self.engine.execute(drop_if_exists("TABLE", table))
 
     def add_column(self, oid: int, column: Column) -> None:
         for table, c in ((data_table(oid), column), (delete_log(oid), Column(column.name,

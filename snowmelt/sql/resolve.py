@@ -20,7 +20,6 @@ from snowmelt.catalog import Catalog, CatalogObject
 from snowmelt.errors import ObjectNotFound, SqlError
 from snowmelt.names import ObjectName, identifier_value
 
-
 BOUND = "snowmelt_bound"  # meta flag on table nodes that already name engine relations
 
 
@@ -167,6 +166,8 @@ class Resolver:
                     ),
                 )
             table.replace(new)
+            if table is expression:  # the root itself was a table reference
+                expression = new
         return expression
 
     def sources(self, expression: exp.Expression) -> list[CatalogObject]:

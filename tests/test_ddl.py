@@ -1,0 +1,134 @@
+"""Databases, schemas, tables, views, warehouses and grants behave as on Snowflake."""
+
+from __future__ import annotations
+
+import pytest
+
+from snowmelt.errors import ObjectExists, ObjectNotFound, SnowmeltError, SqlError
+from snowmelt.names import ObjectName
+
+
+def test_create_database_sets_it_current_with_public_schema(session):
+    session.sql("CREATE DATABASE SALES")
+    assert (session.rt.context.database, session.rt.context.schema) == ("SALES", "PUBLIC")
+    session.sql("CREATE TABLE T (A INT)")
+    assert session.sql("SHOW TABLES IN SCHEMA SALES.PUBLIC").arrow()["name"].to_pylist() == ["T"]
+
+
+def test_if_not_exists_and_or_replace(session):
+    session.sql("CREATE TABLE T (A INT); INSERT INTO T VALUES (1)")
+    session.sql("CREATE TABLE IF NOT EXISTS T (B INT)")
+    assert session.sql("SELECT * FROM T").columns == ["A"]
+    with pytest.raises(ObjectExists, match="already exists"):
+        session.sql("CREATE TABLE T (B INT)")
+    session.sql("CREATE OR REPLACE TABLE T (B STRING)")
+    assert session.sql("SELECT * FROM T").columns == ["B"]
+    assert len(session.sql("SELECT * FROM T")) == 0
+    with pytest.raises(SqlError, match="cannot be used together"):
+        session.sql("CREATE OR REPLACE TABLE IF NOT EXISTS T (C INT)")
+
+
+def test_three_part_names_and_use(session):
+    session.sql("CREATE DATABASE OTHER; CREATE SCHEMA OTHER.RAW; USE SCHEMA D.S")
+    session.sql("CREATE TABLE OTHER.RAW.EVENTS (ID INT); INSERT INTO OTHER.RAW.EVENTS VALUES (7)")
+    assert session.sql("SELECT ID FROM OTHER.RAW.EVENTS").scalar() == 7
+    session.sql("USE DATABASE OTHER")
+    assert session.sql("SELECT ID FROM RAW.EVENTS").scalar() == 7
+    session.sql("USE OTHER.RAW")
+    assert session.sql("SELECT ID FROM EVENTS").scalar() == 7
+
+
+def test_unquoted_identifiers_fold_to_upper_case_quoted_keep_case(session):
+    session.sql('CREATE TABLE mixed (lower_col INT, "Quoted" INT)')
+    session.sql('INSERT INTO MIXED VALUES (1, 2)')
+    assert session.sql('SELECT * FROM Mixed').columns == ["LOWER_COL", "Quoted"]
+    assert session.sql('SELECT "Quoted" FROM mixed').scalar() == 2
+
+
+def test_drop_database_removes_everything_in_it(session):
+    session.sql("CREATE TABLE T (A INT); INSERT INTO T VALUES (1)")
+    session.sql("CREATE DYNAMIC TABLE DT TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT A FROM T")
+    session.sql("CREATE VIEW V AS SELECT A FROM T")
+    session.sql("DROP DATABASE D")
+    assert session.rt.catalog.objects() == []
+    tables = session.rt.engine.rows(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'D.S'")
+    assert tables[0][0] == 0
+    with pytest.raises(ObjectNotFound):
+        session.sql("DROP DATABASE D")
+    session.sql("DROP DATABASE IF EXISTS D")
+
+
+def test_missing_objects_are_named(session):
+    with pytest.raises(ObjectNotFound, match=r"'D.S.NOPE' does not exist.*line 1, column 15"):
+        session.sql("SELECT * FROM NOPE")
+    with pytest.raises(ObjectNotFound, match="schema 'D.MISSING' does not exist"):
+        session.sql("SELECT * FROM MISSING.T")
+    with pytest.raises(ObjectNotFound, match="Database 'NOPE'"):
+        session.sql("USE DATABASE NOPE")
+
+
+def test_warehouse_and_grant_are_recorded_with_a_notice(session):
+    session.sql("CREATE WAREHOUSE IF NOT EXISTS WH_X WITH WAREHOUSE_SIZE = 'XSMALL' "
+                "AUTO_SUSPEND = 60 AUTO_RESUME = TRUE")
+    session.sql("ALTER WAREHOUSE WH_X SET WAREHOUSE_SIZE = 'SMALL'")
+    session.sql("USE WAREHOUSE WH_X")
+    session.sql("GRANT USAGE ON DATABASE D TO ROLE ANALYST")
+    session.sql("USE ROLE SYSADMIN")
+    assert any("WH_X" in n and "no effect" in n for n in session.notices)
+    assert any(n.startswith("GRANT recorded") for n in session.notices)
+    names = session.sql("SHOW WAREHOUSES").arrow()["name"].to_pylist()
+    assert "WH_X" in names
+    session.sql("DROP WAREHOUSE IF EXISTS WH_X; DROP WAREHOUSE IF EXISTS NEVER_THERE")
+    with pytest.raises(ObjectNotFound):
+        session.sql("DROP WAREHOUSE WH_X")
+
+
+def test_views_are_queryable_and_resolve_names_at_creation(session):
+    session.sql("CREATE TABLE T (A INT, B STRING); INSERT INTO T VALUES (1, 'x'), (2, 'y')")
+    session.sql("CREATE OR REPLACE VIEW V AS SELECT A * 10 AS A10 FROM T WHERE B = 'y'")
+    session.sql("CREATE SCHEMA D.ELSEWHERE")  # changes the current schema
+    assert session.sql("SELECT * FROM D.S.V").rows() == [(20,)]
+
+
+def test_variant_columns_store_json_and_paths_work(session):
+    session.sql("CREATE TABLE E (ID INT, PAYLOAD VARIANT, TAGS ARRAY, ATTRS OBJECT)")
+    session.sql("""INSERT INTO E SELECT 1, PARSE_JSON('{"device": {"kind": "phone"}, "n": 3}'),
+                   ARRAY_CONSTRUCT('a', 'b'), OBJECT_CONSTRUCT('k', 1)""")
+    row = session.sql("SELECT PAYLOAD:device.kind::STRING, PAYLOAD:n::INT, ARRAY_SIZE(TAGS),"
+                      " ATTRS:k::INT FROM E").fetchone()
+    assert row == ("phone", 3, 2, 1)
+    assert session.sql("DESCRIBE TABLE E").arrow()["type"].to_pylist()[1] == "VARIANT"
+
+
+def test_alter_table_add_column_and_rename(session):
+    session.sql("CREATE TABLE T (A INT); INSERT INTO T VALUES (1)")
+    session.sql("ALTER TABLE T ADD COLUMN B STRING")
+    assert session.sql("SELECT * FROM T").rows() == [(1, None)]
+    session.sql("ALTER TABLE T RENAME TO T2")
+    assert session.sql("SELECT A FROM T2").scalar() == 1
+    with pytest.raises(ObjectNotFound):
+        session.sql("SELECT * FROM T")
+
+
+def test_hidden_columns_never_show(session):
+    session.sql("CREATE TABLE T (A INT); INSERT INTO T VALUES (1)")
+    assert session.sql("SELECT * FROM T").columns == ["A"]
+    assert [r[0] for r in session.sql("DESCRIBE TABLE T").rows()] == ["A"]
+    with pytest.raises(SqlError, match="reserved"):
+        session.sql("CREATE TABLE BAD (_sm_rowid INT)")
+
+
+def test_every_statement_is_atomic(session):
+    session.sql("CREATE TABLE T (A INT NOT NULL)")
+    with pytest.raises(SnowmeltError):
+        session.sql("INSERT INTO T VALUES (1), (NULL)")
+    assert session.sql("SELECT COUNT(*) FROM T").scalar() == 0
+    session.sql("CREATE TABLE SRC (B STRING); INSERT INTO SRC VALUES ('1'), ('x')")
+    version = session.rt.store.version
+    with pytest.raises(SnowmeltError, match="x"):
+        session.sql("CREATE TABLE T2 AS SELECT CAST(B AS INT) AS X FROM SRC")
+    assert session.rt.catalog.find(ObjectName("D", "S", "T2")) is None
+    assert session.rt.store.version == version
+    with pytest.raises(ObjectNotFound):
+        session.sql("SELECT * FROM T2")

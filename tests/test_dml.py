@@ -1,0 +1,152 @@
+"""Writes to base tables are change-tracked: versions, delete log, snapshots and changes."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from snowmelt.errors import IngestError, SqlError
+from snowmelt.names import ObjectName
+
+
+def _oid(session, name="T"):
+    return session.rt.catalog.find(ObjectName("D", "S", name)).oid
+
+
+def _change(session, name, after, upto):
+    obj = session.rt.catalog.find(ObjectName("D", "S", name))
+    q = session.rt.store.change(obj.oid, obj.column_names, after, upto)
+    rows = session.rt.engine.rows(q.sql("duckdb"))
+    return sorted((r[:-2] + (r[-1],) for r in rows), key=repr)
+
+
+def _snapshot(session, name, version):
+    obj = session.rt.catalog.find(ObjectName("D", "S", name))
+    q = session.rt.store.snapshot(obj.oid, obj.column_names, version)
+    return sorted(session.rt.engine.rows(q.sql("duckdb")), key=repr)
+
+
+def test_each_write_is_one_version_and_changes_net_out(session):
+    session.sql("CREATE TABLE T (K INT, V STRING)")
+    v0 = session.rt.store.version
+    session.sql("INSERT INTO T VALUES (1, 'a'), (2, 'b'), (2, 'b')")
+    v1 = session.rt.store.version
+    assert v1 == v0 + 1
+    assert session.sql("UPDATE T SET V = 'c' WHERE K = 1").rows() == [(1,)]
+    v2 = session.rt.store.version
+    assert session.sql("DELETE FROM T WHERE K = 2").rows() == [(2,)]
+    v3 = session.rt.store.version
+    # the update is -old +new; the duplicate rows are deleted as two rows
+    assert _change(session, "T", v1, v2) == [(1, "a", -1), (1, "c", 1)]
+    assert _change(session, "T", v2, v3) == [(2, "b", -1), (2, "b", -1)]
+    # inserted and deleted inside one window cancel
+    assert _change(session, "T", v0, v3) == [(1, "c", 1)]
+    assert _snapshot(session, "T", v1) == [(1, "a"), (2, "b"), (2, "b")]
+    assert _snapshot(session, "T", v2) == [(1, "c"), (2, "b"), (2, "b")]
+    assert _snapshot(session, "T", v3) == [(1, "c")]
+    assert _snapshot(session, "T", v0) == []
+
+
+def test_update_from_and_delete_using(session):
+    session.sql("CREATE TABLE T (K INT, V INT); CREATE TABLE SRC (K INT, V INT)")
+    session.sql("INSERT INTO T VALUES (1, 0), (2, 0), (3, 0); INSERT INTO SRC VALUES (2, 20), (3, 30)")
+    assert session.sql("UPDATE T SET V = SRC.V FROM SRC WHERE T.K = SRC.K").scalar() == 2
+    assert sorted(session.sql("SELECT * FROM T").rows()) == [(1, 0), (2, 20), (3, 30)]
+    session.sql("DELETE FROM T USING SRC WHERE T.K = SRC.K AND SRC.V > 25")
+    assert sorted(session.sql("SELECT * FROM T").rows()) == [(1, 0), (2, 20)]
+    v = session.rt.store.version
+    assert _change(session, "T", v - 1, v) == [(3, 30, -1)]
+
+
+def test_merge_counts_and_tracks(session):
+    session.sql("CREATE TABLE T (K INT, V INT); INSERT INTO T VALUES (1, 1), (2, 2), (3, 3)")
+    before = session.rt.store.version
+    result = session.sql("""MERGE INTO T USING (SELECT 1 AS K, 10 AS V UNION ALL SELECT 2, -1
+                             UNION ALL SELECT 4, 40) S ON T.K = S.K
+        WHEN MATCHED AND S.V < 0 THEN DELETE
+        WHEN MATCHED THEN UPDATE SET V = S.V
+        WHEN NOT MATCHED THEN INSERT (K, V) VALUES (S.K, S.V)""")
+    assert result.dicts() == [{"number of rows inserted": 1, "number of rows updated": 1,
+                               "number of rows deleted": 1}]
+    assert sorted(session.sql("SELECT * FROM T").rows()) == [(1, 10), (3, 3), (4, 40)]
+    assert _change(session, "T", before, session.rt.store.version) == [
+        (1, 1, -1), (1, 10, 1), (2, 2, -1), (4, 40, 1)]
+
+
+def test_truncate_and_insert_overwrite(session):
+    session.sql("CREATE TABLE T (K INT); INSERT INTO T VALUES (1), (2)")
+    v = session.rt.store.version
+    session.sql("INSERT OVERWRITE INTO T VALUES (3)")
+    assert session.sql("SELECT K FROM T").rows() == [(3,)]
+    assert _change(session, "T", v, session.rt.store.version) == [(1, -1), (2, -1), (3, 1)]
+    session.sql("TRUNCATE TABLE T")
+    assert session.sql("SELECT COUNT(*) FROM T").scalar() == 0
+    session.sql("TRUNCATE TABLE IF EXISTS NOT_THERE")
+
+
+def test_insert_column_list_and_arity_errors(session):
+    session.sql("CREATE TABLE T (A INT, B STRING, C INT DEFAULT 7)")
+    session.sql("INSERT INTO T (B, A) VALUES ('x', 1)")
+    assert session.sql("SELECT * FROM T").rows() == [(1, "x", 7)]
+    with pytest.raises(SqlError, match="gives 2 values for 3 columns.*line 1"):
+        session.sql("INSERT INTO T VALUES (1, 'y')")
+    with pytest.raises(SqlError, match="Column 'NOPE' does not exist"):
+        session.sql("INSERT INTO T (NOPE) VALUES (1)")
+
+
+def test_dynamic_tables_refuse_dml(session):
+    session.sql("CREATE TABLE T (A INT)")
+    session.sql("CREATE DYNAMIC TABLE DT TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT A FROM T")
+    for statement in ("INSERT INTO DT VALUES (1)", "DELETE FROM DT", "UPDATE DT SET A = 1",
+                      "TRUNCATE TABLE DT"):
+        with pytest.raises(SqlError, match="only by refresh"):
+            session.sql(statement)
+
+
+def test_time_travel_at_timestamp_offset_and_before(session, clock):
+    session.sql("CREATE TABLE T (A INT)")
+    clock.advance(10)
+    session.sql("INSERT INTO T VALUES (1)")
+    first = clock.now()
+    clock.advance(10)
+    session.sql("INSERT INTO T VALUES (2)")
+    clock.advance(10)
+    session.sql("DELETE FROM T WHERE A = 1")
+    clock.advance(5)
+    assert session.sql("SELECT A FROM T").rows() == [(2,)]
+    assert sorted(session.sql("SELECT A FROM T AT(OFFSET => -10)").rows()) == [(1,), (2,)]
+    assert session.sql(f"SELECT A FROM T AT(TIMESTAMP => '{first.isoformat()}'::TIMESTAMP_LTZ)"
+                       ).rows() == [(1,)]
+    assert session.sql(f"SELECT A FROM T BEFORE(TIMESTAMP => '{first.isoformat()}'::TIMESTAMP_LTZ)"
+                       ).rows() == []
+    with pytest.raises(SqlError, match="not available"):
+        session.sql("SELECT A FROM T AT(OFFSET => -100000)")
+
+
+@pytest.mark.parametrize("kind", ["arrow", "pandas", "polars", "dicts"])
+def test_insert_api_accepts_arrow_pandas_polars_and_dicts(session, kind):
+    session.sql("CREATE TABLE T (ID INT, NAME STRING, PAYLOAD VARIANT, TS TIMESTAMP_NTZ)")
+    rows = [{"ID": 1, "NAME": "a", "PAYLOAD": '{"x": 1}', "TS": "2024-01-01 00:00:00"},
+            {"ID": 2, "NAME": None, "PAYLOAD": None, "TS": None}]
+    data = {"arrow": lambda: pa.Table.from_pylist(rows),
+            "pandas": lambda: pa.Table.from_pylist(rows).to_pandas(),
+            "polars": lambda: __import__("polars").from_dicts(rows),
+            "dicts": lambda: rows}[kind]()
+    v = session.rt.store.version
+    assert session.insert("T", data) == 2
+    assert session.rt.store.version == v + 1
+    assert session.sql("SELECT ID, NAME, PAYLOAD:x::INT FROM T ORDER BY ID").rows() == [
+        (1, "a", 1), (2, None, None)]
+
+
+def test_insert_api_rejects_a_bad_batch_whole(session):
+    session.sql("CREATE TABLE T (ID INT NOT NULL, AMOUNT FLOAT)")
+    with pytest.raises(IngestError, match=r"row 3, column 'AMOUNT'.*'lots'") as info:
+        session.insert("T", [{"ID": 1, "AMOUNT": "1.5"}, {"ID": 2, "AMOUNT": None},
+                             {"ID": 3, "AMOUNT": "lots"}])
+    assert (info.value.row, info.value.column) == (3, "AMOUNT")
+    with pytest.raises(IngestError, match="column 'EXTRA'"):
+        session.insert("T", [{"ID": 1, "EXTRA": 2}])
+    with pytest.raises(IngestError, match="NOT NULL"):
+        session.insert("T", [{"ID": None, "AMOUNT": 1.0}])
+    assert session.sql("SELECT COUNT(*) FROM T").scalar() == 0
