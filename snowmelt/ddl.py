@@ -8,6 +8,7 @@ applied after an error.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from sqlglot import exp
@@ -324,20 +325,33 @@ def create_view(rt: Runtime, create: exp.Create) -> Result:
             return status(f"{name.name} already exists, statement succeeded.")
         if isinstance(existing, CatalogObject):
             drop_object(rt, existing)
-        bound = rt.to_engine(rt.bind_for_read(query.copy()))
-        columns = [Column(n, t) for n, t in rt.engine.columns_of(bound)]
+        from snowmelt.query import expand_table_functions, inline_views
+
+        inlined = inline_views(rt, query.copy())
+        with ExitStack() as stack:
+            probe = expand_table_functions(rt, inlined.copy(), stack)
+            columns = [Column(n, t) for n, t in rt.engine.columns_of(
+                rt.to_engine(rt.bind_for_read(probe)))]
+        # Views are evaluated by snowmelt (see query.inline_views); the DuckDB view is a
+        # convenience for other tools reading the file, made when the query allows it.
+        computed = inlined.find(exp.TableFromRows) is not None
+        bound = None if computed else rt.to_engine(rt.bind_for_read(inlined))
         if isinstance(create.this, exp.Schema):
             names = [identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
                      for e in create.this.expressions]
-            bound = exp.select("*").from_(exp.Subquery(this=bound, alias=exp.TableAlias(
-                this=quoted("_sm_v"), columns=[quoted(n) for n in names])))
+            if bound is not None:
+                bound = exp.select("*").from_(exp.Subquery(this=bound, alias=exp.TableAlias(
+                    this=quoted("_sm_v"), columns=[quoted(n) for n in names])))
             for column, new in zip(columns, names, strict=False):
                 column.name = new
+            qualified = exp.select("*").from_(exp.Subquery(this=qualified, alias=exp.TableAlias(
+                this=quoted("_sm_v"), columns=[quoted(n) for n in names])))
         obj = CatalogObject(rt.catalog.next_oid(), name, "VIEW", rt.clock.now(), columns,
                             qualified.sql("snowflake"), 0, 0)
         rt.catalog.add_object(obj)
-        rt.engine.execute(exp.Create(kind="VIEW", this=name.view_table(), expression=bound,
-                                     replace=True))
+        if bound is not None:
+            rt.engine.execute(exp.Create(kind="VIEW", this=name.view_table(), expression=bound,
+                                         replace=True))
     return status(f"View {name.name} successfully created.")
 
 

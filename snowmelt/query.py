@@ -25,9 +25,42 @@ from snowmelt.sql.resolve import BOUND, position
 
 def run_query(rt: Runtime, statement: exp.Expression) -> Result:
     with ExitStack() as stack:
-        expression = expand_table_functions(rt, statement.copy(), stack)
+        expression = inline_views(rt, statement.copy())
+        expression = expand_table_functions(rt, expression, stack)
         expression = bind_with_time_travel(rt, expression)
         return Result(rt.engine.query(rt.to_engine(expression)))
+
+
+def inline_views(rt: Runtime, expression: exp.Expression, depth: int = 0) -> exp.Expression:
+    """Replace references to snowmelt views by their (qualified) queries.
+
+    Views are evaluated by snowmelt rather than as DuckDB views, so a view over a
+    monitoring table function (``GOLD.V_DYNAMIC_TABLE_STATUS``) is computed at query time.
+    """
+    if depth > 32:
+        raise SqlError("Views nest more than 32 levels deep (a view that reads itself?)")
+    from snowmelt.sql.parse import parse_padded
+    from snowmelt.sql.resolve import normalize, table_references
+
+    for table in table_references(expression):
+        obj = rt.catalog.find(rt.resolver.object_name(table)) if _resolvable(rt, table) else None
+        if obj is None or obj.kind != "VIEW":
+            continue
+        body = inline_views(rt, normalize(parse_padded(obj.text or "")), depth + 1)
+        alias = table.alias if table.args.get("alias") else obj.name.name
+        new = exp.Subquery(this=body, alias=exp.TableAlias(this=quoted(alias)))
+        if table is expression:
+            return new
+        table.replace(new)
+    return expression
+
+
+def _resolvable(rt: Runtime, table: exp.Table) -> bool:
+    try:
+        rt.resolver.object_name(table)
+    except SqlError:
+        return False
+    return True
 
 
 def expand_table_functions(rt: Runtime, expression: exp.Expression,

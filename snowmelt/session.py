@@ -74,8 +74,26 @@ class Session:
                            "take rows")
         return dml.insert_arrow(self.rt, obj, data)
 
-    def refresh(self, name: str) -> Result:
-        return self.sql(f"ALTER DYNAMIC TABLE {name} REFRESH")
+    def refresh(self, *names: str) -> Result:
+        """Refresh dynamic tables (and their upstream) in one round, at one data timestamp."""
+        from snowmelt.dynamic import refresh_result
+        from snowmelt.errors import RefreshError
+        from snowmelt.sql.parse import parse_padded
+
+        if len(names) == 1:
+            return self.sql(f"ALTER DYNAMIC TABLE {names[0]} REFRESH")
+        oids = []
+        for name in names:
+            table = parse_padded(f"SELECT * FROM {name}").find(exp.Table)
+            assert table is not None
+            oids.append(self.rt.resolver.lookup(table, ("DYNAMIC TABLE",)).oid)
+        outcomes = self.refresher.refresh(oids, "MANUAL")
+        failed = [o for o in outcomes if o.state != "SUCCEEDED"]
+        if failed:
+            raise RefreshError(f"Refresh of {failed[0].name} failed: {failed[0].message}. The "
+                               "table keeps its last good version.", name=str(failed[0].name),
+                               code=failed[0].code or "REFRESH_FAILED")
+        return refresh_result(outcomes)
 
     def use(self, database: str | None = None, schema: str | None = None) -> None:
         if database:

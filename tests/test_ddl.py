@@ -132,3 +132,14 @@ def test_every_statement_is_atomic(session):
     assert session.rt.store.version == version
     with pytest.raises(ObjectNotFound):
         session.sql("SELECT * FROM T2")
+
+
+def test_views_over_monitoring_functions_are_computed_when_queried(session):
+    session.sql("CREATE TABLE T (A INT)")
+    session.sql("CREATE VIEW STATUS AS SELECT NAME, SCHEDULING_STATE:state::STRING AS STATE "
+                "FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())")
+    assert session.sql("SELECT * FROM STATUS").rows() == []
+    session.sql("CREATE DYNAMIC TABLE DT TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT A FROM T")
+    assert session.sql("SELECT * FROM D.S.STATUS").rows() == [("DT", "ACTIVE")]
+    session.sql("CREATE VIEW NESTED (N) AS SELECT NAME FROM STATUS")
+    assert session.sql("SELECT N FROM NESTED").rows() == [("DT",)]

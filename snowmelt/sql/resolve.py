@@ -119,6 +119,9 @@ class Resolver:
         self.catalog = catalog
         self.context = context
 
+    def object_name(self, table: exp.Expression) -> ObjectName:
+        return object_name(table, self.context)
+
     def lookup(self, table: exp.Expression, kinds: tuple[str, ...] | None = None) -> CatalogObject:
         name = object_name(table, self.context)
         obj = self.catalog.find(name)

@@ -1,0 +1,142 @@
+"""The ``snowmelt`` command line. Each command is a few lines over the Python API.
+
+Errors print as one line and exit non-zero; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from snowmelt.errors import SnowmeltError
+
+DEFAULT_DB = "snowmelt.duckdb"
+console = Console()
+err_console = Console(stderr=True)
+
+
+def default_db() -> str:
+    return os.environ.get("SNOWMELT_DB", DEFAULT_DB)
+
+
+db_option = click.option("--db", "db", default=default_db, show_default="$SNOWMELT_DB or "
+                         f"{DEFAULT_DB}", help="Database file.")
+
+
+def _open(db: str) -> Any:
+    import snowmelt
+
+    return snowmelt.connect(db, on_notice=lambda m: err_console.print(f"[dim]notice: {m}[/dim]"))
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn snowmelt errors into a one-line message and exit code 1."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        try:
+            return fn(*args, **kwargs)
+        except SnowmeltError as err:
+            if ctx.find_root().params.get("debug"):
+                raise
+            err_console.print(f"[red]error:[/red] {err}")
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group()
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="snowmelt")
+def main(debug: bool) -> None:
+    """snowmelt: Snowflake-style dynamic tables on an embedded DuckDB file."""
+
+
+@main.command()
+@db_option
+@click.option("-f", "--file", "file", type=click.Path(exists=True, dir_okay=False),
+              help="Run the statements in this file.")
+@click.argument("text", required=False)
+@_guard
+def sql(db: str, file: str | None, text: str | None) -> None:
+    """Run SQL (Snowflake dialect) and print the result of each statement."""
+    from snowmelt.console import print_result
+
+    if not file and not text:
+        text = sys.stdin.read()
+    source = Path(file).read_text() if file else text or ""
+    with _open(db) as session:
+        for result in session.execute_all(source):
+            print_result(console, result)
+
+
+@main.command()
+@db_option
+@click.argument("name")
+@_guard
+def refresh(db: str, name: str) -> None:
+    """Refresh a dynamic table now (its upstream dynamic tables first)."""
+    from snowmelt.console import print_result
+
+    with _open(db) as session:
+        print_result(console, session.refresh(name))
+
+
+@main.command()
+@db_option
+@click.argument("name")
+@_guard
+def explain(db: str, name: str) -> None:
+    """Show how a dynamic table refreshes: mode, reason and the SQL it runs."""
+    with _open(db) as session:
+        row = session.explain(name).dicts()[0]
+    for key, value in row.items():
+        if key.endswith("_sql"):
+            console.print(f"[bold]{key}[/bold]:")
+            console.print(value)
+        else:
+            console.print(f"[bold]{key}[/bold]: {value}")
+
+
+@main.command()
+@db_option
+@click.option("--like", default=None, help="Name pattern, e.g. 'SALES%'.")
+@_guard
+def show(db: str, like: str | None) -> None:
+    """SHOW DYNAMIC TABLES across the whole database."""
+    from snowmelt.console import print_result
+
+    pattern = f" LIKE '{like}'" if like else ""
+    with _open(db) as session:
+        result = session.sql(f"SHOW DYNAMIC TABLES{pattern} IN ACCOUNT")
+        keep = ["database_name", "schema_name", "name", "target_lag", "refresh_mode",
+                "refresh_mode_reason", "scheduling_state", "rows", "data_timestamp"]
+        from snowmelt.result import Result
+
+        print_result(console, Result(result.arrow().select(keep)))
+
+
+@main.command()
+@click.option("--db", "db", default=None, help="Database file (default: a fresh "
+              "snowmelt-demo.duckdb in the working directory).")
+@click.option("--batches", default=3, show_default=True, help="Ingestion batches to run.")
+@click.option("--batch-size", default=500, show_default=True, help="Rows per source per batch.")
+@_guard
+def demo(db: str | None, batches: int, batch_size: int) -> None:
+    """From nothing to a populated medallion pipeline in one command."""
+    from snowmelt.demo.runner import run_demo
+
+    run_demo(console, db or os.environ.get("SNOWMELT_DB", "snowmelt-demo.duckdb"),
+             batches=batches, batch_size=batch_size)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
