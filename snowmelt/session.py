@@ -228,8 +228,9 @@ class Session:
         if isinstance(command, commands.Recorded):
             return ddl.record(rt, command)
         if isinstance(command, commands.Transaction):
-            raise UnsupportedError(command.action, "Explicit transactions are not supported: "
-                                   "every statement is atomic on its own in snowmelt")
+            raise UnsupportedError(command.action, f"{command.action}: explicit transactions are "
+                                   "not supported; every statement is atomic on its own in "
+                                   "snowmelt")
         raise UnsupportedError(type(command).__name__, "Unsupported command")
 
     def explain(self, name: exp.Table | str) -> Result:

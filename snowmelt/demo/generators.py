@@ -269,16 +269,15 @@ class DemoGenerator:
             if rng.random() < cfg.late_fraction:
                 rows.append(self._late_event(rng, ts, loaded))
                 continue
-            busy = {s.customer_id for s in self._open + self._paused}
-            idle = [c for c in self._customers if c not in busy]
-            if not idle and not self._open:  # everyone is away: the earliest returns now
+            idle = self._idle_customer(rng)
+            if idle is None and not self._open:  # everyone is away: the earliest returns now
                 back = min(self._paused, key=lambda s: (s.resume_at or ts, s.customer_id))
                 self._paused.remove(back)
                 self._open.append(back)
-            if idle and (
+            if idle is not None and (
                 not self._open or (len(self._open) < cfg.concurrent_sessions and rng.random() < 0.5)
             ):
-                session = self._new_session(rng, rng.choice(idle))
+                session = self._new_session(rng, idle)
                 self._open.append(session)
             else:
                 session = min(self._open, key=lambda s: (s.last or ts, s.customer_id))
@@ -439,6 +438,15 @@ class DemoGenerator:
         return lines
 
     # ------------------------------------------------------------------ events
+    def _idle_customer(self, rng: random.Random) -> str | None:
+        """A random customer without an open or paused session (None if none is found)."""
+        busy = {s.customer_id for s in self._open + self._paused}
+        for _ in range(20 if len(busy) < len(self._customers) else 0):
+            customer = rng.choice(self._customers)
+            if customer not in busy:
+                return customer
+        return None
+
     def _new_session(self, rng: random.Random, customer: str) -> _Session:
         preferred = self._preferred_device[customer]
         device = preferred if rng.random() < 0.8 else _pick(rng, cat.DEVICE_TYPES)
@@ -539,8 +547,10 @@ class DemoGenerator:
 
     def _late_event(self, rng: random.Random, ts: datetime, loaded: datetime) -> dict[str, Any]:
         """An event synced hours late (offline app), revising an earlier session."""
-        cutoff = ts - timedelta(hours=self.config.late_min_hours)
-        done = [s for s in self._history if s.last is not None and s.last <= cutoff]
+        # Attached events land up to 15 minutes after the session's last event.
+        newest = ts - timedelta(hours=self.config.late_min_hours, minutes=15)
+        oldest = ts - timedelta(hours=self.config.late_max_hours)
+        done = [s for s in self._history if s.last is not None and oldest <= s.last <= newest]
         if not done:
             customer = rng.choice(self._customers)
             props = {"page": "/", "referrer": "direct", "offline_sync": True}
