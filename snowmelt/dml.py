@@ -71,8 +71,7 @@ def insert(rt: Runtime, statement: exp.Insert) -> Result:
             if width != len(columns):
                 raise SqlError(f"Insert into {obj.name} gives {width} values for "
                                f"{len(columns)} columns", *position(row))
-        source = exp.select("*").from_(exp.Subquery(this=source, alias=exp.TableAlias(
-            this=quoted("_sm_values"))))
+        source = exp.select("*").from_(source)
     bound = rt.to_engine(rt.bind_for_read(source.copy()))
     with rt.store.write("INSERT") as commit:
         if statement.args.get("overwrite"):

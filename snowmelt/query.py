@@ -25,10 +25,34 @@ from snowmelt.sql.resolve import BOUND, position
 
 def run_query(rt: Runtime, statement: exp.Expression) -> Result:
     with ExitStack() as stack:
-        expression = inline_views(rt, statement.copy())
+        expression = inline_views(rt, snowflake_output_names(statement.copy()))
+        expression = current_time_from_clock(rt, expression)  # after views: theirs too
         expression = expand_table_functions(rt, expression, stack)
         expression = bind_with_time_travel(rt, expression)
         return Result(rt.engine.query(rt.to_engine(expression)))
+
+
+def snowflake_output_names(expression: exp.Expression) -> exp.Expression:
+    """Name unaliased result columns as Snowflake does (``COUNT(*)``, ``SUM(AMOUNT)``)."""
+    if isinstance(expression, exp.Select):
+        for node in expression.expressions:
+            if not isinstance(node, exp.Alias | exp.Column | exp.Star) and node.alias == "":
+                node.replace(exp.alias_(node.copy(), exp.to_identifier(
+                    node.sql("snowflake").upper(), quoted=True)))
+    return expression
+
+
+def current_time_from_clock(rt: Runtime, expression: exp.Expression) -> exp.Expression:
+    """``CURRENT_TIMESTAMP`` and friends read the session's clock, so monitoring queries
+    agree with the lag snowmelt computes (and tests can move time)."""
+    now = rt.clock.now()
+    for node in list(expression.find_all(exp.CurrentTimestamp, exp.CurrentDate)):
+        literal = exp.Cast(this=exp.Literal.string(now.isoformat()),
+                           to=exp.DataType.build("TIMESTAMPTZ"))
+        if isinstance(node, exp.CurrentDate):
+            literal = exp.Cast(this=literal, to=exp.DataType.build("DATE"))
+        node.replace(literal)
+    return expression
 
 
 def inline_views(rt: Runtime, expression: exp.Expression, depth: int = 0) -> exp.Expression:

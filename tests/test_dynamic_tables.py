@@ -284,3 +284,24 @@ def test_target_lag_downstream_quoted_and_bare(session):
     session.sql("CREATE DYNAMIC TABLE B TARGET_LAG = DOWNSTREAM WAREHOUSE = WH AS SELECT K FROM T")
     lags = {r["name"]: r["target_lag"] for r in session.sql("SHOW DYNAMIC TABLES").dicts()}
     assert lags == {"A": "DOWNSTREAM", "B": "DOWNSTREAM"}
+
+
+def test_readme_monitoring_queries_work_as_written(session, clock):
+    _base(session)
+    session.sql(f"CREATE DYNAMIC TABLE A {DT.format(lag='1 minute')} AS SELECT K FROM T")
+    clock.advance(15 * 60)
+    stale = session.sql("""
+        SELECT
+            NAME,
+            TIMESTAMPDIFF('minute', LAST_COMPLETED_REFRESH, CURRENT_TIMESTAMP()) AS minutes_since_refresh
+        FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())
+        WHERE DATABASE_NAME = 'D'
+          AND TIMESTAMPDIFF('minute', LAST_COMPLETED_REFRESH, CURRENT_TIMESTAMP()) > 10""").rows()
+    assert stale == [("A", 15)]
+    recent = session.sql("""
+        SELECT * FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(
+            NAME_PREFIX => 'D'
+        ))
+        ORDER BY REFRESH_END_TIME DESC
+        LIMIT 20""")
+    assert len(recent) == 1 and "REFRESH_ACTION" in recent.columns

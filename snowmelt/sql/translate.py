@@ -34,6 +34,7 @@ from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 
 from snowmelt.sql.flatten import rewrite_flatten
+from snowmelt.sql.values import values_columns
 
 DType = exp.DType
 _JSON_TYPES = {DType.VARIANT, DType.OBJECT, DType.ARRAY, DType.JSON, DType.MAP, DType.STRUCT}
@@ -603,6 +604,7 @@ def _annotate(expression: exp.Expr) -> exp.Expr:
 # rewritten before their arguments are; constructors become JSON before casts/comparisons.
 REWRITES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     reject_unsupported,
+    values_columns,
     _annotate,
     date_results,
     flatten,
