@@ -114,9 +114,12 @@ def show(db: str, like: str | None) -> None:
     """SHOW DYNAMIC TABLES across the whole database."""
     from snowmelt.console import print_result
 
-    pattern = f" LIKE '{like}'" if like else ""
+    from snowmelt import monitoring
+    from snowmelt.sql.commands import Show
+
     with _open(db) as session:
-        result = session.sql(f"SHOW DYNAMIC TABLES{pattern} IN ACCOUNT")
+        result = monitoring.show(session.rt, Show("DYNAMIC TABLES", like=like,
+                                                  in_kind="ACCOUNT"))
         keep = ["database_name", "schema_name", "name", "target_lag", "refresh_mode",
                 "refresh_mode_reason", "scheduling_state", "rows", "data_timestamp"]
         from snowmelt.result import Result

@@ -355,16 +355,7 @@ def alter(rt: Runtime, command: commands.AlterDynamicTable, refresher: Refresher
         raise ObjectNotFound(f"Dynamic table '{name}' does not exist{hint}.", name=str(name))
     action = command.action
     if action == "REFRESH":
-        outcomes = refresher.refresh([obj.oid], "MANUAL")
-        failed = [o for o in outcomes if o.state not in ("SUCCEEDED",)]
-        if failed:
-            from snowmelt.errors import RefreshError
-
-            first = failed[0]
-            raise RefreshError(f"Refresh of {first.name} failed: {first.message}. The table "
-                               "keeps its last good version.", name=str(first.name),
-                               code=first.code or "REFRESH_FAILED")
-        return refresh_result(outcomes)
+        return manual_refresh(refresher, [obj.oid])
     with rt.store.write("DDL"):
         if action == "SUSPEND":
             suspend(rt, obj.oid, "USER_SUSPENDED", "Suspended by user")
@@ -395,6 +386,21 @@ def alter(rt: Runtime, command: commands.AlterDynamicTable, refresher: Refresher
         else:
             rt.notice("Clustering has no effect in snowmelt; statement recorded.")
     return Result.status("Statement executed successfully.")
+
+
+def manual_refresh(refresher: Refresher, oids: list[int]) -> Result:
+    """ALTER DYNAMIC TABLE ... REFRESH for one or more tables, in one round; raises when any
+    table of the round failed (each keeps its last good version)."""
+    outcomes = refresher.refresh(oids, "MANUAL")
+    failed = [o for o in outcomes if o.state != "SUCCEEDED"]
+    if failed:
+        from snowmelt.errors import RefreshError
+
+        first = failed[0]
+        raise RefreshError(f"Refresh of {first.name} failed: {first.message}. The table keeps "
+                           "its last good version.", name=str(first.name),
+                           code=first.code or "REFRESH_FAILED")
+    return refresh_result(outcomes)
 
 
 def refresh_result(outcomes: list[RefreshOutcome]) -> Result:

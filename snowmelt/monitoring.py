@@ -24,7 +24,7 @@ from snowmelt.names import META_SCHEMA, ObjectName
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
-from snowmelt.sql.resolve import object_name
+from snowmelt.sql.resolve import object_name, parse_object_name
 
 STATE_ORDER = {"FAILED": 0, "UPSTREAM_FAILED": 1, "SKIPPED": 2, "SUCCEEDED": 3, "CANCELLED": 4}
 
@@ -57,9 +57,7 @@ def _matches_name(rt: Runtime, obj: CatalogObject, name: str) -> bool:
 
 
 def _name_expr(text: str) -> exp.Expression:
-    from snowmelt.sql.parse import parse_padded
-
-    return parse_padded(f"SELECT * FROM {text}").find(exp.Table)  # type: ignore[return-value]
+    return parse_object_name(str(text))
 
 
 def _history(rt: Runtime, oid: int | None = None) -> list[dict[str, Any]]:

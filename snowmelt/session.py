@@ -24,7 +24,7 @@ from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
 from snowmelt.sql.parse import Statement, split
-from snowmelt.sql.resolve import name_parts, normalize
+from snowmelt.sql.resolve import name_parts, normalize, parse_object_name
 from snowmelt.storage import Store
 
 
@@ -64,11 +64,7 @@ class Session:
 
     def insert(self, table: str, data: Any) -> int:
         """Append rows (Arrow, pandas, polars or a list of dicts) in one atomic commit."""
-        from snowmelt.sql.parse import parse_padded
-
-        ref = parse_padded(f"SELECT * FROM {table}").find(exp.Table)
-        assert ref is not None
-        obj = self.rt.resolver.lookup(ref)
+        obj = self.rt.resolver.lookup(parse_object_name(table))
         if obj.kind != "TABLE":
             raise SqlError(f"Cannot insert into {obj.kind.lower()} {obj.name}: only base tables "
                            "take rows")
@@ -76,30 +72,9 @@ class Session:
 
     def refresh(self, *names: str) -> Result:
         """Refresh dynamic tables (and their upstream) in one round, at one data timestamp."""
-        from snowmelt.dynamic import refresh_result
-        from snowmelt.errors import RefreshError
-        from snowmelt.sql.parse import parse_padded
-
-        if len(names) == 1:
-            return self.sql(f"ALTER DYNAMIC TABLE {names[0]} REFRESH")
-        oids = []
-        for name in names:
-            table = parse_padded(f"SELECT * FROM {name}").find(exp.Table)
-            assert table is not None
-            oids.append(self.rt.resolver.lookup(table, ("DYNAMIC TABLE",)).oid)
-        outcomes = self.refresher.refresh(oids, "MANUAL")
-        failed = [o for o in outcomes if o.state != "SUCCEEDED"]
-        if failed:
-            raise RefreshError(f"Refresh of {failed[0].name} failed: {failed[0].message}. The "
-                               "table keeps its last good version.", name=str(failed[0].name),
-                               code=failed[0].code or "REFRESH_FAILED")
-        return refresh_result(outcomes)
-
-    def use(self, database: str | None = None, schema: str | None = None) -> None:
-        if database:
-            self.sql(f"USE DATABASE {database}")
-        if schema:
-            self.sql(f"USE SCHEMA {schema}")
+        oids = [self.rt.resolver.lookup(parse_object_name(name), ("DYNAMIC TABLE",)).oid
+                for name in names]
+        return dynamic.manual_refresh(self.refresher, oids)
 
     def close(self) -> None:
         self.rt.engine.close()
@@ -236,11 +211,7 @@ class Session:
     def explain(self, name: exp.Table | str) -> Result:
         import pyarrow as pa
 
-        from snowmelt.sql.parse import parse_padded
-
-        table = name if isinstance(name, exp.Table) else parse_padded(
-            f"SELECT * FROM {name}").find(exp.Table)
-        assert table is not None
+        table = name if isinstance(name, exp.Table) else parse_object_name(name)
         obj = self.rt.resolver.lookup(table, ("DYNAMIC TABLE",))
         dt = self.rt.catalog.dynamic_table(obj.oid)
         plan = self.refresher.query_at(dt, self.rt.store.version).sql("duckdb", pretty=True)

@@ -81,6 +81,21 @@ def object_name(table: exp.Table | exp.Dot | exp.Expression, context: Context) -
     return ObjectName(context.database, context.schema, values[0])
 
 
+def parse_object_name(text: str) -> exp.Table:
+    """A table reference from a name given through the API (``"DB.S.T"``, ``'S."t"'``).
+
+    Parsed as a name only, never as SQL: anything that is not a dotted identifier becomes
+    one quoted identifier, which then simply does not exist.
+    """
+    try:
+        table = exp.to_table(text.strip(), dialect="snowflake")
+    except Exception:
+        raise SqlError(f"Invalid object name {text!r}") from None
+    if not isinstance(table.this, exp.Identifier):
+        raise SqlError(f"Invalid object name {text!r}: at most DATABASE.SCHEMA.NAME")
+    return table
+
+
 def name_parts(table: exp.Expression) -> list[str]:
     """The non-empty parts of a (possibly partial) name, outermost first, case-folded."""
     return [
