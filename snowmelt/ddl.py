@@ -103,7 +103,8 @@ def drop_schema(rt: Runtime, database: str, schema: str, if_exists: bool) -> Res
 
 
 def use(rt: Runtime, statement: exp.Use) -> Result:
-    kind = (statement.args.get("kind").name.upper() if statement.args.get("kind") else "")
+    kind_node = statement.args.get("kind")
+    kind = kind_node.name.upper() if kind_node is not None else ""
     parts = name_parts(statement.this)
     if kind == "DATABASE" or (not kind and len(parts) == 1):
         if not rt.catalog.database_exists(parts[-1]):

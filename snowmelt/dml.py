@@ -42,7 +42,7 @@ def _physical(table: exp.Table, obj: CatalogObject) -> exp.Table:
     return target
 
 
-def _version(commit_version: int) -> exp.Literal:
+def _version(commit_version: int) -> exp.Expression:
     return exp.Literal.number(commit_version)
 
 
@@ -239,7 +239,7 @@ def _cast(expression: exp.Expression, type_text: str, source: pa.DataType) -> ex
     target = exp.DataType.build(type_text, dialect="duckdb")
     if target.this == exp.DataType.Type.JSON and not (pa.types.is_string(source) or
                                                       pa.types.is_large_string(source)):
-        return exp.func("to_json", expression)
+        return exp.Anonymous(this="to_json", expressions=[expression])
     return exp.Cast(this=expression, to=target)
 
 

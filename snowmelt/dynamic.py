@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from snowmelt import ivm
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
-from snowmelt.ddl import create_tracked_object, drop_object, prepare_replace, qualify_names
+from snowmelt.ddl import drop_object, prepare_replace, qualify_names
 from snowmelt.errors import DynamicTableError, ObjectExists, ObjectNotFound, SqlError
 from snowmelt.names import ObjectName, drop_if_exists, identifier_value
 from snowmelt.refresh import Refresher, RefreshOutcome

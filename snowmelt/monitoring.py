@@ -37,9 +37,7 @@ def kwargs_of(rt: Runtime, function: exp.Expression) -> dict[str, Any]:
             raise SqlError(f"Use named arguments (NAME => value) in {function.sql('snowflake')}")
         key = arg.this.name.upper()
         value = arg.expression
-        if isinstance(value, exp.Literal):
-            values[key] = value.to_py()
-        elif isinstance(value, exp.Boolean):
+        if isinstance(value, exp.Literal) or isinstance(value, exp.Boolean):
             values[key] = value.to_py()
         else:
             values[key] = rt.engine.rows("SELECT " + rt.to_engine(value).sql("duckdb"))[0][0]

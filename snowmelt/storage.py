@@ -157,7 +157,7 @@ class Store:
         a, b = exp.Literal.number(after), exp.Literal.number(upto)
         names = [col(c) for c in columns] + [col(ROW_ID)]
 
-        def between(column: str) -> exp.Expression:
+        def between(column: str) -> exp.Condition:
             return exp.and_(exp.GT(this=col(column), expression=a.copy()),
                             exp.LTE(this=col(column), expression=b.copy()))
 
@@ -252,7 +252,7 @@ class Store:
 
     def _apply_net(self, commit: Commit, oid: int, columns: Sequence[str],
                    net: str) -> tuple[int, int]:
-        def same(left: str, right: str) -> exp.Expression:
+        def same(left: str, right: str) -> exp.Condition:
             return exp.and_(*[exp.NullSafeEQ(this=col(c, left), expression=col(c, right))
                               for c in columns]) if columns else exp.true()
 

@@ -107,7 +107,8 @@ class _Cursor:
 
     def error(self, message: str) -> SqlError:
         token = self.peek() or (self.tokens[-1] if self.tokens else None)
-        found = f", found {token.text!r}" if self.peek() is not None else " at end of statement"
+        found = f", found {token.text!r}" if token is not None and self.peek() is not None \
+            else " at end of statement"
         return self.statement.error(message + found, token)
 
     def done(self) -> bool:
@@ -130,8 +131,8 @@ class _Cursor:
             break
         if len(parts) > 3:
             raise self.statement.error("An object name has at most three parts", self.peek(-1))
-        parts = [None] * (3 - len(parts)) + parts  # type: ignore[list-item]
-        return exp.Table(this=parts[2], db=parts[1], catalog=parts[0])
+        padded: list[exp.Identifier | None] = [None] * (3 - len(parts)) + list(parts)
+        return exp.Table(this=padded[2], db=padded[1], catalog=padded[0])
 
     def value(self) -> Any:
         token = self.peek()

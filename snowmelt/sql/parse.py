@@ -10,6 +10,7 @@ sqlglot does not model (``ALTER DYNAMIC TABLE``, ``SHOW``, ``DESCRIBE``, warehou
 from __future__ import annotations
 
 import logging
+import typing
 import re
 from dataclasses import dataclass
 
@@ -122,7 +123,7 @@ def parse_padded(
         raise SqlError(f"Cannot read the SQL: {err}") from None
     if not parsed or parsed[0] is None:
         raise SqlError("Empty statement")
-    return parsed[0]
+    return typing.cast(exp.Expression, parsed[0])
 
 
 def _token_error_position(text: str, message: str) -> tuple[int | None, int | None]:
