@@ -8,6 +8,7 @@ in ``_snowmelt.meta``. Callers hold the engine's transaction; this module never 
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -130,10 +131,30 @@ _DT_FIELDS = [f for f in DynamicTable.__dataclass_fields__]
 
 
 class Catalog:
-    """Reads and writes the metadata tables. Holds no cache: the file is the truth."""
+    """Reads and writes the metadata tables.
+
+    The file is the truth. Reads of objects, dynamic tables and dependencies are memoized
+    (a refresh consults them many times, and a NO_DATA refresh must cost almost nothing);
+    any write through this class, and any rolled-back transaction, drops the memo. That is
+    sound because one process owns the file and every metadata write goes through here.
+    Memoized values are returned as copies, so callers may mutate what they get.
+    """
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._refresh_id: int | None = None
+        hooks = getattr(engine, "on_rollback", None)
+        if hooks is not None:
+            hooks.append(self.invalidate)
+
+    def invalidate(self) -> None:
+        self._memo.clear()
+
+    def _cached(self, key: tuple[Any, ...], load: Any) -> Any:
+        if key not in self._memo:
+            self._memo[key] = load()
+        return copy.deepcopy(self._memo[key])
 
     # -- set-up -------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -215,6 +236,7 @@ class Catalog:
         return int(self.engine.rows(f"SELECT nextval('\"{M}\".oid_seq')")[0][0])
 
     def add_object(self, obj: CatalogObject) -> None:
+        self.invalidate()
         self.engine.execute(
             f'INSERT INTO "{M}".objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false)',
             [obj.oid, obj.name.database, obj.name.schema, obj.name.name, obj.kind,
@@ -232,6 +254,9 @@ class Catalog:
                        " columns, text, generation, last_change_version")
 
     def find(self, name: ObjectName) -> CatalogObject | None:
+        return self._cached(("find", name), lambda: self._find(name))  # type: ignore[no-any-return]
+
+    def _find(self, name: ObjectName) -> CatalogObject | None:
         rows = self.engine.rows(
             f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE NOT dropped'
             " AND database = ? AND schema = ? AND name = ?",
@@ -239,6 +264,9 @@ class Catalog:
         return self._object_from_row(rows[0]) if rows else None
 
     def get(self, oid: int) -> CatalogObject:
+        return self._cached(("get", oid), lambda: self._get(oid))  # type: ignore[no-any-return]
+
+    def _get(self, oid: int) -> CatalogObject:
         rows = self.engine.rows(
             f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE oid = ?', [oid])
         if not rows:
@@ -257,6 +285,7 @@ class Catalog:
         return [self._object_from_row(r) for r in rows]
 
     def update_object(self, oid: int, **values: Any) -> None:
+        self.invalidate()
         if "columns" in values:
             values["columns"] = _columns_json(values["columns"])
         if "name" in values:
@@ -267,17 +296,22 @@ class Catalog:
                             [*values.values(), oid])
 
     def mark_dropped(self, oid: int) -> None:
+        self.invalidate()
         self.engine.execute(f'UPDATE "{M}".objects SET dropped = true WHERE oid = ?', [oid])
         self.engine.execute(f'DELETE FROM "{M}".dynamic_tables WHERE oid = ?', [oid])
         self.engine.execute(f'DELETE FROM "{M}".dependencies WHERE oid = ?', [oid])
 
     def touch(self, oid: int, version: int) -> None:
         """Record that ``oid``'s rows changed at ``version`` (drives NO_DATA decisions)."""
+        for key, cached in self._memo.items():
+            if key[0] in ("get", "find") and cached is not None and cached.oid == oid:
+                cached.last_change_version = version
         self.engine.execute(
             f'UPDATE "{M}".objects SET last_change_version = ? WHERE oid = ?', [version, oid])
 
     # -- dynamic tables ----------------------------------------------------------------------
     def add_dynamic_table(self, dt: DynamicTable) -> None:
+        self.invalidate()
         values = [getattr(dt, f) for f in _DT_FIELDS]
         values[_DT_FIELDS.index("plan")] = json.dumps(dt.plan)
         marks = ", ".join("?" for _ in values)
@@ -285,6 +319,9 @@ class Catalog:
             f'INSERT INTO "{M}".dynamic_tables ({", ".join(_DT_FIELDS)}) VALUES ({marks})', values)
 
     def dynamic_table(self, oid: int) -> DynamicTable:
+        return self._cached(("dt", oid), lambda: self._dynamic_table(oid))  # type: ignore[no-any-return]
+
+    def _dynamic_table(self, oid: int) -> DynamicTable:
         rows = self.engine.rows(
             f'SELECT {", ".join(_DT_FIELDS)} FROM "{M}".dynamic_tables WHERE oid = ?', [oid])
         if not rows:
@@ -294,6 +331,10 @@ class Catalog:
         return DynamicTable(**values)
 
     def update_dynamic_table(self, oid: int, **values: Any) -> None:
+        cached = self._memo.get(("dt", oid))
+        if cached is not None:  # keep the memo warm: refreshes update these every time
+            for key, value in values.items():
+                setattr(cached, key, copy.deepcopy(value))
         if "plan" in values:
             values["plan"] = json.dumps(values["plan"])
         sets = ", ".join(f"{k} = ?" for k in values)
@@ -302,6 +343,7 @@ class Catalog:
 
     # -- dependencies -------------------------------------------------------------------------
     def set_dependencies(self, oid: int, inputs: list[int]) -> None:
+        self.invalidate()
         self.engine.execute(f'DELETE FROM "{M}".dependencies WHERE oid = ?', [oid])
         for input_oid in dict.fromkeys(inputs):
             self.engine.execute(f'INSERT INTO "{M}".dependencies VALUES (?, ?, NULL, NULL)',
@@ -309,27 +351,41 @@ class Catalog:
 
     def inputs(self, oid: int) -> list[tuple[int, int | None, int | None]]:
         """(input oid, consumed version, consumed generation) for each input."""
+        return self._cached(("inputs", oid), lambda: self._inputs(oid))  # type: ignore[no-any-return]
+
+    def _inputs(self, oid: int) -> list[tuple[int, int | None, int | None]]:
         return [(r[0], r[1], r[2]) for r in self.engine.rows(
             f'SELECT input_oid, consumed_version, consumed_generation FROM "{M}".dependencies'
             " WHERE oid = ? ORDER BY input_oid", [oid])]
 
     def consumers(self, oid: int) -> list[int]:
+        return self._cached(("consumers", oid), lambda: self._consumers(oid))  # type: ignore[no-any-return]
+
+    def _consumers(self, oid: int) -> list[int]:
         return [r[0] for r in self.engine.rows(
             f'SELECT d.oid FROM "{M}".dependencies d JOIN "{M}".objects o ON o.oid = d.oid'
             " WHERE d.input_oid = ? AND NOT o.dropped ORDER BY d.oid", [oid])]
 
     def set_consumed(self, oid: int, input_oid: int, version: int, generation: int) -> None:
+        self.invalidate()
         self.engine.execute(
             f'UPDATE "{M}".dependencies SET consumed_version = ?, consumed_generation = ?'
             " WHERE oid = ? AND input_oid = ?", [version, generation, oid, input_oid])
 
     def repoint_inputs(self, old_oid: int, new_oid: int) -> None:
+        self.invalidate()
         self.engine.execute(
             f'UPDATE "{M}".dependencies SET input_oid = ? WHERE input_oid = ?', [new_oid, old_oid])
 
     # -- history --------------------------------------------------------------------------------
     def next_refresh_id(self) -> int:
-        return int(self.engine.rows(f"SELECT nextval('\"{M}\".refresh_seq')")[0][0])
+        """Refresh ids come from memory (one process owns the file); gaps after a rollback
+        are harmless."""
+        if self._refresh_id is None:
+            self._refresh_id = int(self.engine.rows(
+                f'SELECT coalesce(max(refresh_id), 0) FROM "{M}".refresh_history')[0][0])
+        self._refresh_id += 1
+        return self._refresh_id
 
     def add_refresh(self, row: dict[str, Any]) -> None:
         for key in ("last_completed_dependency", "statistics", "inputs_with_changed_data"):
@@ -342,6 +398,7 @@ class Catalog:
 
     def add_graph_version(self, row: dict[str, Any], at: datetime) -> None:
         """Close the open graph-history row of ``oid`` and open a new one."""
+        self.invalidate()
         self.engine.execute(
             f'UPDATE "{M}".graph_history SET valid_to = ? WHERE oid = ? AND valid_to IS NULL',
             [at, row["oid"]])
@@ -356,6 +413,9 @@ class Catalog:
                             list(row.values()))
 
     def graph_valid_from(self, oid: int) -> datetime | None:
+        return self._cached(("graph", oid), lambda: self._graph_valid_from(oid))  # type: ignore[no-any-return]
+
+    def _graph_valid_from(self, oid: int) -> datetime | None:
         rows = self.engine.rows(
             f'SELECT valid_from FROM "{M}".graph_history WHERE oid = ? AND valid_to IS NULL',
             [oid])

@@ -121,7 +121,8 @@ class Refresher:
             action = self._action(dt, inputs)
             if action == "NO_DATA":
                 with rt.engine.transaction():
-                    self._advance(obj, dt, version, when, dt.commit_version, inputs)
+                    self._advance(obj, dt, version, when, dt.commit_version, inputs,
+                                  consumed_changed=False)
                     outcome = RefreshOutcome(obj.oid, obj.name, "SUCCEEDED", action, when)
                     self._history(obj, dt, outcome, trigger, start, query_id, version,
                                   dt.commit_version, started, inputs)
@@ -229,11 +230,14 @@ class Refresher:
 
     def _advance(self, obj: CatalogObject, dt: DynamicTable, version: int, when: datetime,
                  commit_version: int | None,
-                 inputs: list[tuple[CatalogObject, int | None, int | None]]) -> None:
+                 inputs: list[tuple[CatalogObject, int | None, int | None]],
+                 consumed_changed: bool = True) -> None:
         rt = self.rt
         rt.catalog.update_dynamic_table(obj.oid, data_version=version, data_timestamp=when,
                                         commit_version=commit_version, initialized=True,
                                         consecutive_failures=0)
+        if not consumed_changed:  # NO_DATA: every input is exactly where it was consumed
+            return
         for source, _, _ in inputs:
             rt.catalog.set_consumed(obj.oid, source.oid, self._source_version(source) if
                                     source.kind == "DYNAMIC TABLE" else version,

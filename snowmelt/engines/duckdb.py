@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,6 +52,7 @@ class DuckDBEngine(Engine):
         self._con.execute("SET TimeZone = 'UTC'")
         self.lock = threading.RLock()
         self._depth = 0
+        self.on_rollback: list[Callable[[], None]] = []  # e.g. the catalog drops its memo
 
     # -- statements -----------------------------------------------------------------
     def _sql(self, statement: exp.Expression | str) -> str:
@@ -111,6 +112,8 @@ class DuckDBEngine(Engine):
             except BaseException:
                 self._depth = 0
                 self._con.execute("ROLLBACK")
+                for hook in self.on_rollback:
+                    hook()
                 raise
             self._depth = 0
             try:
