@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -143,18 +144,23 @@ class Catalog:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._memo: dict[tuple[Any, ...], Any] = {}
+        self._lock = getattr(engine, "lock", None) or threading.RLock()
         self._refresh_id: int | None = None
         hooks = getattr(engine, "on_rollback", None)
         if hooks is not None:
             hooks.append(self.invalidate)
 
     def invalidate(self) -> None:
-        self._memo.clear()
+        with self._lock:
+            self._memo.clear()
 
     def _cached(self, key: tuple[Any, ...], load: Any) -> Any:
-        if key not in self._memo:
-            self._memo[key] = load()
-        return copy.deepcopy(self._memo[key])
+        # Under the engine lock: a load racing with a write on another thread must not
+        # store a stale value after the write's invalidation.
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = load()
+            return copy.deepcopy(self._memo[key])
 
     # -- set-up -------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -303,9 +309,10 @@ class Catalog:
 
     def touch(self, oid: int, version: int) -> None:
         """Record that ``oid``'s rows changed at ``version`` (drives NO_DATA decisions)."""
-        for key, cached in self._memo.items():
-            if key[0] in ("get", "find") and cached is not None and cached.oid == oid:
-                cached.last_change_version = version
+        with self._lock:
+            for key, cached in self._memo.items():
+                if key[0] in ("get", "find") and cached is not None and cached.oid == oid:
+                    cached.last_change_version = version
         self.engine.execute(
             f'UPDATE "{M}".objects SET last_change_version = ? WHERE oid = ?', [version, oid])
 
@@ -331,10 +338,11 @@ class Catalog:
         return DynamicTable(**values)
 
     def update_dynamic_table(self, oid: int, **values: Any) -> None:
-        cached = self._memo.get(("dt", oid))
-        if cached is not None:  # keep the memo warm: refreshes update these every time
-            for key, value in values.items():
-                setattr(cached, key, copy.deepcopy(value))
+        with self._lock:
+            cached = self._memo.get(("dt", oid))
+            if cached is not None:  # keep the memo warm: refreshes update these every time
+                for key, value in values.items():
+                    setattr(cached, key, copy.deepcopy(value))
         if "plan" in values:
             values["plan"] = json.dumps(values["plan"])
         sets = ", ".join(f"{k} = ?" for k in values)
