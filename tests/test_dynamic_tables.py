@@ -305,3 +305,14 @@ def test_readme_monitoring_queries_work_as_written(session, clock):
         ORDER BY REFRESH_END_TIME DESC
         LIMIT 20""")
     assert len(recent) == 1 and "REFRESH_ACTION" in recent.columns
+
+
+def test_explain_dynamic_table_through_sql(session):
+    _base(session)
+    session.sql(f"CREATE DYNAMIC TABLE A {DT.format(lag='1 minute')} REFRESH_MODE = FULL AS "
+                "SELECT K FROM T")
+    row = session.sql("SELECT 1;\nEXPLAIN DYNAMIC TABLE A").dicts()[0]
+    assert (row["name"], row["refresh_mode"], row["refresh_mode_reason"]) == (
+        "D.S.A", "FULL", "USER_SPECIFIED_FULL_REFRESH")
+    with pytest.raises(ObjectNotFound, match="line 1, column 23"):
+        session.sql("EXPLAIN DYNAMIC TABLE NOPE")

@@ -93,6 +93,13 @@ def split(text: str, dialect: str = "snowflake") -> list[Statement]:
 
 def _statement(text: str, chunk: list[Token], glot: sqlglot.Dialect, dialect: str) -> Statement:
     start, end = chunk[0].start, chunk[-1].end + 1
+    if chunk[0].token_type == TokenType.COMMAND and len(chunk) == 2:
+        # e.g. EXPLAIN: sqlglot swallows the rest of the statement as one string token;
+        # tokenize that rest again so commands can read it word by word.
+        # (the string token's own offsets point at its end, so slice from the command's end)
+        cut = chunk[0].end + 1
+        padded_rest = re.sub(r"[^\n]", " ", text[:cut]) + text[cut:chunk[1].end + 1]
+        chunk = [chunk[0], *glot.tokenize(padded_rest)]
     if chunk[-1].token_type == TokenType.STRING or text[end : end + 1] in ("'", '"'):
         # a quoted last token: its end offset excludes the closing quote
         while end < len(text) and text[end] in "'\"":
