@@ -19,12 +19,14 @@ demo: $(STAMP)  ## run the medallion pipeline on the embedded engine and show th
 	$(BIN)/snowmelt demo
 
 test: $(STAMP)  ## install test dependencies and run the whole suite
+	sh scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)  ## format check, lint, types, tests
 	$(BIN)/ruff check snowmelt tests bench
 	$(BIN)/ruff format --check snowmelt tests bench
 	$(BIN)/mypy snowmelt
+	sh scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)  ## refresh benchmarks (incremental vs full), printed side by side

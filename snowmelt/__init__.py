@@ -10,9 +10,28 @@ compiler) -> ``storage`` (change tracking) -> ``catalog`` -> ``engines`` (DuckDB
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from snowmelt.clock import Clock
 from snowmelt.errors import SnowmeltError
 from snowmelt.result import Result
-from snowmelt.session import Session, connect
+from snowmelt.session import Session
+
+
+def connect(path: str | Path | None = None, clock: Clock | None = None,
+            on_notice: Callable[[str], None] | None = None) -> Any:
+    """Open a snowmelt database.
+
+    ``None`` keeps everything in memory. For a file owned by a running ``snowmelt serve``,
+    this returns a client of that server (same ``sql``/``insert``/``refresh`` API);
+    otherwise it opens the file directly.
+    """
+    from snowmelt.client import connect_or_remote
+
+    return connect_or_remote(path, clock=clock, on_notice=on_notice)
+
 
 __version__ = "0.1.0"
 __all__ = ["Result", "Session", "SnowmeltError", "connect", "__version__"]

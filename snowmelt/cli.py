@@ -112,9 +112,8 @@ def explain(db: str, name: str) -> None:
 @_guard
 def show(db: str, like: str | None) -> None:
     """SHOW DYNAMIC TABLES across the whole database."""
-    from snowmelt.console import print_result
-
     from snowmelt import monitoring
+    from snowmelt.console import print_result
     from snowmelt.sql.commands import Show
 
     with _open(db) as session:
@@ -140,6 +139,17 @@ def demo(db: str | None, batches: int, batch_size: int) -> None:
     run_demo(console, db or os.environ.get("SNOWMELT_DB", "snowmelt-demo.duckdb"),
              batches=batches, batch_size=batch_size)
 
+
+def _register() -> None:
+    from snowmelt.demo.commands import pipeline
+    from snowmelt.monitor import dashboard, monitor
+    from snowmelt.server.cli import serve
+
+    for command in (serve, pipeline, monitor, dashboard):
+        main.add_command(command)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

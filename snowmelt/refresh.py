@@ -183,23 +183,41 @@ class Refresher:
             return self.rt.catalog.dynamic_table(source.oid).commit_version or 0
         return source.last_change_version
 
-    def query_at(self, dt: DynamicTable, version: int) -> exp.Expression:
-        """The table's query over its sources as of ``version``, for the engine."""
+    def query_at(self, dt: DynamicTable, version: int, *, state: bool = True
+                 ) -> exp.Expression:
+        """The table's query over its sources as of ``version``, for the engine.
+
+        For an incremental table this is its plan's full contents (user columns then hidden
+        state, as the physical table holds them), reading source row ids when the plan
+        carries them; ``state=False`` keeps only the user columns (what users see).
+        ``CURRENT_TIMESTAMP`` is the statement time of ``version`` (see ``_statement_time``).
+        Inside a refresh commit the hidden state columns are (re)typed to what the query
+        produces.
+        """
         rt = self.rt
-        query = parse_padded(dt.query_sql)
+        analysis = ivm.Analysis(mode=dt.refresh_mode, plan=dt.plan)
+        query = ivm.api.materialize(parse_padded(dt.query_sql), analysis)
+        with_ids = ivm.api.reads_row_ids(dt.plan) and dt.refresh_mode == "INCREMENTAL"
 
         def snapshot(source: CatalogObject, table: exp.Table) -> exp.Expression:
             if source.kind == "DYNAMIC TABLE":
                 if not rt.catalog.dynamic_table(source.oid).initialized:
                     raise RefreshError(f"Upstream dynamic table {source.name} is not initialized",
                                        name=str(source.name), code="UPSTREAM_NOT_INITIALIZED")
-                return rt.store.live(source.oid, source.column_names)
-            return rt.store.snapshot(source.oid, source.column_names, version)
+                return rt.store.live(source.oid, source.column_names, with_row_id=with_ids)
+            return rt.store.snapshot(source.oid, source.column_names, version,
+                                     with_row_id=with_ids)
 
         bound = rt.resolver.bind(query, snapshot, inline_views=True)
-        materialized = ivm.api.materialize(bound, ivm.Analysis(mode=dt.refresh_mode,
-                                                                plan=dt.plan))
-        return rt.to_engine(materialized)
+        bound = ivm.api.bind_time(bound, _statement_time(rt, version))
+        engine_query = rt.to_engine(bound)
+        hidden = [c.name for c in _state(dt)] if dt.refresh_mode == "INCREMENTAL" else []
+        if not hidden:
+            return engine_query
+        users = rt.catalog.get(dt.oid).column_names
+        if state and rt.store.open_commit is not None:
+            ivm.api.fit_state_types(rt.store, dt.oid, engine_query, len(users), hidden)
+        return _named(engine_query, users + hidden, users if not state else None)
 
     def _context(self, obj: CatalogObject, dt: DynamicTable, commit: Any, version: int,
                  inputs: list[tuple[CatalogObject, int | None, int | None]]
@@ -213,20 +231,22 @@ class Refresher:
             cols = source.column_names
 
             def old(s: CatalogObject = source, v: int = old_version) -> exp.Expression:
-                return rt.store.snapshot(s.oid, s.column_names, v)
+                return rt.store.snapshot(s.oid, s.column_names, v, with_row_id=True)
 
             def new(s: CatalogObject = source, v: int = new_version) -> exp.Expression:
-                return rt.store.snapshot(s.oid, s.column_names, v)
+                return rt.store.snapshot(s.oid, s.column_names, v, with_row_id=True)
 
             def change(s: CatalogObject = source, a: int = old_version,
                        b: int = new_version) -> exp.Expression:
                 return rt.store.change(s.oid, s.column_names, a, b)
 
             sources[source.name] = ivm.Source(source.name, source.oid, cols, old, new, change,
-                                              changed=self._source_version(source) > old_version)
+                                              changed=self._source_version(source) > old_version,
+                                              old_version=old_version, new_version=new_version)
         return ivm.IncrementalContext(rt.store, commit, obj.oid, obj.column_names, _state(dt),
                                       parse_padded(dt.query_sql), dt.plan, sources,
-                                      rt.to_engine)
+                                      rt.to_engine, now=_statement_time(rt, version),
+                                      then=_statement_time(rt, dt.data_version))
 
     def _advance(self, obj: CatalogObject, dt: DynamicTable, version: int, when: datetime,
                  commit_version: int | None,
@@ -329,3 +349,26 @@ def _state(dt: DynamicTable) -> list[Any]:
 
 def quote_all(names: list[str]) -> list[exp.Identifier]:
     return [quoted(n) for n in names]
+
+
+def _statement_time(rt: Runtime, version: int | None) -> datetime | None:
+    """The value of ``CURRENT_TIMESTAMP`` in a refresh reading ``version``: the commit time of
+    that version, so that a table equals its query over the snapshot *and* the clock of its
+    data version, and the previous refresh's value can be recovered exactly.
+
+    (The round's data timestamp would be closer to the reference, but it is not handed to
+    ``query_at``/``_context``; switching is a change here plus passing it in.)
+    """
+    if version is None:
+        return None
+    return rt.catalog.version_time(version)
+
+
+def _named(query: exp.Expression, names: list[str], keep: list[str] | None) -> exp.Expression:
+    """``query``'s columns renamed positionally to ``names`` (then only ``keep``, if given)."""
+    from snowmelt.names import col
+
+    relation = exp.Subquery(this=query, alias=exp.TableAlias(
+        this=quoted("_sm_q"), columns=[quoted(n) for n in names]))
+    return exp.select(*[col(n, "_sm_q") for n in (keep or names)]).from_(relation)
+

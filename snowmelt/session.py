@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlglot import exp
+from sqlglot import exp, parse_one
 
 from snowmelt import ddl, dml, dynamic, monitoring, query
 from snowmelt.catalog import Catalog
@@ -209,16 +209,33 @@ class Session:
         raise UnsupportedError(type(command).__name__, "Unsupported command")
 
     def explain(self, name: exp.Table | str) -> Result:
+        """EXPLAIN DYNAMIC TABLE: the resolved mode and why, the strategy, the statements an
+        incremental refresh runs now (at the table's frontier) and the full-refresh query."""
         import pyarrow as pa
+
+        from snowmelt import ivm
+        from snowmelt.storage import Commit
 
         table = name if isinstance(name, exp.Table) else parse_object_name(name)
         obj = self.rt.resolver.lookup(table, ("DYNAMIC TABLE",))
         dt = self.rt.catalog.dynamic_table(obj.oid)
-        plan = self.refresher.query_at(dt, self.rt.store.version).sql("duckdb", pretty=True)
+        version = self.rt.store.version
+        full = self.refresher.query_at(dt, version, state=False).sql("duckdb", pretty=True)
+        incremental = detail = None
+        if dt.refresh_mode == "INCREMENTAL":
+            context = self.refresher._context(obj, dt, Commit(version + 1, "EXPLAIN"), version,
+                                              self.refresher._inputs(obj))
+            incremental = "\n".join(f"-- {n}. {step}\n{sql};" for n, (step, sql) in
+                                     enumerate(ivm.api.explain(context), 1))
+        elif dt.refresh_mode_reason == "QUERY_NOT_SUPPORTED_FOR_INCREMENTAL":
+            sources = {s.name: ivm.SourceInfo(s.name, s.kind, s.column_names) for s in
+                       (self.rt.catalog.get(i) for i, _, _ in self.rt.catalog.inputs(obj.oid))}
+            detail = ivm.analyze(parse_one(dt.query_sql, read="snowflake"), sources).message
         return Result(pa.table({
             "name": [str(obj.name)], "refresh_mode": [dt.refresh_mode],
-            "refresh_mode_reason": [dt.refresh_mode_reason],
-            "strategy": [dt.plan.get("strategy")], "full_refresh_sql": [plan],
+            "refresh_mode_reason": [dt.refresh_mode_reason], "reason_detail": [detail],
+            "strategy": [dt.plan.get("strategy")], "incremental_sql": [incremental],
+            "full_refresh_sql": [full],
         }))
 
 

@@ -88,17 +88,19 @@ class Store:
         if outer is not None:
             yield outer
             return
-        with self.lock, self.engine.transaction():
-            commit = Commit(self._version + 1, kind)
-            self._local.commit = commit
-            try:
-                yield commit
-                self.catalog.record_version(commit.version, self.clock.now(), kind)
-                for oid in commit.touched:
-                    self.catalog.touch(oid, commit.version)
-            finally:
-                self._local.commit = None
-        self._version = commit.version
+        with self.lock:
+            with self.engine.transaction():
+                commit = Commit(self._version + 1, kind)
+                self._local.commit = commit
+                try:
+                    yield commit
+                    self.catalog.record_version(commit.version, self.clock.now(), kind)
+                    for oid in commit.touched:
+                        self.catalog.touch(oid, commit.version)
+                finally:
+                    self._local.commit = None
+            # still under the lock: the next writer must see this version as taken
+            self._version = commit.version
 
     @property
     def open_commit(self) -> Commit | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import assert_matches_query
 
 from snowmelt.errors import DynamicTableError, NotInitializedError, ObjectNotFound, SqlError
+from snowmelt.testing import assert_matches_query
 
 DT = "TARGET_LAG = '{lag}' WAREHOUSE = WH"
 

@@ -4,9 +4,9 @@ dynamic table equals its query over the snapshot at its data timestamp (as bags)
 from __future__ import annotations
 
 import pytest
-from conftest import assert_matches_query
 
 import snowmelt
+from snowmelt.testing import assert_matches_query
 
 SCRIPT = """
 -- a small Snowflake project: three schemas, base tables, three levels of dynamic tables

@@ -74,7 +74,9 @@ class DuckDBEngine(Engine):
         with self.lock:
             try:
                 relation = self._con.sql(sql, params=list(params) if params else None)
-                return relation.to_arrow_table() if relation is not None else pa.table({})
+                if relation is None:
+                    return pa.table({})
+                return _narrow_hugeints(relation.to_arrow_table())
             except duckdb.Error as err:
                 raise EngineError(_clean(str(err)), sql) from None
 
@@ -142,6 +144,20 @@ class DuckDBEngine(Engine):
     def close(self) -> None:
         with self.lock:
             self._con.close()
+
+
+def _narrow_hugeints(table: pa.Table) -> pa.Table:
+    """DuckDB hands HUGEINT (e.g. SUM of integers, COUNT_IF) to Arrow as decimal(38, 0).
+    Snowflake returns such integers as integers: narrow them to int64 when they fit."""
+    target = pa.decimal128(38, 0)
+    for index, field in enumerate(table.schema):
+        if field.type == target:
+            try:
+                column = table.column(index).cast(pa.int64(), safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            table = table.set_column(index, field.with_type(pa.int64()), column)
+    return table
 
 
 def _clean(message: str) -> str:

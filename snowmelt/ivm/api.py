@@ -1,18 +1,22 @@
 """The compiler's interface to the rest of snowmelt.
 
-``analyze`` runs at CREATE time; ``refresh_incremental`` at every INCREMENTAL refresh.
+``analyze`` runs at CREATE; ``materialize`` at every FULL or REINITIALIZE refresh of an
+incremental table (through ``Refresher.query_at``); ``refresh_incremental`` at every
+INCREMENTAL refresh; ``explain`` for EXPLAIN DYNAMIC TABLE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from snowmelt.catalog import Column
-from snowmelt.names import ObjectName
+from snowmelt.names import ObjectName, data_table, delete_log, quoted
 from snowmelt.storage import Commit, Store
 
 FULL = "FULL"
@@ -38,20 +42,20 @@ class Analysis:
     message: str | None = None  # human explanation naming the construct
     line: int | None = None
     column: int | None = None
-    strategy: str | None = None  # e.g. "linear", "aggregate", "key-recompute"
+    strategy: str | None = None  # linear | aggregate | key-recompute | distinct
     state_columns: list[Column] = field(default_factory=list)  # hidden, named _sm_*
     plan: dict[str, Any] = field(default_factory=dict)  # JSON-serializable, persisted
 
 
 def analyze(query: exp.Expression, sources: dict[ObjectName, SourceInfo]) -> Analysis:
-    """Decide whether ``query`` can be refreshed incrementally.
+    """Decide whether ``query`` can be refreshed incrementally, and how.
 
-    The delta rules are not built yet, so every query resolves to FULL with the reference
-    reason; REFRESH_MODE = INCREMENTAL is refused at CREATE with this message.
+    INCREMENTAL when a rule maintains every construct (``analysis``); otherwise FULL with
+    ``QUERY_NOT_SUPPORTED_FOR_INCREMENTAL``, the construct and its line and column.
     """
-    return Analysis(mode=FULL, reason=QUERY_NOT_SUPPORTED,
-                    construct="incremental refresh",
-                    message="incremental refresh is not implemented in this build of snowmelt")
+    from snowmelt.ivm import analysis
+
+    return Analysis(**analysis.analyze(query, sources))
 
 
 @dataclass
@@ -61,10 +65,12 @@ class Source:
     name: ObjectName
     oid: int
     columns: list[str]
-    old: Callable[[], exp.Expression]  # snapshot at the version last consumed
-    new: Callable[[], exp.Expression]  # snapshot at this refresh's version
+    old: Callable[[], exp.Expression]  # snapshot at the version last consumed (+ _sm_rowid)
+    new: Callable[[], exp.Expression]  # snapshot at this refresh's version (+ _sm_rowid)
     change: Callable[[], exp.Expression]  # net change: columns + _sm_rowid + _sm_weight
     changed: bool  # False when the source has no change in the window (decided from versions)
+    old_version: int | None = None
+    new_version: int | None = None
 
 
 @dataclass
@@ -78,13 +84,93 @@ class IncrementalContext:
     plan: dict[str, Any]
     sources: dict[ObjectName, Source]
     to_engine: Callable[[exp.Expression], exp.Expression]
+    now: datetime | None = None  # CURRENT_TIMESTAMP of this refresh
+    then: datetime | None = None  # CURRENT_TIMESTAMP of the previous refresh
+
+
+def _rule(plan: dict[str, Any]) -> Any:
+    from snowmelt.ivm.rules import BY_NAME
+    from snowmelt.ivm.runner import IncrementalInvariantError
+
+    rule = BY_NAME.get(plan.get("rule", ""))
+    if rule is None:
+        raise IncrementalInvariantError(
+            "this dynamic table has no incremental plan (it was created by an older snowmelt);"
+            " re-create it with CREATE OR REPLACE")
+    return rule
+
+
+def _compiled(oid: int, plan: dict[str, Any]) -> Any:
+    from snowmelt.ivm.program import cached
+
+    rule = _rule(plan)
+    return rule, cached(oid, plan, lambda p: rule.compile(oid, p))
 
 
 def refresh_incremental(context: IncrementalContext) -> tuple[int, int]:
-    """Apply the change since the last refresh; returns (rows inserted, rows deleted)."""
-    raise NotImplementedError("incremental refresh is not implemented in this build")
+    """Apply the change since the last refresh; returns (rows inserted, rows deleted).
+
+    Never writes a result it cannot vouch for: an unexpected state raises, the refresh fails
+    and the table keeps its last good version.
+    """
+    from snowmelt.ivm.runner import Runner
+
+    rule, compiled = _compiled(context.target_oid, context.plan)
+    run = Runner(context.store.engine, f"_sm_ivm_{context.target_oid}_")
+    counts = rule.refresh(context, compiled, run)
+    run.cleanup()
+    return counts
+
+
+def explain(context: IncrementalContext) -> list[tuple[str, str]]:
+    """The statements an incremental refresh runs, as (step, engine SQL)."""
+    from snowmelt.ivm.runner import Runner
+
+    rule, compiled = _compiled(context.target_oid, context.plan)
+    run = Runner(context.store.engine, f"_sm_ivm_{context.target_oid}_", execute=False)
+    rule.refresh(context, compiled, run)
+    return run.statements
 
 
 def materialize(query: exp.Expression, analysis: Analysis) -> exp.Expression:
-    """The query computing the full physical contents (user columns then state columns)."""
-    return query
+    """The query computing the full physical contents (user columns then state columns).
+
+    For an incremental table it is the plan's ``materialize`` query over the *unbound*
+    sources (three-part names): the caller binds it to snapshots — with row ids when
+    ``reads_row_ids`` says so.
+    """
+    text = analysis.plan.get("materialize") if analysis.mode == INCREMENTAL else None
+    return sqlglot.parse_one(text, read="snowflake") if text else query
+
+
+def reads_row_ids(plan: dict[str, Any]) -> bool:
+    """Whether ``materialize`` reads each source's ``_sm_rowid``."""
+    return bool(plan.get("row_ids"))
+
+
+def bind_time(expression: exp.Expression, now: datetime | None) -> exp.Expression:
+    """CURRENT_TIMESTAMP and friends → literals of ``now`` (the statement time)."""
+    from snowmelt.ivm.canonical import bind_time as bind
+
+    return bind(expression, now) if now is not None else expression
+
+
+def fit_state_types(store: Store, oid: int, query: exp.Expression, user_columns: int,
+                    state: list[str]) -> None:
+    """Give the hidden state columns of ``t{oid}`` the types ``query`` produces.
+
+    At CREATE the compiler knows the sources' column names but not their types, so state
+    columns are declared VARCHAR; the first full refresh (always a REINITIALIZE, in the same
+    transaction) retypes them before writing. Later calls find nothing to change.
+    """
+    if not state:
+        return
+    produced = store.engine.columns_of(query)
+    stored = dict(store.engine.columns_of(exp.select("*").from_(data_table(oid))))
+    for (_, wanted), name in zip(produced[user_columns:], state, strict=False):
+        if stored.get(name) == wanted:
+            continue
+        for table in (data_table(oid), delete_log(oid)):
+            store.engine.execute(exp.Alter(this=table, kind="TABLE", actions=[
+                exp.AlterColumn(this=quoted(name),
+                                dtype=exp.DataType.build(wanted, dialect="duckdb"))]))

@@ -1,0 +1,253 @@
+"""The canonical form of a dynamic table's query, and the small tree utilities every delta
+rule shares.
+
+The canonical form is what the rules differentiate: CTEs inlined as subqueries (a linear CTE
+used twice is simply differentiated twice), every column qualified by its relation's alias,
+``*`` expanded against the sources' columns as they were at CREATE, ORDER BY dropped (the
+reference accepts and ignores it). It is computed once at CREATE and persisted in the plan,
+so a refresh re-parses it instead of re-running the optimizer.
+
+Conventions shared by the rules:
+
+* **Placeholders.** Compiled statements name their inputs with placeholder tables
+  (``"_sm_ph_change_0"``, ``"_sm_ph_new_0"``, ...), one per *source reference* (leaf) of the
+  canonical query; a refresh swaps in the storage readers (``Source.change()`` etc.) after
+  the Snowflake→engine translation, so the translation of a plan can be cached.
+* **Time.** ``CURRENT_TIMESTAMP`` and friends are bound to the refresh's statement time: in
+  a delta, filters are evaluated at the new time, old states at the previous refresh's time
+  (``mark_time`` / ``bind_time``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
+
+from snowmelt.names import ObjectName, quoted
+
+SRC = "_sm_src"  # carried identity of an output row of a linear query (source row id, leaf)
+WEIGHT = "_sm_weight"  # +1 / -1 of a weighted change row
+ROW_ID = "_sm_rowid"
+
+TIME_NODES: tuple[type[exp.Expression], ...] = (
+    exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Localtime, exp.Localtimestamp,
+    exp.CurrentDatetime, exp.Systimestamp, exp.CurrentTimestampLTZ)
+_TIME_MARK = "_SM_TIME"
+
+
+# -- names and positions --------------------------------------------------------------------
+def table_name(table: exp.Table) -> ObjectName | None:
+    """The three-part name of a stored-object reference, None for CTE references."""
+    parts = [table.args.get("catalog"), table.args.get("db"), table.this]
+    if not all(isinstance(p, exp.Identifier) for p in parts):
+        return None
+    db, schema, name = (p.this if p.quoted else p.this.upper() for p in parts)
+    return ObjectName(db, schema, name)
+
+
+def locate(node: exp.Expression) -> tuple[int | None, int | None]:
+    """Line and (1-based, first character) column of ``node`` in the statement's text.
+
+    sqlglot records positions on tokens that become identifiers, literals and function
+    names; for keyword-only nodes (LIMIT, GROUP BY ROLLUP, EXCEPT) the nearest positioned
+    descendant, then ancestor, stands in.
+    """
+    def of(candidate: exp.Expression) -> tuple[int, int] | None:
+        meta = candidate.meta if candidate._meta else {}
+        if "line" not in meta:
+            return None
+        col = meta.get("col", 1)
+        if "start" in meta and "end" in meta:
+            col = col - (meta["end"] - meta["start"])
+        elif isinstance(candidate, exp.Identifier):
+            col = col - len(candidate.this) + 1
+        return meta["line"], max(1, col)
+
+    for candidate in node.walk():
+        found = of(candidate)
+        if found:
+            return found
+    parent = node.parent
+    while parent is not None:
+        found = of(parent)
+        if found:
+            return found
+        parent = parent.parent
+    root = node.root()
+    last: tuple[int, int] | None = None
+    for candidate in root.walk(bfs=False):  # the nearest positioned token before it
+        if candidate is node:
+            break
+        last = of(candidate) or last
+    return last if last is not None else (None, None)
+
+
+# -- canonicalization -------------------------------------------------------------------------
+def inline_ctes(query: exp.Expression) -> exp.Expression:
+    """Replace every CTE reference by a subquery of its body (innermost scopes first)."""
+    for with_ in reversed(list(query.find_all(exp.With))):
+        owner = with_.parent
+        if owner is None:
+            continue
+        bodies: dict[str, exp.CTE] = {}
+        for cte in with_.expressions:
+            name = cte.alias_or_name
+            body = cte.this
+            # later CTEs may read earlier ones
+            _replace_cte_refs(body, bodies)
+            bodies[name] = cte
+        owner.set("with_", None)
+        _replace_cte_refs(owner, bodies)
+    return query
+
+
+def _replace_cte_refs(scope: exp.Expression, bodies: dict[str, exp.CTE]) -> None:
+    if not bodies:
+        return
+    for table in list(scope.find_all(exp.Table)):
+        if table.args.get("db") or not isinstance(table.this, exp.Identifier):
+            continue
+        cte = bodies.get(table.this.this)
+        if cte is None:
+            continue
+        alias = table.args.get("alias")
+        alias_name = alias.this.copy() if alias is not None and alias.this else \
+            table.this.copy()
+        columns = cte.args["alias"].args.get("columns") if cte.args.get("alias") else None
+        if alias is not None and alias.args.get("columns"):
+            columns = alias.args["columns"]
+        table.replace(exp.Subquery(this=cte.this.copy(), alias=exp.TableAlias(
+            this=alias_name, columns=[c.copy() for c in columns] if columns else None)))
+
+
+def strip_order(query: exp.Expression) -> exp.Expression:
+    """Drop ORDER BY outside windows and aggregates (accepted but ignored)."""
+    for node in list(query.find_all(exp.Order)):
+        if isinstance(node.parent, exp.Query | exp.Subquery) and \
+                node.arg_key == "order":
+            node.pop()
+    return query
+
+
+def canonicalize(query: exp.Expression, columns: dict[ObjectName, list[str]]) -> exp.Expression:
+    """Qualify (aliases, columns, ``*``), inline CTEs, drop ORDER BY. Raises sqlglot's
+    ``OptimizeError`` when a column cannot be resolved."""
+    schema: dict[str, Any] = {}
+    for name, cols in columns.items():
+        schema.setdefault(name.database, {}).setdefault(name.schema, {})[name.name] = {
+            c: "UNKNOWN" for c in cols}
+    qualified = qualify(query.copy(), schema=MappingSchema(schema, dialect="snowflake",
+                                                           normalize=False),
+                        dialect="snowflake", quote_identifiers=True)
+    return strip_order(inline_ctes(qualified))
+
+
+# -- placeholders ---------------------------------------------------------------------------
+PLACEHOLDER = "_sm_ph_"
+
+
+def placeholder(kind: str, leaf: int) -> exp.Table:
+    """A stand-in for leaf ``leaf``'s ``change`` / ``old`` / ``new`` relation."""
+    return exp.Table(this=quoted(f"{PLACEHOLDER}{kind}_{leaf}"))
+
+
+def bind_placeholders(expression: exp.Expression,
+                      reader: Callable[[str, int], exp.Expression]) -> exp.Expression:
+    """Replace placeholder tables by ``reader(kind, leaf)`` subqueries (in place)."""
+    for table in list(expression.find_all(exp.Table)):
+        name = table.name
+        if not name.startswith(PLACEHOLDER):
+            continue
+        kind, _, leaf = name[len(PLACEHOLDER):].rpartition("_")
+        alias = table.args.get("alias")
+        table.replace(exp.Subquery(this=reader(kind, int(leaf)),
+                                   alias=alias.copy() if alias else exp.TableAlias(
+                                       this=quoted(name))))
+    return expression
+
+
+# -- time --------------------------------------------------------------------------------------
+def time_nodes(expression: exp.Expression) -> list[exp.Expression]:
+    return [n for n in expression.find_all(*TIME_NODES)] + [
+        n for n in expression.find_all(exp.Anonymous) if n.name.upper() == _TIME_MARK]
+
+
+def mark_time(expression: exp.Expression, which: str) -> exp.Expression:
+    """Tag the time functions of ``expression`` as evaluated at ``which`` ("new"/"old")."""
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, TIME_NODES):
+            return exp.Anonymous(this=_TIME_MARK, expressions=[
+                exp.Literal.string(which), exp.Literal.string(_time_kind(node))])
+        return node
+
+    return expression.transform(swap, copy=False)
+
+
+def _time_kind(node: exp.Expression) -> str:
+    if isinstance(node, exp.CurrentDate):
+        return "DATE"
+    if isinstance(node, exp.CurrentTime | exp.Localtime):
+        return "TIME"
+    if isinstance(node, exp.Localtimestamp) or (
+            isinstance(node, exp.CurrentTimestamp) and node.args.get("sysdate")):
+        return "TIMESTAMP_NTZ"
+    return "TIMESTAMP_LTZ"
+
+
+def bind_time(expression: exp.Expression, now: datetime | None,
+              then: datetime | None = None) -> exp.Expression:
+    """Replace time functions (and marks) by literals of ``now`` (marks "old": ``then``)."""
+    def literal(kind: str, when: datetime) -> exp.Expression:
+        when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+        if kind == "DATE":
+            return exp.cast(exp.Literal.string(when.date().isoformat()), "DATE")
+        if kind == "TIME":
+            return exp.cast(exp.Literal.string(when.time().isoformat()), "TIME")
+        if kind == "TIMESTAMP_NTZ":
+            return exp.cast(exp.Literal.string(when.replace(tzinfo=None).isoformat(sep=" ")),
+                            exp.DataType.build("TIMESTAMP_NTZ", dialect="snowflake"))
+        return exp.cast(exp.Literal.string(when.isoformat(sep=" ")),
+                        exp.DataType.build("TIMESTAMP_LTZ", dialect="snowflake"))
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, TIME_NODES) and now is not None:
+            return literal(_time_kind(node), now)
+        if isinstance(node, exp.Anonymous) and node.name.upper() == _TIME_MARK:
+            which, kind = (e.name for e in node.expressions)
+            when = now if which == "new" else then
+            if when is None:
+                raise ValueError("a time-dependent plan needs both statement times")
+            return literal(kind, when)
+        return node
+
+    return expression.transform(swap, copy=False)
+
+
+# -- small builders ------------------------------------------------------------------------------
+def column(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(quoted(name), table=quoted(table) if table else None)
+
+
+def alias(expression: exp.Expression, name: str) -> exp.Alias:
+    return exp.Alias(this=expression, alias=quoted(name))
+
+
+def null_safe_equal(pairs: Iterable[tuple[exp.Expression, exp.Expression]]) -> exp.Expression:
+    conditions = [exp.NullSafeEQ(this=a, expression=b) for a, b in pairs]
+    return exp.and_(*conditions) if conditions else exp.true()
+
+
+def is_true(predicate: exp.Expression) -> exp.Expression:
+    """``predicate`` with NULL read as false (SQL filters drop NULL)."""
+    return exp.func("coalesce", exp.paren(predicate.copy(), copy=False), exp.false())
+
+
+def subquery(query: exp.Expression, name: str,
+             columns: list[str] | None = None) -> exp.Subquery:
+    return exp.Subquery(this=query, alias=exp.TableAlias(
+        this=quoted(name), columns=[quoted(c) for c in columns] if columns else None))
