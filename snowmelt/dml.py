@@ -224,13 +224,29 @@ def insert_arrow(rt: Runtime, obj: CatalogObject, data: Any) -> int:
     present = [c for c in obj.columns if c.name.upper() in by_upper]
     with rt.engine.register(view, batch):
         casts = {}
+        checks: dict[str, exp.Expression] = {}
         for column in present:
             name = by_upper[column.name.upper()]
-            casts[column.name] = _cast(col(name), column.type, batch.schema.field(name).type)
-            _check_cast(rt, obj, view, name, casts[column.name], column)
+            field = batch.schema.field(name)
+            casts[column.name] = _cast(col(name), column.type, field.type)
+            problem = _problem(col(name), casts[column.name], column, field)
+            if problem is not None:
+                checks[name] = problem
+        if checks:
+            _reject_first_bad_row(rt, obj, view, checks)
         source = exp.select(*casts.values()).from_(quoted(view))
         with rt.store.write("INGEST") as commit:
             return rt.store.insert(commit, obj.oid, [c.name for c in present], source)
+
+
+# Arrow types that always convert to these stored types (no per-row check needed).
+_LOSSLESS = {
+    "BIGINT": (pa.types.is_integer,), "DOUBLE": (pa.types.is_floating, pa.types.is_integer),
+    "VARCHAR": (pa.types.is_string, pa.types.is_large_string),
+    "BOOLEAN": (pa.types.is_boolean,), "DATE": (pa.types.is_date,),
+    "TIMESTAMP": (pa.types.is_timestamp, pa.types.is_date),
+    "TIMESTAMP WITH TIME ZONE": (pa.types.is_timestamp,),
+}
 
 
 def _cast(expression: exp.Expression, type_text: str, source: pa.DataType) -> exp.Expression:
@@ -243,29 +259,45 @@ def _cast(expression: exp.Expression, type_text: str, source: pa.DataType) -> ex
     return exp.Cast(this=expression, to=target)
 
 
-def _check_cast(rt: Runtime, obj: CatalogObject, view: str, name: str, cast: exp.Expression,
-                column: Column) -> None:
-    """Find the first row whose value cannot be stored, and reject the batch naming it."""
-    value = col(name)
-    if isinstance(cast, exp.Cast):
+def _problem(value: exp.Column, cast: exp.Expression, column: Column,
+             field: pa.Field) -> exp.Expression | None:
+    """A predicate true for rows of this column that cannot be stored, or None."""
+    checks: list[exp.Expression] = []
+    if not column.nullable and field.nullable:
+        checks.append(exp.Is(this=value.copy(), expression=exp.null()))
+    lossless = any(test(field.type) for test in _LOSSLESS.get(column.type.upper(), ()))
+    if isinstance(cast, exp.Cast) and not lossless:
         target = cast.args["to"]
         fails: exp.Expression = exp.Is(this=exp.TryCast(this=value.copy(), to=target.copy()),
                                        expression=exp.null())
         if target.this == exp.DataType.Type.JSON:
             fails = exp.Not(this=exp.func("json_valid", value.copy()))
-        bad_value = exp.and_(exp.Not(this=exp.Is(this=value, expression=exp.null())), fails)
-    else:
-        bad_value = exp.false()
-    problems = exp.or_(bad_value, exp.false() if column.nullable else
-                       exp.Is(this=value.copy(), expression=exp.null()))
-    query = exp.select(exp.column("_sm_i"), value.copy().as_("_sm_v")).from_(
-        exp.select(exp.Star(), exp.Window(this=exp.func("row_number")).as_("_sm_i")).from_(
-            quoted(view)).subquery("_sm_b")).where(problems).order_by("_sm_i").limit(1)
-    rows = rt.engine.rows(query)
-    if rows:
-        index, bad = rows[0]
-        reason = "is NULL in a NOT NULL column" if bad is None else \
-            f"value {bad!r} cannot be converted to {column.type}"
-        raise IngestError(f"Batch for {obj.name} rejected: row {index}, column {name!r} "
-                          f"{reason}; nothing was written", table=str(obj.name), row=int(index),
-                          column=name)
+        checks.append(exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
+                               fails))
+    return exp.or_(*checks) if checks else None
+
+
+def _reject_first_bad_row(rt: Runtime, obj: CatalogObject, view: str,
+                          checks: dict[str, exp.Expression]) -> None:
+    """One scan finds, per column, the first row that cannot be stored; the batch is
+    rejected naming the earliest such row and its column."""
+    numbered = exp.select(exp.Star(), exp.Window(this=exp.func("row_number")).as_("_sm_i")
+                          ).from_(quoted(view)).subquery("_sm_b")
+    firsts = [exp.func("min", exp.If(this=check, true=exp.column("_sm_i"))).as_(f"c{i}")
+              for i, check in enumerate(checks.values())]
+    found = rt.engine.rows(exp.select(*firsts).from_(numbered))[0]
+    bad = [(row, name) for row, name in zip(found, checks, strict=True) if row is not None]
+    if not bad:
+        return
+    index, name = min(bad)
+    value = rt.engine.rows(exp.select(col(name)).from_(exp.select(
+        exp.Star(), exp.Window(this=exp.func("row_number")).as_("_sm_i")).from_(
+        quoted(view)).subquery("_sm_b")).where(exp.EQ(this=exp.column("_sm_i"),
+                                                      expression=exp.Literal.number(index))))
+    bad_value = value[0][0] if value else None
+    column = next(c for c in obj.columns if c.name.upper() == name.upper())
+    reason = "is NULL in a NOT NULL column" if bad_value is None else \
+        f"value {bad_value!r} cannot be converted to {column.type}"
+    raise IngestError(f"Batch for {obj.name} rejected: row {index}, column {name!r} "
+                      f"{reason}; nothing was written", table=str(obj.name), row=int(index),
+                      column=name)

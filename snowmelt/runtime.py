@@ -28,6 +28,7 @@ class Runtime:
     context: Context = field(default_factory=Context)
     notices: list[str] = field(default_factory=list)
     on_notice: Callable[[str], None] | None = None
+    dialect: str = "snowflake"  # of the statement being run; DuckDB SQL is not translated
 
     def notice(self, message: str) -> None:
         self.notices.append(message)
@@ -40,7 +41,7 @@ class Runtime:
 
     def to_engine(self, expression: exp.Expression) -> exp.Expression:
         """Translate a bound Snowflake-dialect expression for the engine."""
-        return to_duckdb(expression)
+        return expression if self.dialect == "duckdb" else to_duckdb(expression)
 
     def bind_for_read(self, expression: exp.Expression) -> exp.Expression:
         """Point every table reference at its user-visible relation (current data)."""

@@ -90,11 +90,13 @@ class Session:
         try:
             if statement.expression is None:
                 return self._command(commands.parse_command(statement))
-            if statement.dialect != "snowflake":
-                return query.run_query(self.rt, statement.expression) if isinstance(
-                    statement.expression, exp.Query) else Result(self.rt.engine.query(
-                        statement.text))
-            return self._expression(statement, normalize(statement.expression))
+            # Both dialects go through the same handlers: every write stays change-tracked
+            # and names resolve against the catalog, whichever dialect parsed them.
+            self.rt.dialect = statement.dialect
+            try:
+                return self._expression(statement, normalize(statement.expression))
+            finally:
+                self.rt.dialect = "snowflake"
         except EngineError as err:
             raise SqlError(str(err), statement.line, statement.column) from None
         except SqlError as err:
@@ -140,6 +142,10 @@ class Session:
                                                for p in props.expressions)
         replace, exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
         if is_dynamic:
+            if statement.dialect != "snowflake":
+                raise UnsupportedError("CREATE DYNAMIC TABLE", "Dynamic tables are defined in "
+                                       "the Snowflake dialect: run this statement with "
+                                       "dialect='snowflake'", statement.line, statement.column)
             return dynamic.create(rt, statement, self.refresher)
         if kind == "DATABASE":
             transient = props is not None and any(isinstance(p, exp.TransientProperty)

@@ -150,3 +150,13 @@ def test_insert_api_rejects_a_bad_batch_whole(session):
     with pytest.raises(IngestError, match="NOT NULL"):
         session.insert("T", [{"ID": None, "AMOUNT": 1.0}])
     assert session.sql("SELECT COUNT(*) FROM T").scalar() == 0
+
+
+def test_duckdb_dialect_goes_through_change_tracking(session):
+    session.sql("CREATE TABLE T (K INT, V STRING)")
+    v = session.rt.store.version
+    session.sql("INSERT INTO T VALUES (1, 'a'), (2, 'b'); DELETE FROM T WHERE k = 2",
+                dialect="duckdb")
+    assert session.sql("SELECT k, list_value(v) AS l FROM t", dialect="duckdb").rows() == [
+        (1, ["a"])]
+    assert _change(session, "T", v, session.rt.store.version) == [(1, "a", 1)]
