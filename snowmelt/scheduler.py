@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from snowmelt import retention
 from snowmelt.dynamic import suspend
 from snowmelt.refresh import Refresher, RefreshOutcome
 from snowmelt.runtime import Runtime
@@ -61,6 +62,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 Events = Callable[[str, dict[str, Any]], None]
+PRUNE_EVERY = timedelta(minutes=10)
 
 
 # -- the pure part -----------------------------------------------------------------------------
@@ -77,6 +79,7 @@ class TableState:
     data_timestamp: datetime | None
     initialized: bool
     inputs: tuple[int, ...] = ()  # dynamic tables this one reads
+    failed_at: datetime | None = None  # the tick of its last failed scheduled attempt
 
     @property
     def schedulable(self) -> bool:
@@ -207,8 +210,12 @@ def decide(states: Iterable[TableState], now: datetime, estimates: dict[int, flo
         if state.lag_type == "DOWNSTREAM":
             continue  # refreshed only inside its consumers' rounds
         instant = aligned_instant(now, period)
-        if not state.initialized or state.data_timestamp is None or \
-                state.data_timestamp < instant:
+        # A failed attempt counts for its instant: the next try waits for the next instant
+        # (as Snowflake retries at the next scheduled refresh), so 5 consecutive failures
+        # take 5 periods, not 5 ticks.
+        tried = state.failed_at is not None and state.failed_at >= instant
+        if not tried and (not state.initialized or state.data_timestamp is None or
+                          state.data_timestamp < instant):
             decision.due.append(oid)
         wakeups.append(next_instant(now, period))
     order: list[int] = []
@@ -256,6 +263,8 @@ class Scheduler:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failed_at: dict[int, datetime] = {}
+        self.pruned_at: datetime | None = None
 
     # -- reading state ----------------------------------------------------------------------
     def states(self) -> list[TableState]:
@@ -271,7 +280,7 @@ class Scheduler:
                     oid=obj.oid, name=str(obj.name), state=dt.state, scheduler=dt.scheduler,
                     lag_type=dt.target_lag_type or "USER_DEFINED", lag_sec=dt.target_lag_sec,
                     data_timestamp=dt.data_timestamp, initialized=dt.initialized,
-                    inputs=inputs))
+                    inputs=inputs, failed_at=self.failed_at.get(obj.oid)))
         return found
 
     def estimates(self) -> dict[int, float]:
@@ -325,9 +334,24 @@ class Scheduler:
                 round_outcomes = self.refresher.refresh(decision.order, "SCHEDULED",
                                                         include_upstream=False)
                 self._learn_delays(decision, self.rt.clock.now())
+                for outcome in round_outcomes:
+                    if outcome.state == "SUCCEEDED":
+                        self.failed_at.pop(outcome.oid, None)
+                    else:
+                        self.failed_at[outcome.oid] = now
                 self._auto_suspend(round_outcomes)
                 outcomes += round_outcomes
+            self._maintain(now)
         return outcomes
+
+    def _maintain(self, now: datetime) -> None:
+        """Now and then, forget history and change-log entries nobody can need any more."""
+        if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
+            return
+        self.pruned_at = now
+        counts = retention.prune(self.rt, now)
+        if any(counts.values()):
+            self._emit("pruned", **counts)
 
     tick = run_pending
 

@@ -309,9 +309,10 @@ class Store:
             data_table(oid))
         return self.apply_weighted(commit, oid, columns, exp.union(new, old, distinct=False))
 
-    def vacuum(self, oid: int, below: int) -> None:
-        """Forget delete-log entries no consumer can still need (deleted at or below ``below``)."""
-        self.engine.execute(exp.Delete(this=delete_log(oid), where=exp.Where(
+    def vacuum(self, oid: int, below: int) -> int:
+        """Forget delete-log entries no consumer can still need (deleted at or below
+        ``below``); returns how many."""
+        return self._count_of(exp.Delete(this=delete_log(oid), where=exp.Where(
             this=exp.LTE(this=col(DELETE_VERSION), expression=exp.Literal.number(below)))))
 
 

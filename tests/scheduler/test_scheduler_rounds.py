@@ -336,3 +336,20 @@ def test_background_thread_keeps_a_one_second_lag_on_the_system_clock(tmp_path):
     assert session.sql("SELECT COUNT(*) FROM SILVER").scalar() == n - 100 + 2
     _assert_current(session)
     session.close()
+
+
+def test_a_failed_table_is_retried_at_its_next_instant_not_at_every_tick(session, clock):
+    session.sql("CREATE TABLE SRC (S STRING); INSERT INTO SRC VALUES ('1')")
+    session.sql(f"CREATE DYNAMIC TABLE SLOW {DT.format(lag='1 minute')} AS "
+                "SELECT CAST(S AS INT) AS N FROM SRC")
+    scheduler = Scheduler(session.rt, session.refresher)
+    session.sql("INSERT INTO SRC VALUES ('abc')")
+    attempts = 0
+    for _ in range(120):  # two minutes of one-second ticks
+        clock.advance(1)
+        attempts += sum(o.state == "FAILED" for o in scheduler.run_pending())
+    period = scheduler.last_decision.period[_dt(session, "SLOW").oid]
+    assert period is not None and period >= 16
+    # one attempt per instant of the table's period, not 120
+    assert attempts <= 120 // int(period) + 1
+    assert _dt(session, "SLOW").consecutive_failures == attempts

@@ -1,0 +1,46 @@
+"""Expired history and change-log entries are forgotten; what consumers need is kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from snowmelt import retention
+from snowmelt.names import ObjectName
+from snowmelt.testing import assert_matches_query
+
+
+def _log_size(session, name="T"):
+    obj = session.rt.catalog.find(ObjectName("D", "S", name))
+    return session.rt.engine.rows(f'SELECT count(*) FROM "_snowmelt_data"."t{obj.oid}_dlog"')[0][0]
+
+
+def test_prune_keeps_what_a_consumer_has_not_consumed(session, clock):
+    session.sql("CREATE TABLE T (K INT); INSERT INTO T SELECT range FROM range(10)")
+    session.sql("CREATE DYNAMIC TABLE A TARGET_LAG = '1 minute' WAREHOUSE = WH AS "
+                "SELECT K FROM T")
+    session.sql("DELETE FROM T WHERE K < 5")
+    clock.advance(2 * 86400)
+    # A has not consumed the delete yet: its log entries must stay
+    assert retention.prune(session.rt, clock.now())["delete_log"] == 0
+    assert _log_size(session) == 5
+    session.sql("ALTER DYNAMIC TABLE A REFRESH")
+    assert_matches_query(session, "A")
+    # now consumed, and past the time-travel window: T's entries go (A's own log too)
+    assert retention.prune(session.rt, clock.now() + timedelta(days=2))["delete_log"] >= 5
+    assert _log_size(session) == 0
+    session.sql("DELETE FROM T WHERE K = 9; ALTER DYNAMIC TABLE A REFRESH")
+    assert_matches_query(session, "A")
+
+
+def test_prune_keeps_the_time_travel_window_and_a_week_of_history(session, clock):
+    session.sql("CREATE TABLE T (K INT); INSERT INTO T VALUES (1)")
+    session.sql("CREATE DYNAMIC TABLE A TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT K FROM T")
+    clock.advance(3600)
+    session.sql("DELETE FROM T")
+    clock.advance(3600)
+    assert retention.prune(session.rt, clock.now())["delete_log"] == 0  # within a day
+    assert session.sql("SELECT K FROM T AT(OFFSET => -5000)").rows() == [(1,)]
+    counts = retention.prune(session.rt, clock.now() + timedelta(days=8))
+    assert counts["refresh_history"] == 1
+    assert session.sql("SELECT COUNT(*) FROM TABLE(INFORMATION_SCHEMA."
+                       "DYNAMIC_TABLE_REFRESH_HISTORY())").scalar() == 0
