@@ -4,7 +4,8 @@ Role: generate batches of sensor readings, POS transactions and clickstream even
 :class:`~snowmelt.demo.generators.DemoGenerator` and load them into the bronze tables of
 ``DATA_ENGINEERING_DEMO``, one atomic insert per batch, optionally refreshing the dynamic
 tables downstream; and report the pipeline's status per layer (rows, latest data, lag
-against the target lag, last refresh action).
+against the target lag, last refresh action). The status report and the database layout it
+walks live in :mod:`snowmelt.demo.status`; their public names are re-exported here.
 
 Inputs: a *client* with ``.sql(text)`` and ``.insert(table, arrow)`` -- an embedded
 ``snowmelt.connect(db)`` session, or a server client with the same two methods (see
@@ -42,33 +43,70 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from snowmelt.demo.config import PipelineConfig
-from snowmelt.demo.generators import KINDS, DemoGenerator, GeneratorConfig
+from snowmelt.demo.generators import DemoGenerator, GeneratorConfig
+from snowmelt.demo.status import (
+    DATABASE,
+    EVENT_TIME,
+    GOLD,
+    LAYERS,
+    SILVER,
+    SOURCES,
+    STATE_TABLE,
+    Client,
+    PipelineError,
+    PipelineStatus,
+    TableStatus,
+    _dicts,
+    collect_status,
+    is_set_up,
+    layer_summary,
+    render_status,
+    require_set_up,
+    status_table,
+)
 from snowmelt.errors import SnowmeltError
 
-DATABASE = "DATA_ENGINEERING_DEMO"
+__all__ = [
+    "DATABASE",
+    "EVENT_TIME",
+    "GOLD",
+    "LAYERS",
+    "SETUP_SQL",
+    "SILVER",
+    "SOURCES",
+    "STATE_TABLE",
+    "BatchReport",
+    "Client",
+    "Pipeline",
+    "PipelineError",
+    "PipelineStatus",
+    "RefreshReport",
+    "RunSummary",
+    "TableStatus",
+    "close_client",
+    "collect_status",
+    "is_remote",
+    "is_set_up",
+    "layer_summary",
+    "open_client",
+    "reconnect_if_idle",
+    "render_status",
+    "require_set_up",
+    "round_line",
+    "run",
+    "setup",
+    "setup_sql",
+    "should_refresh",
+    "status_table",
+]
+
 SETUP_SQL = "01_setup_dynamic_tables.sql"
-STATE_TABLE = f"{DATABASE}.BRONZE._PIPELINE_STATE"
-SOURCES: dict[str, str] = {kind: f"{DATABASE}.BRONZE.{table}" for kind, table in KINDS.items()}
-EVENT_TIME = {"sensors": "READING_TS", "transactions": "TRANSACTION_TS", "events": "EVENT_TS"}
-SILVER = (
-    "SILVER.SENSOR_READINGS_CLEANED",
-    "SILVER.TRANSACTIONS_ENRICHED",
-    "SILVER.CUSTOMER_SESSIONS",
-)
-GOLD = (
-    "GOLD.DEVICE_HEALTH_HOURLY",
-    "GOLD.DAILY_SALES_SUMMARY",
-    "GOLD.PRODUCT_PERFORMANCE",
-    "GOLD.CUSTOMER_BEHAVIOR_METRICS",
-)
-LAYERS = ("BRONZE", "SILVER", "GOLD")
 
 _STATE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
@@ -82,22 +120,6 @@ CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
 )
 COMMENT = 'Generator position of snowmelt pipeline: one row per batch, replayed on resume'
 """
-
-
-class PipelineError(SnowmeltError):
-    """The pipeline cannot run against this database as asked; the message says what to do."""
-
-    def __init__(self, message: str, db: str | None = None):
-        self.db = db
-        super().__init__(message)
-
-
-class Client(Protocol):
-    """What the pipeline needs from a connection: embedded session or server client."""
-
-    def sql(self, text: str) -> Any: ...
-
-    def insert(self, table: str, data: Any) -> int: ...
 
 
 # ------------------------------------------------------------------------------ connection
@@ -164,10 +186,6 @@ def close_client(client: Any) -> None:
         close()
 
 
-def _dicts(result: Any) -> list[dict[str, Any]]:
-    return list(result.dicts())
-
-
 def _rejected(err: BaseException) -> bool:
     """Whether the database certainly refused the batch (so nothing of it was written)."""
     from snowmelt.errors import CatalogError, IngestError, SqlError
@@ -184,24 +202,11 @@ def setup_sql() -> str:
     return resources.files("snowmelt.demo").joinpath("sql", SETUP_SQL).read_text()
 
 
-def is_set_up(client: Client) -> bool:
-    return bool(_dicts(client.sql(f"SHOW DATABASES LIKE '{DATABASE}'")))
-
-
 def setup(client: Client) -> None:
     """Run the setup script. Bronze tables are kept (CREATE ... IF NOT EXISTS); the dynamic
     tables and views are re-created (CREATE OR REPLACE) and so refresh from all of bronze."""
     client.sql(setup_sql())
     client.sql(_STATE_DDL)
-
-
-def require_set_up(client: Client, db: str) -> None:
-    if not is_set_up(client):
-        raise PipelineError(
-            f"Database {DATABASE} does not exist in {db}: run `snowmelt pipeline "
-            f"--db {db} --mode full` (which sets it up) or `snowmelt demo`",
-            db,
-        )
 
 
 # ------------------------------------------------------------------------------ ingestion
@@ -473,200 +478,3 @@ def round_line(
         changed = sum((r.inserted or 0) + (r.deleted or 0) for r in refreshed)
         line += f"; refreshed {len(refreshed)} dynamic tables ({actions}, {changed:,} rows changed)"
     return line
-
-
-# ------------------------------------------------------------------------------ status
-@dataclass(frozen=True)
-class TableStatus:
-    """One table of the pipeline, as ``--mode status`` shows it."""
-
-    layer: str
-    name: str
-    rows: int | None
-    latest_data: datetime | None  # bronze: latest event time (simulated); DT: data timestamp
-    latest_load: datetime | None = None  # bronze only: latest _LOADED_AT
-    refresh_mode: str | None = None
-    target_lag_sec: int | None = None
-    lag_sec: float | None = None
-    freshness: str | None = None
-    last_action: str | None = None
-    last_state: str | None = None
-    last_inserted: int | None = None
-    last_deleted: int | None = None
-
-
-@dataclass(frozen=True)
-class PipelineStatus:
-    db: str
-    tables: list[TableStatus]
-    batches: int
-    seed: int | None
-    simulated_ts: datetime | None
-
-    def layer(self, layer: str) -> list[TableStatus]:
-        return [t for t in self.tables if t.layer == layer]
-
-    def table(self, name: str) -> TableStatus:
-        return next(t for t in self.tables if t.name == name)
-
-
-def collect_status(client: Client, db: str = "") -> PipelineStatus:
-    """Row counts, freshness and the last refresh of every table, per layer."""
-    require_set_up(client, db)
-    tables: list[TableStatus] = []
-    for kind, table in SOURCES.items():
-        row = _dicts(
-            client.sql(
-                f"SELECT COUNT(*) AS N, MAX({EVENT_TIME[kind]}) AS LATEST, "
-                f"MAX(_LOADED_AT) AS LOADED FROM {table}"
-            )
-        )[0]
-        tables.append(
-            TableStatus(
-                "BRONZE", table.rsplit(".", 1)[1], int(row["N"]), row["LATEST"], row["LOADED"]
-            )
-        )
-    shown = {
-        (r["schema_name"], r["name"]): r
-        for r in _dicts(client.sql(f"SHOW DYNAMIC TABLES IN DATABASE {DATABASE}"))
-    }
-    fresh = {
-        (r["SCHEMA_NAME"], r["NAME"]): r
-        for r in _dicts(
-            client.sql(
-                "SELECT NAME, SCHEMA_NAME, TARGET_LAG_SEC, LATEST_DATA_TIMESTAMP, CURRENT_LAG_SEC, "
-                f"FRESHNESS_STATUS FROM {DATABASE}.GOLD.V_PIPELINE_FRESHNESS"
-            )
-        )
-    }
-    last = {
-        (r["SCHEMA_NAME"], r["NAME"]): r
-        for r in _dicts(
-            client.sql(
-                "SELECT NAME, SCHEMA_NAME, REFRESH_ACTION, STATE, "
-                "STATISTICS:numInsertedRows::INTEGER AS INSERTED, "
-                "STATISTICS:numDeletedRows::INTEGER AS DELETED "
-                f"FROM TABLE({DATABASE}.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY("
-                f"NAME_PREFIX => '{DATABASE}.')) "
-                "QUALIFY ROW_NUMBER() OVER (PARTITION BY QUALIFIED_NAME "
-                "ORDER BY REFRESH_START_TIME DESC) = 1"
-            )
-        )
-    }
-    for qualified in SILVER + GOLD:
-        schema, name = qualified.split(".")
-        key = (schema, name)
-        s, f, h = shown.get(key, {}), fresh.get(key, {}), last.get(key, {})
-        tables.append(
-            TableStatus(
-                schema,
-                name,
-                s.get("rows"),
-                f.get("LATEST_DATA_TIMESTAMP"),
-                refresh_mode=s.get("refresh_mode"),
-                target_lag_sec=f.get("TARGET_LAG_SEC"),
-                lag_sec=f.get("CURRENT_LAG_SEC"),
-                freshness=f.get("FRESHNESS_STATUS"),
-                last_action=h.get("REFRESH_ACTION"),
-                last_state=h.get("STATE"),
-                last_inserted=h.get("INSERTED"),
-                last_deleted=h.get("DELETED"),
-            )
-        )
-    batches, seed, simulated = 0, None, None
-    if any(
-        r["name"] == "_PIPELINE_STATE"
-        for r in _dicts(
-            client.sql(f"SHOW TABLES LIKE '_PIPELINE_STATE' IN SCHEMA {DATABASE}.BRONZE")
-        )
-    ):
-        row = _dicts(
-            client.sql(
-                f"SELECT COUNT(*) AS N, MAX(SEED) AS SEED, MAX(SIMULATED_TS) "
-                f"AS SIMULATED FROM {STATE_TABLE}"
-            )
-        )[0]
-        batches, seed, simulated = int(row["N"]), row["SEED"], row["SIMULATED"]
-    return PipelineStatus(db, tables, batches, seed, simulated)
-
-
-def _fmt_ts(value: datetime | None) -> str:
-    return "-" if value is None else value.strftime("%m-%d %H:%M:%S")
-
-
-def _fmt_lag(t: TableStatus) -> str:
-    if t.target_lag_sec is None:
-        return "-"
-    lag = "-" if t.lag_sec is None else f"{t.lag_sec:,.0f}s"
-    return f"{lag} / {t.target_lag_sec}s"
-
-
-def status_table(status: PipelineStatus) -> Table:
-    table = Table(
-        title=f"Pipeline status: {status.db or DATABASE}",
-        header_style="bold cyan",
-        caption="Latest data: bronze = newest event time (simulated clock); dynamic "
-        "tables = data timestamp of their last refresh.",
-    )
-    for column in (
-        "Table",
-        "Rows",
-        "Latest data",
-        "Lag / target",
-        "Freshness",
-        "Mode",
-        "Last refresh",
-    ):
-        table.add_column(
-            column,
-            justify="right" if column in ("Rows", "Lag / target") else "left",
-            no_wrap=column == "Table",
-        )
-    style = {"FRESH": "green", "STALE": "red", "NOT_INITIALIZED": "yellow"}
-    for layer in LAYERS:
-        table.add_row(f"[bold]{layer}[/bold]")
-        for t in status.layer(layer):
-            last = "-"
-            if t.last_action:
-                last = (
-                    t.last_action
-                    if t.last_state == "SUCCEEDED"
-                    else (f"{t.last_action} {t.last_state}")
-                )
-                if t.last_inserted is not None:
-                    last += f" +{t.last_inserted}/-{t.last_deleted}"
-            fresh = f"[{style.get(t.freshness, 'white')}]{t.freshness}[/]" if t.freshness else "-"
-            table.add_row(
-                f"  {t.name}",
-                "-" if t.rows is None else f"{t.rows:,}",
-                _fmt_ts(t.latest_data),
-                _fmt_lag(t),
-                fresh,
-                t.refresh_mode or "-",
-                last,
-            )
-    return table
-
-
-def layer_summary(status: PipelineStatus) -> list[str]:
-    lines = []
-    for layer in LAYERS:
-        tables = status.layer(layer)
-        rows = sum(t.rows or 0 for t in tables)
-        line = f"{layer}: {len(tables)} tables, {rows:,} rows"
-        if layer != "BRONZE":
-            fresh = sum(t.freshness == "FRESH" for t in tables)
-            line += f", {fresh}/{len(tables)} within target lag"
-        lines.append(line)
-    return lines
-
-
-def render_status(console: Console, status: PipelineStatus) -> None:
-    console.print(status_table(status))
-    for line in layer_summary(status):
-        console.print(line)
-    if status.batches:
-        console.print(
-            f"Generator: seed {status.seed}, {status.batches} batches recorded, "
-            f"simulated clock {status.simulated_ts or '-'}"
-        )
