@@ -20,8 +20,11 @@ from snowmelt.result import Result
 from snowmelt.session import Session
 
 
-def connect(path: str | Path | None = None, clock: Clock | None = None,
-            on_notice: Callable[[str], None] | None = None) -> Any:
+def connect(
+    path: str | Path | None = None,
+    clock: Clock | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> Any:
     """Open a snowmelt database.
 
     ``None`` keeps everything in memory. For a file owned by a running ``snowmelt serve``,

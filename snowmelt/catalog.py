@@ -166,10 +166,11 @@ class Catalog:
     def migrate(self) -> None:
         exists = self.engine.rows(
             "SELECT count(*) FROM information_schema.tables"
-            f" WHERE table_schema = '{M}' AND table_name = 'meta'")[0][0]
+            f" WHERE table_schema = '{M}' AND table_name = 'meta'"
+        )[0][0]
         applied = 0
         if exists:
-            row = self.engine.rows(f'SELECT value FROM "{M}".meta WHERE key = \'migration\'')
+            row = self.engine.rows(f"SELECT value FROM \"{M}\".meta WHERE key = 'migration'")
             applied = int(row[0][0]) if row else 0
         for number, statements in enumerate(MIGRATIONS, start=1):
             if number <= applied:
@@ -178,7 +179,8 @@ class Catalog:
                 for statement in statements:
                     self.engine.execute(statement)
                 self.engine.execute(
-                    f'INSERT OR REPLACE INTO "{M}".meta VALUES (\'migration\', ?)', [str(number)])
+                    f"INSERT OR REPLACE INTO \"{M}\".meta VALUES ('migration', ?)", [str(number)]
+                )
 
     # -- versions ----------------------------------------------------------------------
     def current_version(self) -> int:
@@ -189,13 +191,17 @@ class Catalog:
 
     def version_at(self, when: datetime, strictly_before: bool = False) -> int:
         op = "<" if strictly_before else "<="
-        return int(self.engine.rows(
-            f'SELECT coalesce(max(version), 0) FROM "{M}".versions WHERE committed_at {op} ?',
-            [when])[0][0])
+        return int(
+            self.engine.rows(
+                f'SELECT coalesce(max(version), 0) FROM "{M}".versions WHERE committed_at {op} ?',
+                [when],
+            )[0][0]
+        )
 
     def version_time(self, version: int) -> datetime | None:
-        rows = self.engine.rows(f'SELECT committed_at FROM "{M}".versions WHERE version = ?',
-                                [version])
+        rows = self.engine.rows(
+            f'SELECT committed_at FROM "{M}".versions WHERE version = ?', [version]
+        )
         return rows[0][0] if rows else None
 
     def first_version_time(self) -> datetime | None:
@@ -207,27 +213,37 @@ class Catalog:
         return bool(self.engine.rows(f'SELECT 1 FROM "{M}".databases WHERE name = ?', [name]))
 
     def schema_exists(self, database: str, schema: str) -> bool:
-        return bool(self.engine.rows(
-            f'SELECT 1 FROM "{M}".schemas WHERE database = ? AND name = ?', [database, schema]))
+        return bool(
+            self.engine.rows(
+                f'SELECT 1 FROM "{M}".schemas WHERE database = ? AND name = ?', [database, schema]
+            )
+        )
 
     def add_database(self, name: str, at: datetime, comment: str | None, transient: bool) -> None:
-        self.engine.execute(f'INSERT INTO "{M}".databases VALUES (?, ?, ?, ?)',
-                            [name, at, comment, transient])
+        self.engine.execute(
+            f'INSERT INTO "{M}".databases VALUES (?, ?, ?, ?)', [name, at, comment, transient]
+        )
 
     def add_schema(self, database: str, name: str, at: datetime, comment: str | None) -> None:
-        self.engine.execute(f'INSERT INTO "{M}".schemas VALUES (?, ?, ?, ?)',
-                            [database, name, at, comment])
+        self.engine.execute(
+            f'INSERT INTO "{M}".schemas VALUES (?, ?, ?, ?)', [database, name, at, comment]
+        )
 
     def remove_database(self, name: str) -> None:
         self.engine.execute(f'DELETE FROM "{M}".databases WHERE name = ?', [name])
 
     def remove_schema(self, database: str, name: str) -> None:
-        self.engine.execute(f'DELETE FROM "{M}".schemas WHERE database = ? AND name = ?',
-                            [database, name])
+        self.engine.execute(
+            f'DELETE FROM "{M}".schemas WHERE database = ? AND name = ?', [database, name]
+        )
 
     def databases(self) -> list[tuple[str, datetime, str | None]]:
-        return [(r[0], r[1], r[2]) for r in self.engine.rows(
-            f'SELECT name, created_on, comment FROM "{M}".databases ORDER BY name')]
+        return [
+            (r[0], r[1], r[2])
+            for r in self.engine.rows(
+                f'SELECT name, created_on, comment FROM "{M}".databases ORDER BY name'
+            )
+        ]
 
     def schemas(self, database: str | None = None) -> list[tuple[str, str, datetime]]:
         sql = f'SELECT database, name, created_on FROM "{M}".schemas'
@@ -245,19 +261,41 @@ class Catalog:
         self.invalidate()
         self.engine.execute(
             f'INSERT INTO "{M}".objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false)',
-            [obj.oid, obj.name.database, obj.name.schema, obj.name.name, obj.kind,
-             obj.created_on, obj.transient, obj.comment, _columns_json(obj.columns), obj.text,
-             obj.generation, obj.last_change_version])
+            [
+                obj.oid,
+                obj.name.database,
+                obj.name.schema,
+                obj.name.name,
+                obj.kind,
+                obj.created_on,
+                obj.transient,
+                obj.comment,
+                _columns_json(obj.columns),
+                obj.text,
+                obj.generation,
+                obj.last_change_version,
+            ],
+        )
 
     def _object_from_row(self, row: tuple[Any, ...]) -> CatalogObject:
         columns = [Column(**c) for c in json.loads(row[8])]
-        return CatalogObject(oid=row[0], name=ObjectName(row[1], row[2], row[3]), kind=row[4],
-                             created_on=row[5], transient=bool(row[6]), comment=row[7],
-                             columns=columns, text=row[9], generation=row[10],
-                             last_change_version=row[11])
+        return CatalogObject(
+            oid=row[0],
+            name=ObjectName(row[1], row[2], row[3]),
+            kind=row[4],
+            created_on=row[5],
+            transient=bool(row[6]),
+            comment=row[7],
+            columns=columns,
+            text=row[9],
+            generation=row[10],
+            last_change_version=row[11],
+        )
 
-    _OBJECT_COLUMNS = ("oid, database, schema, name, kind, created_on, transient, comment,"
-                       " columns, text, generation, last_change_version")
+    _OBJECT_COLUMNS = (
+        "oid, database, schema, name, kind, created_on, transient, comment,"
+        " columns, text, generation, last_change_version"
+    )
 
     def find(self, name: ObjectName) -> CatalogObject | None:
         return self._cached(("find", name), lambda: self._find(name))  # type: ignore[no-any-return]
@@ -266,7 +304,8 @@ class Catalog:
         rows = self.engine.rows(
             f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE NOT dropped'
             " AND database = ? AND schema = ? AND name = ?",
-            [name.database, name.schema, name.name])
+            [name.database, name.schema, name.name],
+        )
         return self._object_from_row(rows[0]) if rows else None
 
     def get(self, oid: int) -> CatalogObject:
@@ -274,13 +313,15 @@ class Catalog:
 
     def _get(self, oid: int) -> CatalogObject:
         rows = self.engine.rows(
-            f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE oid = ?', [oid])
+            f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE oid = ?', [oid]
+        )
         if not rows:
             raise ObjectNotFound(f"No object with id {oid}")
         return self._object_from_row(rows[0])
 
-    def objects(self, kind: str | None = None, database: str | None = None,
-                schema: str | None = None) -> list[CatalogObject]:
+    def objects(
+        self, kind: str | None = None, database: str | None = None, schema: str | None = None
+    ) -> list[CatalogObject]:
         sql = f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE NOT dropped'
         params: list[Any] = []
         for column, value in (("kind", kind), ("database", database), ("schema", schema)):
@@ -298,8 +339,9 @@ class Catalog:
             name: ObjectName = values.pop("name")
             values.update(database=name.database, schema=name.schema, name=name.name)
         sets = ", ".join(f"{k} = ?" for k in values)
-        self.engine.execute(f'UPDATE "{M}".objects SET {sets} WHERE oid = ?',
-                            [*values.values(), oid])
+        self.engine.execute(
+            f'UPDATE "{M}".objects SET {sets} WHERE oid = ?', [*values.values(), oid]
+        )
 
     def mark_dropped(self, oid: int) -> None:
         self.invalidate()
@@ -314,7 +356,8 @@ class Catalog:
                 if key[0] in ("get", "find") and cached is not None and cached.oid == oid:
                     cached.last_change_version = version
         self.engine.execute(
-            f'UPDATE "{M}".objects SET last_change_version = ? WHERE oid = ?', [version, oid])
+            f'UPDATE "{M}".objects SET last_change_version = ? WHERE oid = ?', [version, oid]
+        )
 
     # -- dynamic tables ----------------------------------------------------------------------
     def add_dynamic_table(self, dt: DynamicTable) -> None:
@@ -323,14 +366,16 @@ class Catalog:
         values[_DT_FIELDS.index("plan")] = json.dumps(dt.plan)
         marks = ", ".join("?" for _ in values)
         self.engine.execute(
-            f'INSERT INTO "{M}".dynamic_tables ({", ".join(_DT_FIELDS)}) VALUES ({marks})', values)
+            f'INSERT INTO "{M}".dynamic_tables ({", ".join(_DT_FIELDS)}) VALUES ({marks})', values
+        )
 
     def dynamic_table(self, oid: int) -> DynamicTable:
         return self._cached(("dt", oid), lambda: self._dynamic_table(oid))  # type: ignore[no-any-return]
 
     def _dynamic_table(self, oid: int) -> DynamicTable:
         rows = self.engine.rows(
-            f'SELECT {", ".join(_DT_FIELDS)} FROM "{M}".dynamic_tables WHERE oid = ?', [oid])
+            f'SELECT {", ".join(_DT_FIELDS)} FROM "{M}".dynamic_tables WHERE oid = ?', [oid]
+        )
         if not rows:
             raise ObjectNotFound(f"Object id {oid} is not a dynamic table")
         values = dict(zip(_DT_FIELDS, rows[0], strict=True))
@@ -346,52 +391,70 @@ class Catalog:
         if "plan" in values:
             values["plan"] = json.dumps(values["plan"])
         sets = ", ".join(f"{k} = ?" for k in values)
-        self.engine.execute(f'UPDATE "{M}".dynamic_tables SET {sets} WHERE oid = ?',
-                            [*values.values(), oid])
+        self.engine.execute(
+            f'UPDATE "{M}".dynamic_tables SET {sets} WHERE oid = ?', [*values.values(), oid]
+        )
 
     # -- dependencies -------------------------------------------------------------------------
     def set_dependencies(self, oid: int, inputs: list[int]) -> None:
         self.invalidate()
         self.engine.execute(f'DELETE FROM "{M}".dependencies WHERE oid = ?', [oid])
         for input_oid in dict.fromkeys(inputs):
-            self.engine.execute(f'INSERT INTO "{M}".dependencies VALUES (?, ?, NULL, NULL)',
-                                [oid, input_oid])
+            self.engine.execute(
+                f'INSERT INTO "{M}".dependencies VALUES (?, ?, NULL, NULL)', [oid, input_oid]
+            )
 
     def inputs(self, oid: int) -> list[tuple[int, int | None, int | None]]:
         """(input oid, consumed version, consumed generation) for each input."""
         return self._cached(("inputs", oid), lambda: self._inputs(oid))  # type: ignore[no-any-return]
 
     def _inputs(self, oid: int) -> list[tuple[int, int | None, int | None]]:
-        return [(r[0], r[1], r[2]) for r in self.engine.rows(
-            f'SELECT input_oid, consumed_version, consumed_generation FROM "{M}".dependencies'
-            " WHERE oid = ? ORDER BY input_oid", [oid])]
+        return [
+            (r[0], r[1], r[2])
+            for r in self.engine.rows(
+                f'SELECT input_oid, consumed_version, consumed_generation FROM "{M}".dependencies'
+                " WHERE oid = ? ORDER BY input_oid",
+                [oid],
+            )
+        ]
 
     def consumers(self, oid: int) -> list[int]:
         return self._cached(("consumers", oid), lambda: self._consumers(oid))  # type: ignore[no-any-return]
 
     def _consumers(self, oid: int) -> list[int]:
-        return [r[0] for r in self.engine.rows(
-            f'SELECT d.oid FROM "{M}".dependencies d JOIN "{M}".objects o ON o.oid = d.oid'
-            " WHERE d.input_oid = ? AND NOT o.dropped ORDER BY d.oid", [oid])]
+        return [
+            r[0]
+            for r in self.engine.rows(
+                f'SELECT d.oid FROM "{M}".dependencies d JOIN "{M}".objects o ON o.oid = d.oid'
+                " WHERE d.input_oid = ? AND NOT o.dropped ORDER BY d.oid",
+                [oid],
+            )
+        ]
 
     def set_consumed(self, oid: int, input_oid: int, version: int, generation: int) -> None:
         self.invalidate()
         self.engine.execute(
             f'UPDATE "{M}".dependencies SET consumed_version = ?, consumed_generation = ?'
-            " WHERE oid = ? AND input_oid = ?", [version, generation, oid, input_oid])
+            " WHERE oid = ? AND input_oid = ?",
+            [version, generation, oid, input_oid],
+        )
 
     def repoint_inputs(self, old_oid: int, new_oid: int) -> None:
         self.invalidate()
         self.engine.execute(
-            f'UPDATE "{M}".dependencies SET input_oid = ? WHERE input_oid = ?', [new_oid, old_oid])
+            f'UPDATE "{M}".dependencies SET input_oid = ? WHERE input_oid = ?', [new_oid, old_oid]
+        )
 
     # -- history --------------------------------------------------------------------------------
     def next_refresh_id(self) -> int:
         """Refresh ids come from memory (one process owns the file); gaps after a rollback
         are harmless."""
         if self._refresh_id is None:
-            self._refresh_id = int(self.engine.rows(
-                f'SELECT coalesce(max(refresh_id), 0) FROM "{M}".refresh_history')[0][0])
+            self._refresh_id = int(
+                self.engine.rows(f'SELECT coalesce(max(refresh_id), 0) FROM "{M}".refresh_history')[
+                    0
+                ][0]
+            )
         self._refresh_id += 1
         return self._refresh_id
 
@@ -401,15 +464,17 @@ class Catalog:
                 row[key] = json.dumps(row[key])
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        self.engine.execute(f'INSERT INTO "{M}".refresh_history ({names}) VALUES ({marks})',
-                            list(row.values()))
+        self.engine.execute(
+            f'INSERT INTO "{M}".refresh_history ({names}) VALUES ({marks})', list(row.values())
+        )
 
     def add_graph_version(self, row: dict[str, Any], at: datetime) -> None:
         """Close the open graph-history row of ``oid`` and open a new one."""
         self.invalidate()
         self.engine.execute(
             f'UPDATE "{M}".graph_history SET valid_to = ? WHERE oid = ? AND valid_to IS NULL',
-            [at, row["oid"]])
+            [at, row["oid"]],
+        )
         if row.get("name") is None:  # dropped: only close
             return
         row = dict(row, valid_from=at, valid_to=None)
@@ -417,22 +482,25 @@ class Catalog:
             row[key] = json.dumps(row[key])
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        self.engine.execute(f'INSERT INTO "{M}".graph_history ({names}) VALUES ({marks})',
-                            list(row.values()))
+        self.engine.execute(
+            f'INSERT INTO "{M}".graph_history ({names}) VALUES ({marks})', list(row.values())
+        )
 
     def graph_valid_from(self, oid: int) -> datetime | None:
         return self._cached(("graph", oid), lambda: self._graph_valid_from(oid))  # type: ignore[no-any-return]
 
     def _graph_valid_from(self, oid: int) -> datetime | None:
         rows = self.engine.rows(
-            f'SELECT valid_from FROM "{M}".graph_history WHERE oid = ? AND valid_to IS NULL',
-            [oid])
+            f'SELECT valid_from FROM "{M}".graph_history WHERE oid = ? AND valid_to IS NULL', [oid]
+        )
         return rows[0][0] if rows else None
 
     # -- warehouses and grants (recorded, no compute meaning) -------------------------------------
     def put_warehouse(self, name: str, at: datetime, properties: dict[str, Any]) -> None:
-        self.engine.execute(f'INSERT OR REPLACE INTO "{M}".warehouses VALUES (?, ?, ?)',
-                            [name, at, json.dumps(properties)])
+        self.engine.execute(
+            f'INSERT OR REPLACE INTO "{M}".warehouses VALUES (?, ?, ?)',
+            [name, at, json.dumps(properties)],
+        )
 
     def drop_warehouse(self, name: str) -> bool:
         found = bool(self.engine.rows(f'SELECT 1 FROM "{M}".warehouses WHERE name = ?', [name]))

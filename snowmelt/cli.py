@@ -25,8 +25,13 @@ def default_db() -> str:
     return os.environ.get("SNOWMELT_DB", DEFAULT_DB)
 
 
-db_option = click.option("--db", "db", default=default_db, show_default="$SNOWMELT_DB or "
-                         f"{DEFAULT_DB}", help="Database file.")
+db_option = click.option(
+    "--db",
+    "db",
+    default=default_db,
+    show_default=f"$SNOWMELT_DB or {DEFAULT_DB}",
+    help="Database file.",
+)
 
 
 def _open(db: str) -> Any:
@@ -62,8 +67,13 @@ def main(debug: bool) -> None:
 
 @main.command()
 @db_option
-@click.option("-f", "--file", "file", type=click.Path(exists=True, dir_okay=False),
-              help="Run the statements in this file.")
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Run the statements in this file.",
+)
 @click.argument("text", required=False)
 @_guard
 def sql(db: str, file: str | None, text: str | None) -> None:
@@ -117,18 +127,30 @@ def show(db: str, like: str | None) -> None:
     from snowmelt.sql.commands import Show
 
     with _open(db) as session:
-        result = monitoring.show(session.rt, Show("DYNAMIC TABLES", like=like,
-                                                  in_kind="ACCOUNT"))
-        keep = ["database_name", "schema_name", "name", "target_lag", "refresh_mode",
-                "refresh_mode_reason", "scheduling_state", "rows", "data_timestamp"]
+        result = monitoring.show(session.rt, Show("DYNAMIC TABLES", like=like, in_kind="ACCOUNT"))
+        keep = [
+            "database_name",
+            "schema_name",
+            "name",
+            "target_lag",
+            "refresh_mode",
+            "refresh_mode_reason",
+            "scheduling_state",
+            "rows",
+            "data_timestamp",
+        ]
         from snowmelt.result import Result
 
         print_result(console, Result(result.arrow().select(keep)))
 
 
 @main.command()
-@click.option("--db", "db", default=None, help="Database file (default: a fresh "
-              "snowmelt-demo.duckdb in the working directory).")
+@click.option(
+    "--db",
+    "db",
+    default=None,
+    help="Database file (default: a fresh snowmelt-demo.duckdb in the working directory).",
+)
 @click.option("--batches", default=3, show_default=True, help="Ingestion batches to run.")
 @click.option("--batch-size", default=500, show_default=True, help="Rows per source per batch.")
 @_guard
@@ -136,8 +158,12 @@ def demo(db: str | None, batches: int, batch_size: int) -> None:
     """From nothing to a populated medallion pipeline in one command."""
     from snowmelt.demo.runner import run_demo
 
-    run_demo(console, db or os.environ.get("SNOWMELT_DB", "snowmelt-demo.duckdb"),
-             batches=batches, batch_size=batch_size)
+    run_demo(
+        console,
+        db or os.environ.get("SNOWMELT_DB", "snowmelt-demo.duckdb"),
+        batches=batches,
+        batch_size=batch_size,
+    )
 
 
 def _register() -> None:

@@ -40,10 +40,20 @@ class RemoteError(errors.SnowmeltError):
 
 
 _ERROR_TYPES: dict[str, type[errors.SnowmeltError]] = {
-    cls.__name__: cls for cls in (
-        errors.SqlError, errors.UnsupportedError, errors.CatalogError, errors.ObjectNotFound,
-        errors.ObjectExists, errors.DynamicTableError, errors.NotInitializedError,
-        errors.RefreshError, errors.IngestError, errors.DatabaseLockedError)}
+    cls.__name__: cls
+    for cls in (
+        errors.SqlError,
+        errors.UnsupportedError,
+        errors.CatalogError,
+        errors.ObjectNotFound,
+        errors.ObjectExists,
+        errors.DynamicTableError,
+        errors.NotInitializedError,
+        errors.RefreshError,
+        errors.IngestError,
+        errors.DatabaseLockedError,
+    )
+}
 
 
 def _raise_for(status: int, payload: dict[str, Any]) -> None:
@@ -73,8 +83,13 @@ class RemoteSession:
     >>> s.sql("SELECT COUNT(*) FROM RAW.ORDERS").scalar()  # doctest: +SKIP
     """
 
-    def __init__(self, server: ServerInfo | str, token: str | None = None,
-                 timeout: float = 300.0, path: str | None = None):
+    def __init__(
+        self,
+        server: ServerInfo | str,
+        token: str | None = None,
+        timeout: float = 300.0,
+        path: str | None = None,
+    ):
         self.path: str | None
         if isinstance(server, ServerInfo):
             self.url, self.token, self.path = server.url, server.token, server.db
@@ -83,8 +98,12 @@ class RemoteSession:
         parts = urlsplit(self.url)
         self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
         self.timeout = timeout
-        self.context: dict[str, str | None] = {"database": None, "schema": None,
-                                               "warehouse": None, "role": None}
+        self.context: dict[str, str | None] = {
+            "database": None,
+            "schema": None,
+            "warehouse": None,
+            "role": None,
+        }
         self.notices: list[str] = []
         self._local = threading.local()
         self._closed = False
@@ -97,16 +116,22 @@ class RemoteSession:
             try:
                 conn.connect()
             except OSError as err:
-                raise errors.SnowmeltError(f"Cannot reach the snowmelt server at {self.url}: "
-                                           f"{err}. Is it still running?") from None
+                raise errors.SnowmeltError(
+                    f"Cannot reach the snowmelt server at {self.url}: {err}. Is it still running?"
+                ) from None
             # headers and body go out in separate writes: do not let Nagle hold the body back
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._local.conn = conn
         return conn
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None, retry: bool = False
-                ) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        retry: bool = False,
+    ) -> tuple[int, dict[str, str], bytes]:
         """One HTTP exchange; ``retry`` re-sends once after a dropped connection."""
         if self._closed:
             raise errors.SnowmeltError("This RemoteSession is closed")
@@ -122,14 +147,20 @@ class RemoteSession:
                 conn.close()
                 self._local.conn = None
                 if attempt or not retry:
-                    raise errors.SnowmeltError(f"Lost the connection to the snowmelt server at "
-                                               f"{self.url}: {err}") from None
+                    raise errors.SnowmeltError(
+                        f"Lost the connection to the snowmelt server at {self.url}: {err}"
+                    ) from None
         raise AssertionError("unreachable")
 
     def _json(self, method: str, path: str, payload: Any = None, retry: bool = False) -> Any:
         body = json.dumps(payload).encode() if payload is not None else None
-        status, _, data = self.request(method, path, body, {"Content-Type": "application/json"}
-                                       if body is not None else None, retry)
+        status, _, data = self.request(
+            method,
+            path,
+            body,
+            {"Content-Type": "application/json"} if body is not None else None,
+            retry,
+        )
         decoded = json.loads(data) if data else {}
         if status >= 400:
             _raise_for(status, decoded)
@@ -139,8 +170,9 @@ class RemoteSession:
     def sql(self, text: str, dialect: str = "snowflake") -> Result:
         """Run statements on the server; returns the result of the last one."""
         body = json.dumps({"sql": text, "dialect": dialect, **self.context}).encode()
-        status, headers, data = self.request("POST", "/v1/sql", body, {
-            "Content-Type": "application/json", "Accept": ARROW_STREAM})
+        status, headers, data = self.request(
+            "POST", "/v1/sql", body, {"Content-Type": "application/json", "Accept": ARROW_STREAM}
+        )
         if status >= 400:
             _raise_for(status, json.loads(data) if data else {})
         if "x-snowmelt-context" in headers:
@@ -166,16 +198,21 @@ class RemoteSession:
             body, content_type = sink.getvalue().to_pybytes(), ARROW_STREAM
         key = idempotency_key or str(uuid.uuid4())
         status, _, reply = self.request(
-            "POST", f"/v1/tables/{quote(table, safe='')}/rows{self._scope()}", body,
-            {"Content-Type": content_type, "Idempotency-Key": key}, retry=True)
+            "POST",
+            f"/v1/tables/{quote(table, safe='')}/rows{self._scope()}",
+            body,
+            {"Content-Type": content_type, "Idempotency-Key": key},
+            retry=True,
+        )
         decoded = json.loads(reply) if reply else {}
         if status >= 400:
             _raise_for(status, decoded)
         return int(decoded["rows"])
 
     def refresh(self, name: str) -> Result:
-        decoded = self._json("POST", f"/v1/dynamic-tables/{quote(name, safe='')}/refresh"
-                                     f"{self._scope()}")
+        decoded = self._json(
+            "POST", f"/v1/dynamic-tables/{quote(name, safe='')}/refresh{self._scope()}"
+        )
         return Result(pa.Table.from_pylist(decoded["refreshes"]))
 
     def execute_all(self, text: str, dialect: str = "snowflake") -> list[Result]:
@@ -207,8 +244,11 @@ class RemoteSession:
         self.close()
 
     def _scope(self) -> str:
-        params = {k: v for k, v in (("database", self.context["database"]),
-                                    ("schema", self.context["schema"])) if v}
+        params = {
+            k: v
+            for k, v in (("database", self.context["database"]), ("schema", self.context["schema"]))
+            if v
+        }
         return f"?{urlencode(params)}" if params else ""
 
     def __repr__(self) -> str:
@@ -224,8 +264,7 @@ def _reachable(info: ServerInfo, timeout: float = 2.0) -> bool:
         return False
 
 
-def connect_or_remote(path: str | os.PathLike[str] | None = None,
-                      **kwargs: Any) -> Any:
+def connect_or_remote(path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
     """A ``RemoteSession`` if a live server owns ``path``, else a local ``Session``.
 
     ``kwargs`` (``clock``, ``on_notice``) apply to local sessions only: a server runs on its

@@ -28,15 +28,23 @@ def status(message: str) -> Result:
 
 
 # -- databases and schemas ----------------------------------------------------------------------
-def create_database(rt: Runtime, name: str, replace: bool, if_not_exists: bool,
-                    transient: bool = False, comment: str | None = None) -> Result:
+def create_database(
+    rt: Runtime,
+    name: str,
+    replace: bool,
+    if_not_exists: bool,
+    transient: bool = False,
+    comment: str | None = None,
+) -> Result:
     with rt.store.write("DDL"):
         if rt.catalog.database_exists(name):
             if if_not_exists:
                 return status(f"{name} already exists, statement succeeded.")
             if not replace:
-                raise ObjectExists(f"Database '{name}' already exists. Use CREATE OR REPLACE "
-                                   "or IF NOT EXISTS.", name=name)
+                raise ObjectExists(
+                    f"Database '{name}' already exists. Use CREATE OR REPLACE or IF NOT EXISTS.",
+                    name=name,
+                )
             drop_database(rt, name, if_exists=False)
         rt.catalog.add_database(name, rt.clock.now(), comment, transient)
         _create_schema_storage(rt, name, "PUBLIC")
@@ -46,8 +54,9 @@ def create_database(rt: Runtime, name: str, replace: bool, if_not_exists: bool,
 
 def _create_schema_storage(rt: Runtime, database: str, schema: str) -> None:
     rt.catalog.add_schema(database, schema, rt.clock.now(), None)
-    rt.engine.execute(exp.Create(kind="SCHEMA", this=exp.Table(
-        this=quoted(f"{database}.{schema}")), exists=True))
+    rt.engine.execute(
+        exp.Create(kind="SCHEMA", this=exp.Table(this=quoted(f"{database}.{schema}")), exists=True)
+    )
 
 
 def drop_database(rt: Runtime, name: str, if_exists: bool) -> Result:
@@ -64,18 +73,25 @@ def drop_database(rt: Runtime, name: str, if_exists: bool) -> Result:
     return status(f"{name} successfully dropped.")
 
 
-def create_schema(rt: Runtime, database: str, schema: str, replace: bool,
-                  if_not_exists: bool) -> Result:
+def create_schema(
+    rt: Runtime, database: str, schema: str, replace: bool, if_not_exists: bool
+) -> Result:
     with rt.store.write("DDL"):
         if not rt.catalog.database_exists(database):
-            raise ObjectNotFound(f"Database '{database}' does not exist. Create it first with "
-                                 f"CREATE DATABASE {database}.", name=database)
+            raise ObjectNotFound(
+                f"Database '{database}' does not exist. Create it first with "
+                f"CREATE DATABASE {database}.",
+                name=database,
+            )
         if rt.catalog.schema_exists(database, schema):
             if if_not_exists:
                 return status(f"{schema} already exists, statement succeeded.")
             if not replace:
-                raise ObjectExists(f"Schema '{database}.{schema}' already exists. Use CREATE OR "
-                                   "REPLACE or IF NOT EXISTS.", name=f"{database}.{schema}")
+                raise ObjectExists(
+                    f"Schema '{database}.{schema}' already exists. Use CREATE OR "
+                    "REPLACE or IF NOT EXISTS.",
+                    name=f"{database}.{schema}",
+                )
             drop_schema(rt, database, schema, if_exists=False)
         _create_schema_storage(rt, database, schema)
     rt.context.database, rt.context.schema = database, schema
@@ -87,15 +103,19 @@ def drop_schema(rt: Runtime, database: str, schema: str, if_exists: bool) -> Res
         if not rt.catalog.schema_exists(database, schema):
             if if_exists:
                 return status(f"Drop statement executed successfully ({schema} already dropped).")
-            raise ObjectNotFound(f"Schema '{database}.{schema}' does not exist.",
-                                 name=f"{database}.{schema}")
+            raise ObjectNotFound(
+                f"Schema '{database}.{schema}' does not exist.", name=f"{database}.{schema}"
+            )
         # consumers first, so dynamic tables never outlive what they read within a drop
-        for obj in sorted(rt.catalog.objects(database=database, schema=schema),
-                          key=lambda o: o.kind != "DYNAMIC TABLE"):
+        for obj in sorted(
+            rt.catalog.objects(database=database, schema=schema),
+            key=lambda o: o.kind != "DYNAMIC TABLE",
+        ):
             if rt.catalog.find(obj.name) is not None:
                 drop_object(rt, obj)
-        rt.engine.execute(drop_if_exists("SCHEMA", exp.Table(
-            this=quoted(f"{database}.{schema}")), cascade=True))
+        rt.engine.execute(
+            drop_if_exists("SCHEMA", exp.Table(this=quoted(f"{database}.{schema}")), cascade=True)
+        )
         rt.catalog.remove_schema(database, schema)
     if (rt.context.database, rt.context.schema) == (database, schema):
         rt.context.schema = None
@@ -115,11 +135,13 @@ def use(rt: Runtime, statement: exp.Use) -> Result:
     if kind == "SCHEMA" or (not kind and len(parts) == 2):
         database = parts[0] if len(parts) == 2 else rt.context.database
         if database is None:
-            raise SqlError("No current database: use a two-part name DB.SCHEMA or run "
-                           "USE DATABASE first.")
+            raise SqlError(
+                "No current database: use a two-part name DB.SCHEMA or run USE DATABASE first."
+            )
         if not rt.catalog.schema_exists(database, parts[-1]):
-            raise ObjectNotFound(f"Schema '{database}.{parts[-1]}' does not exist.",
-                                 name=f"{database}.{parts[-1]}")
+            raise ObjectNotFound(
+                f"Schema '{database}.{parts[-1]}' does not exist.", name=f"{database}.{parts[-1]}"
+            )
         rt.context.database, rt.context.schema = database, parts[-1]
         return status("Statement executed successfully.")
     raise UnsupportedError(f"USE {kind}", f"USE {kind} is not supported by snowmelt")
@@ -139,10 +161,14 @@ def column_from_def(definition: exp.ColumnDef, rt: Runtime) -> Column:
             column.default = rt.to_engine(ckind.this).sql("duckdb")
         elif isinstance(ckind, exp.CommentColumnConstraint):
             column.comment = ckind.this.name
-        elif isinstance(ckind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint):
-            raise UnsupportedError("AUTOINCREMENT", "AUTOINCREMENT/IDENTITY columns are not "
-                                   "supported yet; generate ids in the loader",
-                                   *position(definition))
+        elif isinstance(
+            ckind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint
+        ):
+            raise UnsupportedError(
+                "AUTOINCREMENT",
+                "AUTOINCREMENT/IDENTITY columns are not supported yet; generate ids in the loader",
+                *position(definition),
+            )
     return column
 
 
@@ -159,13 +185,16 @@ def _properties(create: exp.Create) -> tuple[bool, str | None]:
 
 def _check_schema(rt: Runtime, name: ObjectName, node: exp.Expression) -> None:
     if not rt.catalog.schema_exists(name.database, name.schema):
-        raise ObjectNotFound(f"Schema '{name.database}.{name.schema}' does not exist or not "
-                             "authorized. Create it with CREATE SCHEMA first.",
-                             name=f"{name.database}.{name.schema}")
+        raise ObjectNotFound(
+            f"Schema '{name.database}.{name.schema}' does not exist or not "
+            "authorized. Create it with CREATE SCHEMA first.",
+            name=f"{name.database}.{name.schema}",
+        )
 
 
-def prepare_replace(rt: Runtime, name: ObjectName, kind: str, replace: bool,
-                    if_not_exists: bool) -> CatalogObject | None | bool:
+def prepare_replace(
+    rt: Runtime, name: ObjectName, kind: str, replace: bool, if_not_exists: bool
+) -> CatalogObject | None | bool:
     """Handle an existing object of the same name. Returns False to skip creating."""
     existing = rt.catalog.find(name)
     if existing is None:
@@ -173,12 +202,17 @@ def prepare_replace(rt: Runtime, name: ObjectName, kind: str, replace: bool,
     if if_not_exists:
         return False
     if not replace:
-        raise ObjectExists(f"Object '{name}' already exists as a {existing.kind.lower()}. Use "
-                           "CREATE OR REPLACE or IF NOT EXISTS.", name=str(name))
+        raise ObjectExists(
+            f"Object '{name}' already exists as a {existing.kind.lower()}. Use "
+            "CREATE OR REPLACE or IF NOT EXISTS.",
+            name=str(name),
+        )
     if existing.kind != kind:
-        raise ObjectExists(f"Object '{name}' already exists as a {existing.kind.lower()}; "
-                           f"CREATE OR REPLACE {kind} cannot replace it. Drop it first.",
-                           name=str(name))
+        raise ObjectExists(
+            f"Object '{name}' already exists as a {existing.kind.lower()}; "
+            f"CREATE OR REPLACE {kind} cannot replace it. Drop it first.",
+            name=str(name),
+        )
     return existing
 
 
@@ -188,12 +222,19 @@ def create_table(rt: Runtime, create: exp.Create) -> Result:
     name = object_name(table, rt.context)
     replace, if_not_exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
     if replace and if_not_exists:
-        raise SqlError("CREATE OR REPLACE and IF NOT EXISTS cannot be used together",
-                       *position(table))
+        raise SqlError(
+            "CREATE OR REPLACE and IF NOT EXISTS cannot be used together", *position(table)
+        )
     transient, comment = _properties(create)
     query = create.args.get("expression")
-    like = next((p for p in (create.args.get("properties") or exp.Properties()).expressions
-                 if isinstance(p, exp.LikeProperty)), None)
+    like = next(
+        (
+            p
+            for p in (create.args.get("properties") or exp.Properties()).expressions
+            if isinstance(p, exp.LikeProperty)
+        ),
+        None,
+    )
     with rt.store.write("DDL") as commit:
         _check_schema(rt, name, table)
         existing = prepare_replace(rt, name, "TABLE", replace, if_not_exists)
@@ -206,16 +247,24 @@ def create_table(rt: Runtime, create: exp.Create) -> Result:
             bound = rt.to_engine(rt.bind_for_read(query.copy()))
             columns = [Column(n, t) for n, t in rt.engine.columns_of(bound)]
             if isinstance(schema_node, exp.Schema) and schema_node.expressions:
-                names = [identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
-                         for e in schema_node.expressions]
+                names = [
+                    identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
+                    for e in schema_node.expressions
+                ]
                 if len(names) != len(columns):
-                    raise SqlError(f"CREATE TABLE {name} lists {len(names)} columns but the "
-                                   f"query returns {len(columns)}", *position(table))
+                    raise SqlError(
+                        f"CREATE TABLE {name} lists {len(names)} columns but the "
+                        f"query returns {len(columns)}",
+                        *position(table),
+                    )
                 for column, new in zip(columns, names, strict=True):
                     column.name = new
         else:
-            columns = [column_from_def(d, rt) for d in schema_node.expressions
-                       if isinstance(d, exp.ColumnDef)]
+            columns = [
+                column_from_def(d, rt)
+                for d in schema_node.expressions
+                if isinstance(d, exp.ColumnDef)
+            ]
         _check_columns(name, columns)
         oid = rt.catalog.next_oid()
         generation = 0
@@ -223,8 +272,18 @@ def create_table(rt: Runtime, create: exp.Create) -> Result:
             generation = existing.generation + 1
             drop_object(rt, existing, keep_dependencies=True)
             rt.catalog.repoint_inputs(existing.oid, oid)
-        obj = CatalogObject(oid, name, "TABLE", rt.clock.now(), columns, None, generation,
-                            commit.version, transient, comment)
+        obj = CatalogObject(
+            oid,
+            name,
+            "TABLE",
+            rt.clock.now(),
+            columns,
+            None,
+            generation,
+            commit.version,
+            transient,
+            comment,
+        )
         create_tracked_object(rt, obj)
         if query is not None:
             rt.store.insert(commit, oid, obj.column_names, bound)
@@ -251,10 +310,10 @@ def create_tracked_object(rt: Runtime, obj: CatalogObject) -> None:
 
 def refresh_view(rt: Runtime, obj: CatalogObject) -> None:
     """(Re)create the user-visible view of a tracked object."""
-    view = exp.select(*[exp.column(quoted(c)) for c in obj.column_names]).from_(
-        data_table(obj.oid))
-    rt.engine.execute(exp.Create(kind="VIEW", this=obj.name.view_table(), expression=view,
-                                 replace=True))
+    view = exp.select(*[exp.column(quoted(c)) for c in obj.column_names]).from_(data_table(obj.oid))
+    rt.engine.execute(
+        exp.Create(kind="VIEW", this=obj.name.view_table(), expression=view, replace=True)
+    )
 
 
 def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False) -> None:
@@ -272,8 +331,9 @@ def drop(rt: Runtime, kind: str, table: exp.Expression, if_exists: bool) -> Resu
         obj = rt.catalog.find(name)
         if obj is None or obj.kind != kind:
             if if_exists:
-                return status(f"Drop statement executed successfully ({name.name} already "
-                              "dropped).")
+                return status(
+                    f"Drop statement executed successfully ({name.name} already dropped)."
+                )
             hint = f" (it is a {obj.kind.lower()}: use DROP {obj.kind})" if obj else ""
             raise ObjectNotFound(f"{kind.title()} '{name}' does not exist{hint}.", name=str(name))
         drop_object(rt, obj)
@@ -297,16 +357,26 @@ def alter_table(rt: Runtime, alter: exp.Alter) -> Result:
                 rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
                 rt.catalog.update_object(obj.oid, name=new_name)
                 obj.name = new_name
-            elif isinstance(action, exp.Drop) and str(action.args.get("kind", "")).upper() == "COLUMN":
-                names = {identifier_value(e) if isinstance(e, exp.Identifier) else
-                         identifier_value(e.this) for e in action.expressions or [action.this]}
+            elif (
+                isinstance(action, exp.Drop)
+                and str(action.args.get("kind", "")).upper() == "COLUMN"
+            ):
+                names = {
+                    identifier_value(e)
+                    if isinstance(e, exp.Identifier)
+                    else identifier_value(e.this)
+                    for e in action.expressions or [action.this]
+                }
                 missing = names - set(obj.column_names)
                 if missing:
                     raise SqlError(f"Column {sorted(missing)[0]!r} does not exist in {obj.name}")
                 obj.columns = [c for c in obj.columns if c.name not in names]
             else:
-                raise UnsupportedError("ALTER TABLE", f"ALTER TABLE action {action.sql('snowflake')!r}"
-                                       " is not supported by snowmelt", *position(action))
+                raise UnsupportedError(
+                    "ALTER TABLE",
+                    f"ALTER TABLE action {action.sql('snowflake')!r} is not supported by snowmelt",
+                    *position(action),
+                )
         rt.catalog.update_object(obj.oid, columns=obj.columns, generation=obj.generation + 1)
         refresh_view(rt, obj)
     return status("Statement executed successfully.")
@@ -320,8 +390,9 @@ def create_view(rt: Runtime, create: exp.Create) -> Result:
     qualified = qualify_names(rt, query.copy())
     with rt.store.write("DDL"):
         _check_schema(rt, name, table)
-        existing = prepare_replace(rt, name, "VIEW", bool(create.args.get("replace")),
-                                   bool(create.args.get("exists")))
+        existing = prepare_replace(
+            rt, name, "VIEW", bool(create.args.get("replace")), bool(create.args.get("exists"))
+        )
         if existing is False:
             return status(f"{name.name} already exists, statement succeeded.")
         if isinstance(existing, CatalogObject):
@@ -331,36 +402,60 @@ def create_view(rt: Runtime, create: exp.Create) -> Result:
         inlined = inline_views(rt, query.copy())
         with ExitStack() as stack:
             probe = expand_table_functions(rt, inlined.copy(), stack)
-            columns = [Column(n, t) for n, t in rt.engine.columns_of(
-                rt.to_engine(rt.bind_for_read(probe)))]
+            columns = [
+                Column(n, t) for n, t in rt.engine.columns_of(rt.to_engine(rt.bind_for_read(probe)))
+            ]
         # Views are evaluated by snowmelt (see query.inline_views); the DuckDB view is a
         # convenience for other tools reading the file, made when the query allows it.
         computed = inlined.find(exp.TableFromRows) is not None
         bound = None if computed else rt.to_engine(rt.bind_for_read(inlined))
         if isinstance(create.this, exp.Schema):
-            names = [identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
-                     for e in create.this.expressions]
+            names = [
+                identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
+                for e in create.this.expressions
+            ]
             if bound is not None:
-                bound = exp.select("*").from_(exp.Subquery(this=bound, alias=exp.TableAlias(
-                    this=quoted("_sm_v"), columns=[quoted(n) for n in names])))
+                bound = exp.select("*").from_(
+                    exp.Subquery(
+                        this=bound,
+                        alias=exp.TableAlias(
+                            this=quoted("_sm_v"), columns=[quoted(n) for n in names]
+                        ),
+                    )
+                )
             for column, new in zip(columns, names, strict=False):
                 column.name = new
-            qualified = exp.select("*").from_(exp.Subquery(this=qualified, alias=exp.TableAlias(
-                this=quoted("_sm_v"), columns=[quoted(n) for n in names])))
-        obj = CatalogObject(rt.catalog.next_oid(), name, "VIEW", rt.clock.now(), columns,
-                            qualified.sql("snowflake"), 0, 0)
+            qualified = exp.select("*").from_(
+                exp.Subquery(
+                    this=qualified,
+                    alias=exp.TableAlias(this=quoted("_sm_v"), columns=[quoted(n) for n in names]),
+                )
+            )
+        obj = CatalogObject(
+            rt.catalog.next_oid(),
+            name,
+            "VIEW",
+            rt.clock.now(),
+            columns,
+            qualified.sql("snowflake"),
+            0,
+            0,
+        )
         rt.catalog.add_object(obj)
         if bound is not None:
-            rt.engine.execute(exp.Create(kind="VIEW", this=name.view_table(), expression=bound,
-                                         replace=True))
+            rt.engine.execute(
+                exp.Create(kind="VIEW", this=name.view_table(), expression=bound, replace=True)
+            )
     return status(f"View {name.name} successfully created.")
 
 
 def qualify_names(rt: Runtime, query: exp.Expression) -> exp.Expression:
     """Rewrite table references to three-part names, so stored text means the same later."""
+
     def qualified(obj: CatalogObject, table: exp.Table) -> exp.Expression:
-        return exp.table_(quoted(obj.name.name), db=quoted(obj.name.schema),
-                          catalog=quoted(obj.name.database))
+        return exp.table_(
+            quoted(obj.name.name), db=quoted(obj.name.schema), catalog=quoted(obj.name.database)
+        )
 
     return rt.resolver.bind(query, qualified)
 
@@ -372,24 +467,27 @@ def warehouse(rt: Runtime, command: commands.Warehouse) -> Result:
             if rt.catalog.warehouse_exists(command.name) and command.if_not_exists:
                 return status(f"{command.name} already exists, statement succeeded.")
             if rt.catalog.warehouse_exists(command.name) and not command.replace:
-                raise ObjectExists(f"Warehouse '{command.name}' already exists.",
-                                   name=command.name)
+                raise ObjectExists(f"Warehouse '{command.name}' already exists.", name=command.name)
             rt.catalog.put_warehouse(command.name, rt.clock.now(), command.properties)
             rt.context.warehouse = command.name
-            rt.notice(f"Warehouse {command.name} recorded; snowmelt runs every refresh on its "
-                      "own engine, so warehouse settings have no effect.")
+            rt.notice(
+                f"Warehouse {command.name} recorded; snowmelt runs every refresh on its "
+                "own engine, so warehouse settings have no effect."
+            )
             return status(f"Warehouse {command.name} successfully created.")
         if command.action == "DROP":
             if not rt.catalog.drop_warehouse(command.name) and not command.if_exists:
-                raise ObjectNotFound(f"Warehouse '{command.name}' does not exist.",
-                                     name=command.name)
+                raise ObjectNotFound(
+                    f"Warehouse '{command.name}' does not exist.", name=command.name
+                )
             return status(f"{command.name} successfully dropped.")
         if command.action == "ALTER":
             if not rt.catalog.warehouse_exists(command.name):
                 if command.if_exists:
                     return status("Statement executed successfully.")
-                raise ObjectNotFound(f"Warehouse '{command.name}' does not exist.",
-                                     name=command.name)
+                raise ObjectNotFound(
+                    f"Warehouse '{command.name}' does not exist.", name=command.name
+                )
             rt.catalog.put_warehouse(command.name, rt.clock.now(), command.properties)
             rt.notice(f"Warehouse {command.name} settings recorded (no effect in snowmelt).")
             return status("Statement executed successfully.")

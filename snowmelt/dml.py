@@ -25,10 +25,12 @@ from snowmelt.sql.resolve import position
 def _target(rt: Runtime, table: exp.Expression, verb: str) -> CatalogObject:
     obj = rt.resolver.lookup(table)
     if obj.kind != "TABLE":
-        raise SqlError(f"{verb} is not allowed on {obj.kind.lower()} '{obj.name}': only base "
-                       "tables can be written" + ("; a dynamic table changes only by refresh"
-                                                  if obj.kind == "DYNAMIC TABLE" else ""),
-                       *position(table))
+        raise SqlError(
+            f"{verb} is not allowed on {obj.kind.lower()} '{obj.name}': only base "
+            "tables can be written"
+            + ("; a dynamic table changes only by refresh" if obj.kind == "DYNAMIC TABLE" else ""),
+            *position(table),
+        )
     return obj
 
 
@@ -46,15 +48,15 @@ def _version(commit_version: int) -> exp.Expression:
     return exp.Literal.number(commit_version)
 
 
-def _column_list(obj: CatalogObject, names: list[exp.Expression] | None,
-                 node: exp.Expression) -> list[str]:
+def _column_list(
+    obj: CatalogObject, names: list[exp.Expression] | None, node: exp.Expression
+) -> list[str]:
     if not names:
         return obj.column_names
     columns = [identifier_value(n if isinstance(n, exp.Identifier) else n.this) for n in names]
     unknown = [c for c in columns if c not in obj.column_names]
     if unknown:
-        raise SqlError(f"Column '{unknown[0]}' does not exist in table {obj.name}",
-                       *position(node))
+        raise SqlError(f"Column '{unknown[0]}' does not exist in table {obj.name}", *position(node))
     return columns
 
 
@@ -62,15 +64,18 @@ def insert(rt: Runtime, statement: exp.Insert) -> Result:
     target = statement.this
     table = target.this if isinstance(target, exp.Schema) else target
     obj = _target(rt, table, "INSERT")
-    columns = _column_list(obj, target.expressions if isinstance(target, exp.Schema) else None,
-                           target)
+    columns = _column_list(
+        obj, target.expressions if isinstance(target, exp.Schema) else None, target
+    )
     source = statement.expression
     if isinstance(source, exp.Values):
         for row in source.expressions:
             width = len(row.expressions) if isinstance(row, exp.Tuple) else 1
             if width != len(columns):
-                raise SqlError(f"Insert into {obj.name} gives {width} values for "
-                               f"{len(columns)} columns", *position(row))
+                raise SqlError(
+                    f"Insert into {obj.name} gives {width} values for {len(columns)} columns",
+                    *position(row),
+                )
         source = exp.select("*").from_(source)
     bound = rt.to_engine(rt.bind_for_read(source.copy()))
     with rt.store.write("INSERT") as commit:
@@ -103,8 +108,10 @@ def update(rt: Runtime, statement: exp.Update) -> Result:
             rewritten.set("from_", rt.bind_for_read(rewritten.args["from_"]))
         candidates = exp.select(col(ROW_ID, alias)).from_(_physical(table, obj))
         if rewritten.args.get("from_"):
-            for relation in [rewritten.args["from_"].this, *(
-                    j.this for j in rewritten.args.get("joins") or [])]:
+            for relation in [
+                rewritten.args["from_"].this,
+                *(j.this for j in rewritten.args.get("joins") or []),
+            ]:
                 candidates = candidates.join(relation.copy(), join_type="cross")
         if rewritten.args.get("where"):
             candidates = candidates.where(rewritten.args["where"].this.copy())
@@ -147,24 +154,44 @@ def merge(rt: Runtime, statement: exp.Merge) -> Result:
             if isinstance(then, exp.Update):
                 then.set("expressions", _set_version(then.expressions, commit.version))
             elif isinstance(then, exp.Insert):
-                names = _column_list(obj, then.this.expressions if isinstance(
-                    then.this, exp.Tuple) else None, then)
-                then.set("this", exp.Tuple(expressions=[exp.column(quoted(n)) for n in names]
-                                           + [exp.column(quoted(INSERT_VERSION))]))
+                names = _column_list(
+                    obj, then.this.expressions if isinstance(then.this, exp.Tuple) else None, then
+                )
+                then.set(
+                    "this",
+                    exp.Tuple(
+                        expressions=[exp.column(quoted(n)) for n in names]
+                        + [exp.column(quoted(INSERT_VERSION))]
+                    ),
+                )
                 values = then.expression
                 values.set("expressions", [*values.expressions, _version(commit.version)])
-        candidates = exp.select(col(ROW_ID, alias)).from_(_physical(table, obj)).join(
-            source.copy(), on=statement.args["on"].copy())
+        candidates = (
+            exp.select(col(ROW_ID, alias))
+            .from_(_physical(table, obj))
+            .join(source.copy(), on=statement.args["on"].copy())
+        )
         logged_before = commit.touched.get(obj.oid, 0)
-        with rt.store.rewrite(commit, obj.oid, obj.column_names,
-                              rt.to_engine(candidates)) as before:
+        with rt.store.rewrite(
+            commit, obj.oid, obj.column_names, rt.to_engine(candidates)
+        ) as before:
             rt.engine.execute(rt.to_engine(rewritten))
             fresh = exp.EQ(this=col(INSERT_VERSION), expression=_version(commit.version))
-            rows = rt.engine.rows(exp.select(
-                exp.func("count_if", fresh),
-                exp.func("count_if", exp.and_(fresh.copy(), exp.In(
-                    this=col(ROW_ID), query=exp.select(col(ROW_ID)).from_(before).subquery()))),
-            ).from_(data_table(obj.oid)))
+            rows = rt.engine.rows(
+                exp.select(
+                    exp.func("count_if", fresh),
+                    exp.func(
+                        "count_if",
+                        exp.and_(
+                            fresh.copy(),
+                            exp.In(
+                                this=col(ROW_ID),
+                                query=exp.select(col(ROW_ID)).from_(before).subquery(),
+                            ),
+                        ),
+                    ),
+                ).from_(data_table(obj.oid))
+            )
         changed, updated = int(rows[0][0] or 0), int(rows[0][1] or 0)
         logged = commit.touched.get(obj.oid, 0) - logged_before
         counts = {"inserted": changed - updated, "updated": updated, "deleted": logged - updated}
@@ -202,8 +229,11 @@ def to_arrow(data: Any) -> pa.Table:
         return pa.Table.from_pandas(data, preserve_index=False)
     if module.startswith("polars"):
         return data.to_arrow()
-    raise IngestError(f"Cannot insert a {type(data).__name__}: pass an Arrow table, a pandas or "
-                      "polars DataFrame, or a list of dicts", table="?")
+    raise IngestError(
+        f"Cannot insert a {type(data).__name__}: pass an Arrow table, a pandas or "
+        "polars DataFrame, or a list of dicts",
+        table="?",
+    )
 
 
 def insert_arrow(rt: Runtime, obj: CatalogObject, data: Any) -> int:
@@ -213,18 +243,24 @@ def insert_arrow(rt: Runtime, obj: CatalogObject, data: Any) -> int:
     known = {c.name.upper(): c for c in obj.columns}
     unknown = [n for n in batch.column_names if n.upper() not in known]
     if unknown:
-        raise IngestError(f"Batch for {obj.name} has column {unknown[0]!r}, which the table does "
-                          f"not have (columns: {', '.join(obj.column_names)})",
-                          table=str(obj.name), column=unknown[0])
+        raise IngestError(
+            f"Batch for {obj.name} has column {unknown[0]!r}, which the table does "
+            f"not have (columns: {', '.join(obj.column_names)})",
+            table=str(obj.name),
+            column=unknown[0],
+        )
     for column in obj.columns:
         if column.name.upper() not in by_upper and not column.nullable and column.default is None:
-            raise IngestError(f"Batch for {obj.name} lacks NOT NULL column {column.name!r}",
-                              table=str(obj.name), column=column.name)
+            raise IngestError(
+                f"Batch for {obj.name} lacks NOT NULL column {column.name!r}",
+                table=str(obj.name),
+                column=column.name,
+            )
     view = "_sm_batch"
     present = [c for c in obj.columns if c.name.upper() in by_upper]
     with rt.engine.register(view, batch):
         casts = {}
-        checks: dict[str, exp.Expression] = {}
+        checks: dict[str, exp.Condition] = {}
         for column in present:
             name = by_upper[column.name.upper()]
             field = batch.schema.field(name)
@@ -241,9 +277,11 @@ def insert_arrow(rt: Runtime, obj: CatalogObject, data: Any) -> int:
 
 # Arrow types that always convert to these stored types (no per-row check needed).
 _LOSSLESS = {
-    "BIGINT": (pa.types.is_integer,), "DOUBLE": (pa.types.is_floating, pa.types.is_integer),
+    "BIGINT": (pa.types.is_integer,),
+    "DOUBLE": (pa.types.is_floating, pa.types.is_integer),
     "VARCHAR": (pa.types.is_string, pa.types.is_large_string),
-    "BOOLEAN": (pa.types.is_boolean,), "DATE": (pa.types.is_date,),
+    "BOOLEAN": (pa.types.is_boolean,),
+    "DATE": (pa.types.is_date,),
     "TIMESTAMP": (pa.types.is_timestamp, pa.types.is_date),
     "TIMESTAMP WITH TIME ZONE": (pa.types.is_timestamp,),
 }
@@ -253,51 +291,73 @@ def _cast(expression: exp.Expression, type_text: str, source: pa.DataType) -> ex
     """The conversion of one incoming column to its stored type. Strings going into a
     VARIANT column are JSON text (parsed); other values are converted to JSON."""
     target = exp.DataType.build(type_text, dialect="duckdb")
-    if target.this == exp.DataType.Type.JSON and not (pa.types.is_string(source) or
-                                                      pa.types.is_large_string(source)):
+    if target.this == exp.DataType.Type.JSON and not (
+        pa.types.is_string(source) or pa.types.is_large_string(source)
+    ):
         return exp.Anonymous(this="to_json", expressions=[expression])
     return exp.Cast(this=expression, to=target)
 
 
-def _problem(value: exp.Column, cast: exp.Expression, column: Column,
-             field: pa.Field) -> exp.Expression | None:
+def _problem(
+    value: exp.Column, cast: exp.Expression, column: Column, field: pa.Field
+) -> exp.Condition | None:
     """A predicate true for rows of this column that cannot be stored, or None."""
-    checks: list[exp.Expression] = []
+    checks: list[exp.Condition] = []
     if not column.nullable and field.nullable:
         checks.append(exp.Is(this=value.copy(), expression=exp.null()))
     lossless = any(test(field.type) for test in _LOSSLESS.get(column.type.upper(), ()))
     if isinstance(cast, exp.Cast) and not lossless:
         target = cast.args["to"]
-        fails: exp.Expression = exp.Is(this=exp.TryCast(this=value.copy(), to=target.copy()),
-                                       expression=exp.null())
+        fails: exp.Condition = exp.Is(
+            this=exp.TryCast(this=value.copy(), to=target.copy()), expression=exp.null()
+        )
         if target.this == exp.DataType.Type.JSON:
             fails = exp.Not(this=exp.func("json_valid", value.copy()))
-        checks.append(exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
-                               fails))
+        checks.append(
+            exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())), fails)
+        )
     return exp.or_(*checks) if checks else None
 
 
-def _reject_first_bad_row(rt: Runtime, obj: CatalogObject, view: str,
-                          checks: dict[str, exp.Expression]) -> None:
+def _reject_first_bad_row(
+    rt: Runtime, obj: CatalogObject, view: str, checks: dict[str, exp.Condition]
+) -> None:
     """One scan finds, per column, the first row that cannot be stored; the batch is
     rejected naming the earliest such row and its column."""
-    numbered = exp.select(exp.Star(), exp.Window(this=exp.func("row_number")).as_("_sm_i")
-                          ).from_(quoted(view)).subquery("_sm_b")
-    firsts = [exp.func("min", exp.If(this=check, true=exp.column("_sm_i"))).as_(f"c{i}")
-              for i, check in enumerate(checks.values())]
+    numbered = (
+        exp.select(exp.Star(), exp.Window(this=exp.func("row_number")).as_("_sm_i"))
+        .from_(quoted(view))
+        .subquery("_sm_b")
+    )
+    firsts = [
+        exp.func("min", exp.If(this=check, true=exp.column("_sm_i"))).as_(f"c{i}")
+        for i, check in enumerate(checks.values())
+    ]
     found = rt.engine.rows(exp.select(*firsts).from_(numbered))[0]
     bad = [(row, name) for row, name in zip(found, checks, strict=True) if row is not None]
     if not bad:
         return
     index, name = min(bad)
-    value = rt.engine.rows(exp.select(col(name)).from_(exp.select(
-        exp.Star(), exp.Window(this=exp.func("row_number")).as_("_sm_i")).from_(
-        quoted(view)).subquery("_sm_b")).where(exp.EQ(this=exp.column("_sm_i"),
-                                                      expression=exp.Literal.number(index))))
+    value = rt.engine.rows(
+        exp.select(col(name))
+        .from_(
+            exp.select(exp.Star(), exp.Window(this=exp.func("row_number")).as_("_sm_i"))
+            .from_(quoted(view))
+            .subquery("_sm_b")
+        )
+        .where(exp.EQ(this=exp.column("_sm_i"), expression=exp.Literal.number(index)))
+    )
     bad_value = value[0][0] if value else None
     column = next(c for c in obj.columns if c.name.upper() == name.upper())
-    reason = "is NULL in a NOT NULL column" if bad_value is None else \
-        f"value {bad_value!r} cannot be converted to {column.type}"
-    raise IngestError(f"Batch for {obj.name} rejected: row {index}, column {name!r} "
-                      f"{reason}; nothing was written", table=str(obj.name), row=int(index),
-                      column=name)
+    reason = (
+        "is NULL in a NOT NULL column"
+        if bad_value is None
+        else f"value {bad_value!r} cannot be converted to {column.type}"
+    )
+    raise IngestError(
+        f"Batch for {obj.name} rejected: row {index}, column {name!r} "
+        f"{reason}; nothing was written",
+        table=str(obj.name),
+        row=int(index),
+        column=name,
+    )

@@ -29,8 +29,11 @@ from snowmelt.sql.resolve import normalize, object_name, position
 
 MODES = ("AUTO", "FULL", "INCREMENTAL")
 UNSUPPORTED_MODES = ("ADAPTIVE", "CUSTOM_INCREMENTAL")
-_LAG = re.compile(r"^\s*(\d+)\s*(second|seconds|sec|secs|s|minute|minutes|min|mins|m|hour|hours"
-                  r"|h|hr|hrs|day|days|d)\s*$", re.IGNORECASE)
+_LAG = re.compile(
+    r"^\s*(\d+)\s*(second|seconds|sec|secs|s|minute|minutes|min|mins|m|hour|hours"
+    r"|h|hr|hrs|day|days|d)\s*$",
+    re.IGNORECASE,
+)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -53,11 +56,14 @@ def parse_lag(value: Any) -> tuple[int | None, str]:
         return None, "DOWNSTREAM"
     match = _LAG.match(text)
     if not match:
-        raise SqlError(f"Invalid TARGET_LAG {text!r}: use '<n> seconds|minutes|hours|days' or "
-                       "DOWNSTREAM")
+        raise SqlError(
+            f"Invalid TARGET_LAG {text!r}: use '<n> seconds|minutes|hours|days' or DOWNSTREAM"
+        )
     unit = match.group(2).lower()
-    seconds = int(match.group(1)) * _UNIT_SECONDS["m" if unit.startswith("min") or unit == "m"
-                                                  else unit[0]]
+    seconds = (
+        int(match.group(1))
+        * _UNIT_SECONDS["m" if unit.startswith("min") or unit == "m" else unit[0]]
+    )
     if seconds < 1:
         raise SqlError(f"TARGET_LAG {text!r} is too short: snowmelt allows down to 1 second")
     return seconds, "USER_DEFINED"
@@ -87,8 +93,11 @@ def options_from(create: exp.Create) -> Options:
             continue
         key = prop.name.upper() if isinstance(prop, exp.Property) else type(prop).__name__
         value = prop.args.get("value") if isinstance(prop, exp.Property) else None
-        text = value.name if isinstance(value, exp.Literal | exp.Var | exp.Identifier) else (
-            value.sql("snowflake") if value is not None else "")
+        text = (
+            value.name
+            if isinstance(value, exp.Literal | exp.Var | exp.Identifier)
+            else (value.sql("snowflake") if value is not None else "")
+        )
         if key == "TARGET_LAG":
             options.target_lag_sec, options.target_lag_type = parse_lag(text)
         elif key == "WAREHOUSE":
@@ -96,8 +105,10 @@ def options_from(create: exp.Create) -> Options:
         elif key == "REFRESH_MODE":
             mode = text.upper()
             if mode in UNSUPPORTED_MODES:
-                raise SqlError(f"REFRESH_MODE = {mode} is not supported by snowmelt yet; use "
-                               "AUTO, FULL or INCREMENTAL")
+                raise SqlError(
+                    f"REFRESH_MODE = {mode} is not supported by snowmelt yet; use "
+                    "AUTO, FULL or INCREMENTAL"
+                )
             if mode not in MODES:
                 raise SqlError(f"Invalid REFRESH_MODE {text!r}: use AUTO, FULL or INCREMENTAL")
             options.refresh_mode = mode
@@ -111,32 +122,45 @@ def options_from(create: exp.Create) -> Options:
             options.scheduler = text.upper()
         elif key == "REQUIRE_USER":
             options.initialize = "ON_SCHEDULE"
-        elif key in ("INITIALIZATION_WAREHOUSE", "DATA_RETENTION_TIME_IN_DAYS",
-                     "MAX_DATA_EXTENSION_TIME_IN_DAYS", "COPY_GRANTS", "COPY_TAGS",
-                     "ROW_TIMESTAMP", "IMMUTABLE", "FROZEN"):
+        elif key in (
+            "INITIALIZATION_WAREHOUSE",
+            "DATA_RETENTION_TIME_IN_DAYS",
+            "MAX_DATA_EXTENSION_TIME_IN_DAYS",
+            "COPY_GRANTS",
+            "COPY_TAGS",
+            "ROW_TIMESTAMP",
+            "IMMUTABLE",
+            "FROZEN",
+        ):
             continue
         else:
             raise SqlError(f"Dynamic table property {key} is not supported by snowmelt")
     if options.scheduler == "DISABLE" and options.target_lag_type is not None:
-        raise DynamicTableError("TARGET_LAG cannot be set when SCHEDULER = DISABLE: a table "
-                                "outside the scheduler is refreshed only manually. Remove "
-                                "TARGET_LAG or set SCHEDULER = ENABLE.")
+        raise DynamicTableError(
+            "TARGET_LAG cannot be set when SCHEDULER = DISABLE: a table "
+            "outside the scheduler is refreshed only manually. Remove "
+            "TARGET_LAG or set SCHEDULER = ENABLE."
+        )
     if options.scheduler != "DISABLE" and options.target_lag_type is None:
-        raise DynamicTableError("TARGET_LAG is required: add TARGET_LAG = '<n> minutes' (or "
-                                "DOWNSTREAM), or SCHEDULER = DISABLE for manual refresh only.")
+        raise DynamicTableError(
+            "TARGET_LAG is required: add TARGET_LAG = '<n> minutes' (or "
+            "DOWNSTREAM), or SCHEDULER = DISABLE for manual refresh only."
+        )
     if options.warehouse is None:
-        raise DynamicTableError("WAREHOUSE is required for a dynamic table (it is recorded; "
-                                "snowmelt refreshes on its own engine). Add WAREHOUSE = <name>.")
+        raise DynamicTableError(
+            "WAREHOUSE is required for a dynamic table (it is recorded; "
+            "snowmelt refreshes on its own engine). Add WAREHOUSE = <name>."
+        )
     return options
 
 
 def _output_names(query: exp.Expression, described: list[tuple[str, str]]) -> list[str]:
     select = query if isinstance(query, exp.Select) else None
-    if select is None or any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and
-                                                          isinstance(e.this, exp.Star))
-                             for e in select.expressions):
-        return [n.upper() if n == n.lower() and not n.startswith('"') else n
-                for n, _ in described]
+    if select is None or any(
+        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+        for e in select.expressions
+    ):
+        return [n.upper() if n == n.lower() and not n.startswith('"') else n for n, _ in described]
     names = []
     for expression in select.expressions:
         if isinstance(expression, exp.Alias):
@@ -155,8 +179,12 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
     replace = bool(create.args.get("replace")) and not or_alter
     if_not_exists = bool(create.args.get("exists"))
     if (replace or or_alter) and if_not_exists:
-        raise SqlError("CREATE OR REPLACE and IF NOT EXISTS cannot be used together on a "
-                       "dynamic table; choose one", statement.line, statement.column)
+        raise SqlError(
+            "CREATE OR REPLACE and IF NOT EXISTS cannot be used together on a "
+            "dynamic table; choose one",
+            statement.line,
+            statement.column,
+        )
     schema_node = create.this
     table = schema_node.this if isinstance(schema_node, exp.Schema) else schema_node
     name = object_name(table, rt.context)
@@ -167,8 +195,11 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
     query = normalize(query.copy())
     with rt.store.write("DDL") as commit:
         if not rt.catalog.schema_exists(name.database, name.schema):
-            raise ObjectNotFound(f"Schema '{name.database}.{name.schema}' does not exist. Create "
-                                 "it with CREATE SCHEMA first.", name=f"{name.database}.{name.schema}")
+            raise ObjectNotFound(
+                f"Schema '{name.database}.{name.schema}' does not exist. Create "
+                "it with CREATE SCHEMA first.",
+                name=f"{name.database}.{name.schema}",
+            )
         existing = prepare_replace(rt, name, "DYNAMIC TABLE", replace or or_alter, if_not_exists)
         if existing is False:
             return Result.status(f"{name.name} already exists, statement succeeded.")
@@ -178,16 +209,25 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
         described = rt.engine.columns_of(rt.to_engine(rt.bind_for_read(query.copy())))
         names = _output_names(query, described)
         if isinstance(schema_node, exp.Schema) and schema_node.expressions:
-            listed = [identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
-                      for e in schema_node.expressions]
+            listed = [
+                identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
+                for e in schema_node.expressions
+            ]
             if len(listed) != len(names):
-                raise SqlError(f"Dynamic table {name} lists {len(listed)} columns but its query "
-                               f"returns {len(names)}", statement.line, statement.column)
+                raise SqlError(
+                    f"Dynamic table {name} lists {len(listed)} columns but its query "
+                    f"returns {len(names)}",
+                    statement.line,
+                    statement.column,
+                )
             names = listed
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
-            raise SqlError(f"Dynamic table {name} would have two columns named {dup!r}; alias "
-                           "one of them", statement.line, statement.column)
+            raise SqlError(
+                f"Dynamic table {name} would have two columns named {dup!r}; alias one of them",
+                statement.line,
+                statement.column,
+            )
         columns = [Column(n, t) for n, (_, t) in zip(names, described, strict=True)]
         analysis = _resolve_mode(rt, name, qualified, sources, options)
         if or_alter and isinstance(existing, CatalogObject):
@@ -200,30 +240,53 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
             generation = existing.generation + 1
             drop_object(rt, existing, keep_dependencies=True)
             rt.catalog.repoint_inputs(existing.oid, oid)
-        obj = CatalogObject(oid, name, "DYNAMIC TABLE", rt.clock.now(), columns, statement.text,
-                            generation, commit.version, comment=options.comment)
+        obj = CatalogObject(
+            oid,
+            name,
+            "DYNAMIC TABLE",
+            rt.clock.now(),
+            columns,
+            statement.text,
+            generation,
+            commit.version,
+            comment=options.comment,
+        )
         rt.store.create_tracked(oid, columns + analysis.state_columns)
         rt.catalog.add_object(obj)
         from snowmelt.ddl import refresh_view
 
         refresh_view(rt, obj)
-        plan = dict(analysis.plan, state_columns=[c.__dict__ for c in analysis.state_columns],
-                    strategy=analysis.strategy)
+        plan = dict(
+            analysis.plan,
+            state_columns=[c.__dict__ for c in analysis.state_columns],
+            strategy=analysis.strategy,
+        )
         dt = DynamicTable(
-            oid=oid, target_lag_sec=options.target_lag_sec,
+            oid=oid,
+            target_lag_sec=options.target_lag_sec,
             target_lag_type=options.target_lag_type or "USER_DEFINED",
-            warehouse=options.warehouse, requested_mode=options.refresh_mode,
-            refresh_mode=analysis.mode, refresh_mode_reason=analysis.reason,
-            initialize=options.initialize, scheduler=options.scheduler,
-            cluster_by=options.cluster_by, query_text=_query_text(statement),
-            query_sql=qualified.sql("snowflake"), state="ACTIVE", plan=plan,
-            config_changed_at=rt.clock.now())
+            warehouse=options.warehouse,
+            requested_mode=options.refresh_mode,
+            refresh_mode=analysis.mode,
+            refresh_mode_reason=analysis.reason,
+            initialize=options.initialize,
+            scheduler=options.scheduler,
+            cluster_by=options.cluster_by,
+            query_text=_query_text(statement),
+            query_sql=qualified.sql("snowflake"),
+            state="ACTIVE",
+            plan=plan,
+            config_changed_at=rt.clock.now(),
+        )
         rt.catalog.add_dynamic_table(dt)
         rt.catalog.set_dependencies(oid, [s.oid for s in sources])
         record_graph(rt, obj.oid)
         if options.initialize == "ON_CREATE":
-            uninitialized = [s.oid for s in sources if s.kind == "DYNAMIC TABLE" and
-                             not rt.catalog.dynamic_table(s.oid).initialized]
+            uninitialized = [
+                s.oid
+                for s in sources
+                if s.kind == "DYNAMIC TABLE" and not rt.catalog.dynamic_table(s.oid).initialized
+            ]
             if uninitialized:
                 refresher.refresh(uninitialized, "CREATION")
             refresher.refresh([oid], "CREATION", include_upstream=False)
@@ -234,31 +297,40 @@ def _query_text(statement: Statement) -> str:
     return statement.text
 
 
-def _validate_sources(rt: Runtime, name: ObjectName, sources: list[CatalogObject],
-                      options: Options, existing: Any) -> None:
+def _validate_sources(
+    rt: Runtime, name: ObjectName, sources: list[CatalogObject], options: Options, existing: Any
+) -> None:
     for source in sources:
         if source.name == name:
             raise DynamicTableError(f"Dynamic table {name} cannot read itself", name=str(name))
         if source.kind not in ("TABLE", "DYNAMIC TABLE"):
-            raise DynamicTableError(f"Dynamic table {name} reads {source.name}, a "
-                                    f"{source.kind.lower()}, which snowmelt cannot track",
-                                    name=str(name))
+            raise DynamicTableError(
+                f"Dynamic table {name} reads {source.name}, a "
+                f"{source.kind.lower()}, which snowmelt cannot track",
+                name=str(name),
+            )
         if source.kind == "DYNAMIC TABLE":
             if _reads(rt, source.oid, name):
                 raise DynamicTableError(
                     f"Dynamic table {name} would form a cycle: {source.name} already reads "
-                    f"{name}. Remove that dependency first.", name=str(name))
+                    f"{name}. Remove that dependency first.",
+                    name=str(name),
+                )
             upstream = rt.catalog.dynamic_table(source.oid)
-            if (options.target_lag_type == "USER_DEFINED" and upstream.target_lag_type ==
-                    "USER_DEFINED" and upstream.target_lag_sec is not None and
-                    options.target_lag_sec is not None and
-                    options.target_lag_sec < upstream.target_lag_sec):
+            if (
+                options.target_lag_type == "USER_DEFINED"
+                and upstream.target_lag_type == "USER_DEFINED"
+                and upstream.target_lag_sec is not None
+                and options.target_lag_sec is not None
+                and options.target_lag_sec < upstream.target_lag_sec
+            ):
                 raise DynamicTableError(
                     f"TARGET_LAG of {name} ({format_lag(options.target_lag_sec, 'USER_DEFINED')})"
                     f" is shorter than that of its upstream dynamic table {source.name} "
                     f"({format_lag(upstream.target_lag_sec, 'USER_DEFINED')}). Use a lag of at "
                     "least the upstream's, or make the upstream's shorter or DOWNSTREAM.",
-                    name=str(name))
+                    name=str(name),
+                )
 
 
 def _reads(rt: Runtime, oid: int, name: ObjectName, seen: set[int] | None = None) -> bool:
@@ -276,8 +348,13 @@ def _reads(rt: Runtime, oid: int, name: ObjectName, seen: set[int] | None = None
     return False
 
 
-def _resolve_mode(rt: Runtime, name: ObjectName, query: exp.Expression,
-                  sources: list[CatalogObject], options: Options) -> ivm.Analysis:
+def _resolve_mode(
+    rt: Runtime,
+    name: ObjectName,
+    query: exp.Expression,
+    sources: list[CatalogObject],
+    options: Options,
+) -> ivm.Analysis:
     infos = {}
     upstream_full = None
     for source in sources:
@@ -296,27 +373,43 @@ def _resolve_mode(rt: Runtime, name: ObjectName, query: exp.Expression,
             raise DynamicTableError(
                 f"Dynamic table {name} cannot be refreshed incrementally: {analysis.message}"
                 f"{where}. Use REFRESH_MODE = FULL or AUTO, or rewrite the query.",
-                name=str(name))
+                name=str(name),
+            )
         return analysis
     if upstream_full is not None and options.refresh_mode == "AUTO":
-        return ivm.Analysis(mode="FULL", reason="UPSTREAM_USES_FULL_REFRESH",
-                            message=f"upstream dynamic table {upstream_full} uses FULL refresh")
+        return ivm.Analysis(
+            mode="FULL",
+            reason="UPSTREAM_USES_FULL_REFRESH",
+            message=f"upstream dynamic table {upstream_full} uses FULL refresh",
+        )
     return analysis
 
 
-def _alter_in_place(rt: Runtime, existing: CatalogObject, options: Options,
-                    qualified: exp.Expression, columns: list[Column],
-                    analysis: ivm.Analysis) -> bool:
+def _alter_in_place(
+    rt: Runtime,
+    existing: CatalogObject,
+    options: Options,
+    qualified: exp.Expression,
+    columns: list[Column],
+    analysis: ivm.Analysis,
+) -> bool:
     """CREATE OR ALTER: keep the data when only data-preserving properties changed."""
     dt = rt.catalog.dynamic_table(existing.oid)
-    if (dt.query_sql != qualified.sql("snowflake") or dt.requested_mode != options.refresh_mode
-            or [c.name for c in columns] != existing.column_names):
+    if (
+        dt.query_sql != qualified.sql("snowflake")
+        or dt.requested_mode != options.refresh_mode
+        or [c.name for c in columns] != existing.column_names
+    ):
         return False
     rt.catalog.update_dynamic_table(
-        existing.oid, target_lag_sec=options.target_lag_sec,
+        existing.oid,
+        target_lag_sec=options.target_lag_sec,
         target_lag_type=options.target_lag_type or "USER_DEFINED",
-        warehouse=options.warehouse, scheduler=options.scheduler,
-        cluster_by=options.cluster_by, config_changed_at=rt.clock.now())
+        warehouse=options.warehouse,
+        scheduler=options.scheduler,
+        cluster_by=options.cluster_by,
+        config_changed_at=rt.clock.now(),
+    )
     rt.catalog.update_object(existing.oid, comment=options.comment)
     record_graph(rt, existing.oid)
     return True
@@ -325,23 +418,35 @@ def _alter_in_place(rt: Runtime, existing: CatalogObject, options: Options,
 def record_graph(rt: Runtime, oid: int) -> None:
     obj = rt.catalog.get(oid)
     dt = rt.catalog.dynamic_table(oid)
-    inputs = [{"name": str(rt.catalog.get(i).name),
-               "kind": rt.catalog.get(i).kind.replace(" ", "_")}
-              for i, _, _ in rt.catalog.inputs(oid)]
-    rt.catalog.add_graph_version({
-        "oid": oid, "name": obj.name.name, "schema_name": obj.name.schema,
-        "database_name": obj.name.database, "inputs": inputs,
-        "target_lag_type": dt.target_lag_type, "target_lag_sec": dt.target_lag_sec,
-        "query_text": dt.query_text, "scheduling_state": scheduling_state(dt),
-        "scheduler": dt.scheduler,
-    }, rt.clock.now())
+    inputs = [
+        {"name": str(rt.catalog.get(i).name), "kind": rt.catalog.get(i).kind.replace(" ", "_")}
+        for i, _, _ in rt.catalog.inputs(oid)
+    ]
+    rt.catalog.add_graph_version(
+        {
+            "oid": oid,
+            "name": obj.name.name,
+            "schema_name": obj.name.schema,
+            "database_name": obj.name.database,
+            "inputs": inputs,
+            "target_lag_type": dt.target_lag_type,
+            "target_lag_sec": dt.target_lag_sec,
+            "query_text": dt.query_text,
+            "scheduling_state": scheduling_state(dt),
+            "scheduler": dt.scheduler,
+        },
+        rt.clock.now(),
+    )
 
 
 def scheduling_state(dt: DynamicTable) -> dict[str, Any]:
-    return {"state": dt.state, "reason_code": dt.state_reason_code,
-            "reason_message": dt.state_reason_message,
-            "suspended_on": dt.suspended_on.isoformat() if dt.suspended_on else None,
-            "resumed_on": dt.resumed_on.isoformat() if dt.resumed_on else None}
+    return {
+        "state": dt.state,
+        "reason_code": dt.state_reason_code,
+        "reason_message": dt.state_reason_message,
+        "suspended_on": dt.suspended_on.isoformat() if dt.suspended_on else None,
+        "resumed_on": dt.resumed_on.isoformat() if dt.resumed_on else None,
+    }
 
 
 # -- ALTER / DROP -----------------------------------------------------------------------------------
@@ -381,8 +486,10 @@ def alter(rt: Runtime, command: commands.AlterDynamicTable, refresher: Refresher
             if "COMMENT" in command.properties:
                 rt.catalog.update_object(obj.oid, comment=None)
         elif action == "SWAP":
-            raise SqlError("ALTER DYNAMIC TABLE ... SWAP WITH is not supported by snowmelt; use "
-                           "CREATE OR REPLACE")
+            raise SqlError(
+                "ALTER DYNAMIC TABLE ... SWAP WITH is not supported by snowmelt; use "
+                "CREATE OR REPLACE"
+            )
         else:
             rt.notice("Clustering has no effect in snowmelt; statement recorded.")
     return Result.status("Statement executed successfully.")
@@ -397,24 +504,31 @@ def manual_refresh(refresher: Refresher, oids: list[int]) -> Result:
         from snowmelt.errors import RefreshError
 
         first = failed[0]
-        raise RefreshError(f"Refresh of {first.name} failed: {first.message}. The table keeps "
-                           "its last good version.", name=str(first.name),
-                           code=first.code or "REFRESH_FAILED")
+        raise RefreshError(
+            f"Refresh of {first.name} failed: {first.message}. The table keeps "
+            "its last good version.",
+            name=str(first.name),
+            code=first.code or "REFRESH_FAILED",
+        )
     return refresh_result(outcomes)
 
 
 def refresh_result(outcomes: list[RefreshOutcome]) -> Result:
     import pyarrow as pa
 
-    return Result(pa.table({
-        "NAME": [str(o.name) for o in outcomes],
-        "STATE": [o.state for o in outcomes],
-        "REFRESH_ACTION": [o.action for o in outcomes],
-        "DATA_TIMESTAMP": [o.data_timestamp for o in outcomes],
-        "NUM_INSERTED_ROWS": [o.inserted for o in outcomes],
-        "NUM_DELETED_ROWS": [o.deleted for o in outcomes],
-        "STATE_MESSAGE": [o.message for o in outcomes],
-    }))
+    return Result(
+        pa.table(
+            {
+                "NAME": [str(o.name) for o in outcomes],
+                "STATE": [o.state for o in outcomes],
+                "REFRESH_ACTION": [o.action for o in outcomes],
+                "DATA_TIMESTAMP": [o.data_timestamp for o in outcomes],
+                "NUM_INSERTED_ROWS": [o.inserted for o in outcomes],
+                "NUM_DELETED_ROWS": [o.deleted for o in outcomes],
+                "STATE_MESSAGE": [o.message for o in outcomes],
+            }
+        )
+    )
 
 
 def _set(rt: Runtime, obj: CatalogObject, props: dict[str, Any]) -> None:
@@ -425,8 +539,11 @@ def _set(rt: Runtime, obj: CatalogObject, props: dict[str, Any]) -> None:
             seconds, kind = parse_lag(value)
             _check_lag_against_graph(rt, obj, seconds, kind)
             if dt.scheduler == "DISABLE":
-                raise DynamicTableError(f"{obj.name} has SCHEDULER = DISABLE: set SCHEDULER = "
-                                        "ENABLE together with TARGET_LAG", name=str(obj.name))
+                raise DynamicTableError(
+                    f"{obj.name} has SCHEDULER = DISABLE: set SCHEDULER = "
+                    "ENABLE together with TARGET_LAG",
+                    name=str(obj.name),
+                )
             updates.update(target_lag_sec=seconds, target_lag_type=kind)
         elif key == "WAREHOUSE":
             updates["warehouse"] = str(value)
@@ -442,10 +559,17 @@ def _set(rt: Runtime, obj: CatalogObject, props: dict[str, Any]) -> None:
         elif key == "COMMENT":
             rt.catalog.update_object(obj.oid, comment=str(value))
         elif key in ("REFRESH_MODE", "INITIALIZE"):
-            raise DynamicTableError(f"{key} cannot be changed with ALTER; use CREATE OR REPLACE "
-                                    "or CREATE OR ALTER", name=str(obj.name))
-        elif key in ("INITIALIZATION_WAREHOUSE", "DATA_RETENTION_TIME_IN_DAYS",
-                     "MAX_DATA_EXTENSION_TIME_IN_DAYS", "LOG_LEVEL", "DEFAULT_DDL_COLLATION"):
+            raise DynamicTableError(
+                f"{key} cannot be changed with ALTER; use CREATE OR REPLACE or CREATE OR ALTER",
+                name=str(obj.name),
+            )
+        elif key in (
+            "INITIALIZATION_WAREHOUSE",
+            "DATA_RETENTION_TIME_IN_DAYS",
+            "MAX_DATA_EXTENSION_TIME_IN_DAYS",
+            "LOG_LEVEL",
+            "DEFAULT_DDL_COLLATION",
+        ):
             rt.notice(f"{key} recorded (no effect in snowmelt).")
         else:
             raise SqlError(f"ALTER DYNAMIC TABLE ... SET {key} is not supported")
@@ -455,8 +579,9 @@ def _set(rt: Runtime, obj: CatalogObject, props: dict[str, Any]) -> None:
         record_graph(rt, obj.oid)
 
 
-def _check_lag_against_graph(rt: Runtime, obj: CatalogObject, seconds: int | None,
-                             kind: str) -> None:
+def _check_lag_against_graph(
+    rt: Runtime, obj: CatalogObject, seconds: int | None, kind: str
+) -> None:
     if kind != "USER_DEFINED" or seconds is None:
         return
     for input_oid, _, _ in rt.catalog.inputs(obj.oid):
@@ -464,19 +589,29 @@ def _check_lag_against_graph(rt: Runtime, obj: CatalogObject, seconds: int | Non
         if source.kind != "DYNAMIC TABLE":
             continue
         up = rt.catalog.dynamic_table(input_oid)
-        if up.target_lag_type == "USER_DEFINED" and up.target_lag_sec and seconds < up.target_lag_sec:
+        if (
+            up.target_lag_type == "USER_DEFINED"
+            and up.target_lag_sec
+            and seconds < up.target_lag_sec
+        ):
             raise DynamicTableError(
                 f"TARGET_LAG of {obj.name} cannot be shorter than that of its upstream "
                 f"{source.name} ({format_lag(up.target_lag_sec, 'USER_DEFINED')})",
-                name=str(obj.name))
+                name=str(obj.name),
+            )
     for consumer in rt.catalog.consumers(obj.oid):
         down = rt.catalog.dynamic_table(consumer)
-        if down.target_lag_type == "USER_DEFINED" and down.target_lag_sec and \
-                seconds > down.target_lag_sec:
+        if (
+            down.target_lag_type == "USER_DEFINED"
+            and down.target_lag_sec
+            and seconds > down.target_lag_sec
+        ):
             raise DynamicTableError(
                 f"TARGET_LAG of {obj.name} cannot be longer than that of its consumer "
                 f"{rt.catalog.get(consumer).name} "
-                f"({format_lag(down.target_lag_sec, 'USER_DEFINED')})", name=str(obj.name))
+                f"({format_lag(down.target_lag_sec, 'USER_DEFINED')})",
+                name=str(obj.name),
+            )
 
 
 def downstream(rt: Runtime, oid: int) -> list[int]:
@@ -495,8 +630,13 @@ def downstream(rt: Runtime, oid: int) -> list[int]:
 def suspend(rt: Runtime, oid: int, code: str, message: str) -> None:
     """Suspend ``oid`` and cascade to its consumers (reason UPSTREAM_*)."""
     now = rt.clock.now()
-    rt.catalog.update_dynamic_table(oid, state="SUSPENDED", state_reason_code=code,
-                                    state_reason_message=message, suspended_on=now)
+    rt.catalog.update_dynamic_table(
+        oid,
+        state="SUSPENDED",
+        state_reason_code=code,
+        state_reason_message=message,
+        suspended_on=now,
+    )
     record_graph(rt, oid)
     cascade = "UPSTREAM_" + code
     name = rt.catalog.get(oid).name
@@ -504,9 +644,12 @@ def suspend(rt: Runtime, oid: int, code: str, message: str) -> None:
         dt = rt.catalog.dynamic_table(consumer)
         if dt.state != "SUSPENDED":
             rt.catalog.update_dynamic_table(
-                consumer, state="SUSPENDED", state_reason_code=cascade,
+                consumer,
+                state="SUSPENDED",
+                state_reason_code=cascade,
                 state_reason_message=f"Upstream dynamic table {name} is suspended",
-                suspended_on=now)
+                suspended_on=now,
+            )
             record_graph(rt, consumer)
 
 
@@ -514,22 +657,33 @@ def resume(rt: Runtime, oid: int) -> None:
     obj = rt.catalog.get(oid)
     for input_oid, _, _ in rt.catalog.inputs(oid):
         source = rt.catalog.get(input_oid)
-        if source.kind == "DYNAMIC TABLE" and \
-                rt.catalog.dynamic_table(input_oid).state == "SUSPENDED":
-            raise DynamicTableError(f"Cannot resume {obj.name}: its upstream dynamic table "
-                                    f"{source.name} is suspended. Resume {source.name} first.",
-                                    name=str(obj.name))
+        if (
+            source.kind == "DYNAMIC TABLE"
+            and rt.catalog.dynamic_table(input_oid).state == "SUSPENDED"
+        ):
+            raise DynamicTableError(
+                f"Cannot resume {obj.name}: its upstream dynamic table "
+                f"{source.name} is suspended. Resume {source.name} first.",
+                name=str(obj.name),
+            )
     now = rt.clock.now()
-    rt.catalog.update_dynamic_table(oid, state="ACTIVE", state_reason_code=None,
-                                    state_reason_message=None, resumed_on=now,
-                                    consecutive_failures=0)
+    rt.catalog.update_dynamic_table(
+        oid,
+        state="ACTIVE",
+        state_reason_code=None,
+        state_reason_message=None,
+        resumed_on=now,
+        consecutive_failures=0,
+    )
     record_graph(rt, oid)
     for consumer in rt.catalog.consumers(oid):
         dt = rt.catalog.dynamic_table(consumer)
         if dt.state == "SUSPENDED" and (dt.state_reason_code or "").startswith("UPSTREAM_"):
-            ready = all(rt.catalog.get(i).kind != "DYNAMIC TABLE" or
-                        rt.catalog.dynamic_table(i).state == "ACTIVE"
-                        for i, _, _ in rt.catalog.inputs(consumer))
+            ready = all(
+                rt.catalog.get(i).kind != "DYNAMIC TABLE"
+                or rt.catalog.dynamic_table(i).state == "ACTIVE"
+                for i, _, _ in rt.catalog.inputs(consumer)
+            )
             if ready:
                 resume(rt, consumer)
 

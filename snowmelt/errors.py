@@ -25,8 +25,9 @@ class SqlError(SnowmeltError):
 class UnsupportedError(SqlError):
     """A statement, clause or function that snowmelt does not support, named."""
 
-    def __init__(self, construct: str, message: str, line: int | None = None,
-                 column: int | None = None):
+    def __init__(
+        self, construct: str, message: str, line: int | None = None, column: int | None = None
+    ):
         self.construct = construct
         super().__init__(message, line, column)
 
@@ -67,8 +68,7 @@ class RefreshError(SnowmeltError):
 class IngestError(SnowmeltError):
     """A batch was rejected whole; nothing was written. Names the row/column at fault."""
 
-    def __init__(self, message: str, table: str, row: int | None = None,
-                 column: str | None = None):
+    def __init__(self, message: str, table: str, row: int | None = None, column: str | None = None):
         self.table = table
         self.row = row
         self.column = column

@@ -37,7 +37,7 @@ def kwargs_of(rt: Runtime, function: exp.Expression) -> dict[str, Any]:
             raise SqlError(f"Use named arguments (NAME => value) in {function.sql('snowflake')}")
         key = arg.this.name.upper()
         value = arg.expression
-        if isinstance(value, exp.Literal) or isinstance(value, exp.Boolean):
+        if isinstance(value, exp.Literal | exp.Boolean):
             values[key] = value.to_py()
         else:
             values[key] = rt.engine.rows("SELECT " + rt.to_engine(value).sql("duckdb"))[0][0]
@@ -45,8 +45,9 @@ def kwargs_of(rt: Runtime, function: exp.Expression) -> dict[str, Any]:
 
 
 def _dynamic_tables(rt: Runtime) -> list[tuple[CatalogObject, DynamicTable]]:
-    return [(obj, rt.catalog.dynamic_table(obj.oid))
-            for obj in rt.catalog.objects(kind="DYNAMIC TABLE")]
+    return [
+        (obj, rt.catalog.dynamic_table(obj.oid)) for obj in rt.catalog.objects(kind="DYNAMIC TABLE")
+    ]
 
 
 def _matches_name(rt: Runtime, obj: CatalogObject, name: str) -> bool:
@@ -69,15 +70,28 @@ def _history(rt: Runtime, oid: int | None = None) -> list[dict[str, Any]]:
 
 
 # -- lag metrics -------------------------------------------------------------------------------------
-def lag_metrics(dt: DynamicTable, history: list[dict[str, Any]], now: datetime,
-                window_start: datetime | None = None) -> dict[str, Any]:
-    done = sorted((h for h in history if h["state"] == "SUCCEEDED" and h["refresh_end_time"]),
-                  key=lambda h: h["refresh_end_time"])
+def lag_metrics(
+    dt: DynamicTable,
+    history: list[dict[str, Any]],
+    now: datetime,
+    window_start: datetime | None = None,
+) -> dict[str, Any]:
+    done = sorted(
+        (h for h in history if h["state"] == "SUCCEEDED" and h["refresh_end_time"]),
+        key=lambda h: h["refresh_end_time"],
+    )
     if not done:
-        return {"MEAN_LAG_SEC": None, "MAXIMUM_LAG_SEC": None, "TIME_ABOVE_TARGET_LAG_SEC": None,
-                "TIME_WITHIN_TARGET_LAG_RATIO": None}
-    start = max(x for x in (done[0]["refresh_end_time"], window_start, dt.config_changed_at)
-                if x is not None)
+        return {
+            "MEAN_LAG_SEC": None,
+            "MAXIMUM_LAG_SEC": None,
+            "TIME_ABOVE_TARGET_LAG_SEC": None,
+            "TIME_WITHIN_TARGET_LAG_RATIO": None,
+        }
+    start = max(
+        x
+        for x in (done[0]["refresh_end_time"], window_start, dt.config_changed_at)
+        if x is not None
+    )
     target = dt.target_lag_sec
     total = area = above = 0.0
     maximum = 0.0
@@ -101,17 +115,27 @@ def lag_metrics(dt: DynamicTable, history: list[dict[str, Any]], now: datetime,
             above += max(0.0, (b - max(a, threshold)).total_seconds())
     if total == 0:
         lag_now = (now - current).total_seconds() if current else None
-        return {"MEAN_LAG_SEC": lag_now, "MAXIMUM_LAG_SEC": lag_now,
-                "TIME_ABOVE_TARGET_LAG_SEC": 0, "TIME_WITHIN_TARGET_LAG_RATIO": 1.0}
-    return {"MEAN_LAG_SEC": round(area / total), "MAXIMUM_LAG_SEC": round(maximum),
-            "TIME_ABOVE_TARGET_LAG_SEC": round(above),
-            "TIME_WITHIN_TARGET_LAG_RATIO": (1 - above / total) if target else None}
+        return {
+            "MEAN_LAG_SEC": lag_now,
+            "MAXIMUM_LAG_SEC": lag_now,
+            "TIME_ABOVE_TARGET_LAG_SEC": 0,
+            "TIME_WITHIN_TARGET_LAG_RATIO": 1.0,
+        }
+    return {
+        "MEAN_LAG_SEC": round(area / total),
+        "MAXIMUM_LAG_SEC": round(maximum),
+        "TIME_ABOVE_TARGET_LAG_SEC": round(above),
+        "TIME_WITHIN_TARGET_LAG_RATIO": (1 - above / total) if target else None,
+    }
 
 
 # -- table functions ----------------------------------------------------------------------------------
 def dynamic_tables(rt: Runtime, args: dict[str, Any]) -> pa.Table:
-    _check_args("DYNAMIC_TABLES", args, {"NAME", "REFRESH_DATA_TIMESTAMP_START", "RESULT_LIMIT",
-                                         "INCLUDE_CONNECTED"})
+    _check_args(
+        "DYNAMIC_TABLES",
+        args,
+        {"NAME", "REFRESH_DATA_TIMESTAMP_START", "RESULT_LIMIT", "INCLUDE_CONNECTED"},
+    )
     now = rt.clock.now()
     start = args.get("REFRESH_DATA_TIMESTAMP_START") or now - timedelta(days=7)
     limit = _limit(args)
@@ -139,21 +163,32 @@ def dynamic_tables(rt: Runtime, args: dict[str, Any]) -> pa.Table:
         completed = [h for h in history if h["state"] in STATE_ORDER]
         last = completed[-1] if completed else None
         metrics = lag_metrics(dt, history, now, start)
-        rows.append({
-            "NAME": obj.name.name, "SCHEMA_NAME": obj.name.schema,
-            "DATABASE_NAME": obj.name.database, "QUALIFIED_NAME": str(obj.name),
-            "TARGET_LAG_SEC": dt.target_lag_sec, "TARGET_LAG_TYPE": dt.target_lag_type,
-            "SCHEDULING_STATE": json.dumps(_scheduling(dt)), **metrics,
-            "LATEST_DATA_TIMESTAMP": dt.data_timestamp,
-            "LAST_COMPLETED_REFRESH_STATE": last["state"] if last else None,
-            "LAST_COMPLETED_REFRESH_STATE_CODE": last["state_code"] if last else None,
-            "LAST_COMPLETED_REFRESH_STATE_MESSAGE": last["state_message"] if last else None,
-            "LAST_COMPLETED_REFRESH": last["refresh_end_time"] if last else None,
-            "EXECUTING_REFRESH_QUERY_ID": None, "SCHEDULER": dt.scheduler or "ENABLE",
-            "REFRESH_MODE": dt.refresh_mode,
-        })
-    rows.sort(key=lambda r: (STATE_ORDER.get(r["LAST_COMPLETED_REFRESH_STATE"] or "", 5),
-                             r["QUALIFIED_NAME"]))
+        rows.append(
+            {
+                "NAME": obj.name.name,
+                "SCHEMA_NAME": obj.name.schema,
+                "DATABASE_NAME": obj.name.database,
+                "QUALIFIED_NAME": str(obj.name),
+                "TARGET_LAG_SEC": dt.target_lag_sec,
+                "TARGET_LAG_TYPE": dt.target_lag_type,
+                "SCHEDULING_STATE": json.dumps(_scheduling(dt)),
+                **metrics,
+                "LATEST_DATA_TIMESTAMP": dt.data_timestamp,
+                "LAST_COMPLETED_REFRESH_STATE": last["state"] if last else None,
+                "LAST_COMPLETED_REFRESH_STATE_CODE": last["state_code"] if last else None,
+                "LAST_COMPLETED_REFRESH_STATE_MESSAGE": last["state_message"] if last else None,
+                "LAST_COMPLETED_REFRESH": last["refresh_end_time"] if last else None,
+                "EXECUTING_REFRESH_QUERY_ID": None,
+                "SCHEDULER": dt.scheduler or "ENABLE",
+                "REFRESH_MODE": dt.refresh_mode,
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            STATE_ORDER.get(r["LAST_COMPLETED_REFRESH_STATE"] or "", 5),
+            r["QUALIFIED_NAME"],
+        )
+    )
     return _table(rows[:limit], DYNAMIC_TABLES_SCHEMA)
 
 
@@ -164,9 +199,18 @@ def _scheduling(dt: DynamicTable) -> dict[str, Any]:
 
 
 def refresh_history(rt: Runtime, args: dict[str, Any]) -> pa.Table:
-    _check_args("DYNAMIC_TABLE_REFRESH_HISTORY", args, {
-        "NAME", "NAME_PREFIX", "RESULT_LIMIT", "ERROR_ONLY", "DATA_TIMESTAMP_START",
-        "DATA_TIMESTAMP_END"})
+    _check_args(
+        "DYNAMIC_TABLE_REFRESH_HISTORY",
+        args,
+        {
+            "NAME",
+            "NAME_PREFIX",
+            "RESULT_LIMIT",
+            "ERROR_ONLY",
+            "DATA_TIMESTAMP_START",
+            "DATA_TIMESTAMP_END",
+        },
+    )
     now = rt.clock.now()
     end = args.get("DATA_TIMESTAMP_END") or now
     start = args.get("DATA_TIMESTAMP_START") or end - timedelta(days=1)
@@ -182,22 +226,31 @@ def refresh_history(rt: Runtime, args: dict[str, Any]) -> pa.Table:
             continue
         if h["data_timestamp"] is not None and not (start <= h["data_timestamp"] <= end):
             continue
-        rows.append({
-            "NAME": h["name"], "SCHEMA_NAME": h["schema_name"],
-            "DATABASE_NAME": h["database_name"], "QUALIFIED_NAME": qualified,
-            "STATE": h["state"], "STATE_CODE": h["state_code"],
-            "STATE_MESSAGE": h["state_message"], "QUERY_ID": h["query_id"],
-            "DATA_TIMESTAMP": h["data_timestamp"],
-            "REFRESH_START_TIME": h["refresh_start_time"],
-            "REFRESH_END_TIME": h["refresh_end_time"],
-            "COMPLETION_TARGET": h["completion_target"],
-            "LAST_COMPLETED_DEPENDENCY": h["last_completed_dependency"],
-            "STATISTICS": h["statistics"], "REFRESH_ACTION": h["refresh_action"],
-            "REFRESH_TRIGGER": h["refresh_trigger"], "TARGET_LAG_SEC": h["target_lag_sec"],
-            "GRAPH_HISTORY_VALID_FROM": h["graph_history_valid_from"],
-            "INPUTS_WITH_CHANGED_DATA": h["inputs_with_changed_data"],
-            "WAREHOUSE": h["warehouse"], "REINIT_REASON": h["reinit_reason"],
-        })
+        rows.append(
+            {
+                "NAME": h["name"],
+                "SCHEMA_NAME": h["schema_name"],
+                "DATABASE_NAME": h["database_name"],
+                "QUALIFIED_NAME": qualified,
+                "STATE": h["state"],
+                "STATE_CODE": h["state_code"],
+                "STATE_MESSAGE": h["state_message"],
+                "QUERY_ID": h["query_id"],
+                "DATA_TIMESTAMP": h["data_timestamp"],
+                "REFRESH_START_TIME": h["refresh_start_time"],
+                "REFRESH_END_TIME": h["refresh_end_time"],
+                "COMPLETION_TARGET": h["completion_target"],
+                "LAST_COMPLETED_DEPENDENCY": h["last_completed_dependency"],
+                "STATISTICS": h["statistics"],
+                "REFRESH_ACTION": h["refresh_action"],
+                "REFRESH_TRIGGER": h["refresh_trigger"],
+                "TARGET_LAG_SEC": h["target_lag_sec"],
+                "GRAPH_HISTORY_VALID_FROM": h["graph_history_valid_from"],
+                "INPUTS_WITH_CHANGED_DATA": h["inputs_with_changed_data"],
+                "WAREHOUSE": h["warehouse"],
+                "REINIT_REASON": h["reinit_reason"],
+            }
+        )
     rows.sort(key=lambda r: r["REFRESH_END_TIME"] or now, reverse=True)
     return _table(rows[:limit], REFRESH_HISTORY_SCHEMA)
 
@@ -209,22 +262,30 @@ def graph_history(rt: Runtime, args: dict[str, Any]) -> pa.Table:
     as_of, h_start, h_end = args.get("AS_OF"), args.get("HISTORY_START"), args.get("HISTORY_END")
     for g in table.to_pylist():
         if h_start is not None:
-            if (g["valid_to"] is not None and g["valid_to"] < h_start) or \
-                    (h_end is not None and g["valid_from"] > h_end):
+            if (g["valid_to"] is not None and g["valid_to"] < h_start) or (
+                h_end is not None and g["valid_from"] > h_end
+            ):
                 continue
         else:
             at = as_of or rt.clock.now()
             if g["valid_from"] > at or (g["valid_to"] is not None and g["valid_to"] <= at):
                 continue
-        rows.append({
-            "NAME": g["name"], "SCHEMA_NAME": g["schema_name"],
-            "DATABASE_NAME": g["database_name"],
-            "QUALIFIED_NAME": f"{g['database_name']}.{g['schema_name']}.{g['name']}",
-            "INPUTS": g["inputs"], "TARGET_LAG_TYPE": g["target_lag_type"],
-            "TARGET_LAG_SEC": g["target_lag_sec"], "QUERY_TEXT": g["query_text"],
-            "VALID_FROM": g["valid_from"], "VALID_TO": g["valid_to"],
-            "SCHEDULING_STATE": g["scheduling_state"], "SCHEDULER": g["scheduler"] or "ENABLE",
-        })
+        rows.append(
+            {
+                "NAME": g["name"],
+                "SCHEMA_NAME": g["schema_name"],
+                "DATABASE_NAME": g["database_name"],
+                "QUALIFIED_NAME": f"{g['database_name']}.{g['schema_name']}.{g['name']}",
+                "INPUTS": g["inputs"],
+                "TARGET_LAG_TYPE": g["target_lag_type"],
+                "TARGET_LAG_SEC": g["target_lag_sec"],
+                "QUERY_TEXT": g["query_text"],
+                "VALID_FROM": g["valid_from"],
+                "VALID_TO": g["valid_to"],
+                "SCHEDULING_STATE": g["scheduling_state"],
+                "SCHEDULER": g["scheduler"] or "ENABLE",
+            }
+        )
     return _table(rows, GRAPH_HISTORY_SCHEMA)
 
 
@@ -242,43 +303,85 @@ def _limit(args: dict[str, Any]) -> int:
 def _check_args(function: str, args: dict[str, Any], allowed: set[str]) -> None:
     unknown = set(args) - allowed
     if unknown:
-        raise SqlError(f"{function}() has no argument {sorted(unknown)[0]}; arguments: "
-                       f"{', '.join(sorted(allowed))}")
+        raise SqlError(
+            f"{function}() has no argument {sorted(unknown)[0]}; arguments: "
+            f"{', '.join(sorted(allowed))}"
+        )
 
 
 TS = pa.timestamp("us", tz="UTC")
-DYNAMIC_TABLES_SCHEMA = pa.schema([
-    ("NAME", pa.string()), ("SCHEMA_NAME", pa.string()), ("DATABASE_NAME", pa.string()),
-    ("QUALIFIED_NAME", pa.string()), ("TARGET_LAG_SEC", pa.int64()),
-    ("TARGET_LAG_TYPE", pa.string()), ("SCHEDULING_STATE", pa.string()),
-    ("MEAN_LAG_SEC", pa.float64()), ("MAXIMUM_LAG_SEC", pa.float64()),
-    ("TIME_ABOVE_TARGET_LAG_SEC", pa.float64()), ("TIME_WITHIN_TARGET_LAG_RATIO", pa.float64()),
-    ("LATEST_DATA_TIMESTAMP", TS), ("LAST_COMPLETED_REFRESH_STATE", pa.string()),
-    ("LAST_COMPLETED_REFRESH_STATE_CODE", pa.string()),
-    ("LAST_COMPLETED_REFRESH_STATE_MESSAGE", pa.string()), ("LAST_COMPLETED_REFRESH", TS),
-    ("EXECUTING_REFRESH_QUERY_ID", pa.string()), ("SCHEDULER", pa.string()),
-    ("REFRESH_MODE", pa.string()),
-])
-REFRESH_HISTORY_SCHEMA = pa.schema([
-    ("NAME", pa.string()), ("SCHEMA_NAME", pa.string()), ("DATABASE_NAME", pa.string()),
-    ("QUALIFIED_NAME", pa.string()), ("STATE", pa.string()), ("STATE_CODE", pa.string()),
-    ("STATE_MESSAGE", pa.string()), ("QUERY_ID", pa.string()), ("DATA_TIMESTAMP", TS),
-    ("REFRESH_START_TIME", TS), ("REFRESH_END_TIME", TS), ("COMPLETION_TARGET", TS),
-    ("LAST_COMPLETED_DEPENDENCY", pa.string()), ("STATISTICS", pa.string()),
-    ("REFRESH_ACTION", pa.string()), ("REFRESH_TRIGGER", pa.string()),
-    ("TARGET_LAG_SEC", pa.int64()), ("GRAPH_HISTORY_VALID_FROM", TS),
-    ("INPUTS_WITH_CHANGED_DATA", pa.string()), ("WAREHOUSE", pa.string()),
-    ("REINIT_REASON", pa.string()),
-])
-GRAPH_HISTORY_SCHEMA = pa.schema([
-    ("NAME", pa.string()), ("SCHEMA_NAME", pa.string()), ("DATABASE_NAME", pa.string()),
-    ("QUALIFIED_NAME", pa.string()), ("INPUTS", pa.string()), ("TARGET_LAG_TYPE", pa.string()),
-    ("TARGET_LAG_SEC", pa.int64()), ("QUERY_TEXT", pa.string()), ("VALID_FROM", TS),
-    ("VALID_TO", TS), ("SCHEDULING_STATE", pa.string()), ("SCHEDULER", pa.string()),
-])
+DYNAMIC_TABLES_SCHEMA = pa.schema(
+    [
+        ("NAME", pa.string()),
+        ("SCHEMA_NAME", pa.string()),
+        ("DATABASE_NAME", pa.string()),
+        ("QUALIFIED_NAME", pa.string()),
+        ("TARGET_LAG_SEC", pa.int64()),
+        ("TARGET_LAG_TYPE", pa.string()),
+        ("SCHEDULING_STATE", pa.string()),
+        ("MEAN_LAG_SEC", pa.float64()),
+        ("MAXIMUM_LAG_SEC", pa.float64()),
+        ("TIME_ABOVE_TARGET_LAG_SEC", pa.float64()),
+        ("TIME_WITHIN_TARGET_LAG_RATIO", pa.float64()),
+        ("LATEST_DATA_TIMESTAMP", TS),
+        ("LAST_COMPLETED_REFRESH_STATE", pa.string()),
+        ("LAST_COMPLETED_REFRESH_STATE_CODE", pa.string()),
+        ("LAST_COMPLETED_REFRESH_STATE_MESSAGE", pa.string()),
+        ("LAST_COMPLETED_REFRESH", TS),
+        ("EXECUTING_REFRESH_QUERY_ID", pa.string()),
+        ("SCHEDULER", pa.string()),
+        ("REFRESH_MODE", pa.string()),
+    ]
+)
+REFRESH_HISTORY_SCHEMA = pa.schema(
+    [
+        ("NAME", pa.string()),
+        ("SCHEMA_NAME", pa.string()),
+        ("DATABASE_NAME", pa.string()),
+        ("QUALIFIED_NAME", pa.string()),
+        ("STATE", pa.string()),
+        ("STATE_CODE", pa.string()),
+        ("STATE_MESSAGE", pa.string()),
+        ("QUERY_ID", pa.string()),
+        ("DATA_TIMESTAMP", TS),
+        ("REFRESH_START_TIME", TS),
+        ("REFRESH_END_TIME", TS),
+        ("COMPLETION_TARGET", TS),
+        ("LAST_COMPLETED_DEPENDENCY", pa.string()),
+        ("STATISTICS", pa.string()),
+        ("REFRESH_ACTION", pa.string()),
+        ("REFRESH_TRIGGER", pa.string()),
+        ("TARGET_LAG_SEC", pa.int64()),
+        ("GRAPH_HISTORY_VALID_FROM", TS),
+        ("INPUTS_WITH_CHANGED_DATA", pa.string()),
+        ("WAREHOUSE", pa.string()),
+        ("REINIT_REASON", pa.string()),
+    ]
+)
+GRAPH_HISTORY_SCHEMA = pa.schema(
+    [
+        ("NAME", pa.string()),
+        ("SCHEMA_NAME", pa.string()),
+        ("DATABASE_NAME", pa.string()),
+        ("QUALIFIED_NAME", pa.string()),
+        ("INPUTS", pa.string()),
+        ("TARGET_LAG_TYPE", pa.string()),
+        ("TARGET_LAG_SEC", pa.int64()),
+        ("QUERY_TEXT", pa.string()),
+        ("VALID_FROM", TS),
+        ("VALID_TO", TS),
+        ("SCHEDULING_STATE", pa.string()),
+        ("SCHEDULER", pa.string()),
+    ]
+)
 # Columns holding Snowflake OBJECT/ARRAY values: exposed as JSON so `col:key` paths work.
-JSON_COLUMNS = {"SCHEDULING_STATE", "LAST_COMPLETED_DEPENDENCY", "STATISTICS",
-                "INPUTS_WITH_CHANGED_DATA", "INPUTS"}
+JSON_COLUMNS = {
+    "SCHEDULING_STATE",
+    "LAST_COMPLETED_DEPENDENCY",
+    "STATISTICS",
+    "INPUTS_WITH_CHANGED_DATA",
+    "INPUTS",
+}
 
 
 def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
@@ -298,8 +401,11 @@ def _in_scope(rt: Runtime, show: commands.Show, name: ObjectName) -> bool:
         if show.in_kind is None and rt.context.database and rt.context.schema:
             return (name.database, name.schema) == (rt.context.database, rt.context.schema)
         return True
-    parts = [p.name for p in (show.in_name.args.get("catalog"), show.in_name.args.get("db"),
-                              show.in_name.this) if p]
+    parts = [
+        p.name
+        for p in (show.in_name.args.get("catalog"), show.in_name.args.get("db"), show.in_name.this)
+        if p
+    ]
     from snowmelt.names import identifier_value
 
     parts = [identifier_value(p) for p in parts]
@@ -324,89 +430,164 @@ def show(rt: Runtime, command: commands.Show) -> Result:
         for obj, dt in _dynamic_tables(rt):
             if not (_in_scope(rt, command, obj.name) and _like(command.like, obj.name.name)):
                 continue
-            rows.append({
-                "created_on": obj.created_on, "name": obj.name.name,
-                "database_name": obj.name.database, "schema_name": obj.name.schema,
-                "cluster_by": dt.cluster_by or "", "rows": rt.store.count_rows(obj.oid),
-                "bytes": None, "owner": "SYSADMIN",
-                "target_lag": format_lag(dt.target_lag_sec, dt.target_lag_type)
-                if dt.scheduler != "DISABLE" else None,
-                "refresh_mode": dt.refresh_mode, "refresh_mode_reason": dt.refresh_mode_reason,
-                "warehouse": dt.warehouse, "comment": obj.comment or "",
-                "text": obj.text, "automatic_clustering": "OFF",
-                "scheduling_state": dt.state,
-                "last_suspended_on": dt.suspended_on, "is_clone": "false",
-                "is_replica": "false", "is_iceberg": "false",
-                "data_timestamp": dt.data_timestamp, "owner_role_type": "ROLE",
-                "scheduler": dt.scheduler, "immutable_where": None,
-            })
+            rows.append(
+                {
+                    "created_on": obj.created_on,
+                    "name": obj.name.name,
+                    "database_name": obj.name.database,
+                    "schema_name": obj.name.schema,
+                    "cluster_by": dt.cluster_by or "",
+                    "rows": rt.store.count_rows(obj.oid),
+                    "bytes": None,
+                    "owner": "SYSADMIN",
+                    "target_lag": format_lag(dt.target_lag_sec, dt.target_lag_type)
+                    if dt.scheduler != "DISABLE"
+                    else None,
+                    "refresh_mode": dt.refresh_mode,
+                    "refresh_mode_reason": dt.refresh_mode_reason,
+                    "warehouse": dt.warehouse,
+                    "comment": obj.comment or "",
+                    "text": obj.text,
+                    "automatic_clustering": "OFF",
+                    "scheduling_state": dt.state,
+                    "last_suspended_on": dt.suspended_on,
+                    "is_clone": "false",
+                    "is_replica": "false",
+                    "is_iceberg": "false",
+                    "data_timestamp": dt.data_timestamp,
+                    "owner_role_type": "ROLE",
+                    "scheduler": dt.scheduler,
+                    "immutable_where": None,
+                }
+            )
         return Result(pa.Table.from_pylist(rows, schema=SHOW_SCHEMA))
     if command.what in ("TABLES", "VIEWS"):
         kind = "TABLE" if command.what == "TABLES" else "VIEW"
-        rows = [{"created_on": o.created_on, "name": o.name.name,
-                 "database_name": o.name.database, "schema_name": o.name.schema,
-                 "kind": "TRANSIENT" if o.transient else o.kind,
-                 "comment": o.comment or "",
-                 "rows": rt.store.count_rows(o.oid) if o.tracked else None,
-                 "is_dynamic": "Y" if o.kind == "DYNAMIC TABLE" else "N",
-                 "text": o.text if kind == "VIEW" else None}
-                for o in rt.catalog.objects()
-                if (o.kind == kind or (kind == "TABLE" and o.kind == "DYNAMIC TABLE"))
-                and _in_scope(rt, command, o.name) and _like(command.like, o.name.name)]
-        return Result(pa.Table.from_pylist(rows) if rows else pa.table(
-            {"created_on": pa.array([], TS), "name": pa.array([], pa.string())}))
+        rows = [
+            {
+                "created_on": o.created_on,
+                "name": o.name.name,
+                "database_name": o.name.database,
+                "schema_name": o.name.schema,
+                "kind": "TRANSIENT" if o.transient else o.kind,
+                "comment": o.comment or "",
+                "rows": rt.store.count_rows(o.oid) if o.tracked else None,
+                "is_dynamic": "Y" if o.kind == "DYNAMIC TABLE" else "N",
+                "text": o.text if kind == "VIEW" else None,
+            }
+            for o in rt.catalog.objects()
+            if (o.kind == kind or (kind == "TABLE" and o.kind == "DYNAMIC TABLE"))
+            and _in_scope(rt, command, o.name)
+            and _like(command.like, o.name.name)
+        ]
+        return Result(
+            pa.Table.from_pylist(rows)
+            if rows
+            else pa.table({"created_on": pa.array([], TS), "name": pa.array([], pa.string())})
+        )
     if command.what == "SCHEMAS":
         database = None
         if command.in_name is not None:
-            database = object_name(exp.Table(this=command.in_name.this), rt.context).name \
-                if False else command.in_name.name.upper()
+            database = (
+                object_name(exp.Table(this=command.in_name.this), rt.context).name
+                if False
+                else command.in_name.name.upper()
+            )
         elif command.in_kind != "ACCOUNT":
             database = rt.context.database
-        rows = [{"created_on": c, "name": s, "database_name": d}
-                for d, s, c in rt.catalog.schemas(database) if _like(command.like, s)]
+        rows = [
+            {"created_on": c, "name": s, "database_name": d}
+            for d, s, c in rt.catalog.schemas(database)
+            if _like(command.like, s)
+        ]
         return Result(pa.Table.from_pylist(rows) if rows else pa.table({"name": []}))
     if command.what == "DATABASES":
-        rows = [{"created_on": c, "name": n, "comment": m or ""}
-                for n, c, m in rt.catalog.databases() if _like(command.like, n)]
+        rows = [
+            {"created_on": c, "name": n, "comment": m or ""}
+            for n, c, m in rt.catalog.databases()
+            if _like(command.like, n)
+        ]
         return Result(pa.Table.from_pylist(rows) if rows else pa.table({"name": []}))
-    rows = [{"name": r[0], "created_on": r[1], "state": "STARTED", "properties": r[2]}
-            for r in rt.engine.rows(f'SELECT * FROM "{META_SCHEMA}".warehouses ORDER BY name')
-            if _like(command.like, r[0])]
+    rows = [
+        {"name": r[0], "created_on": r[1], "state": "STARTED", "properties": r[2]}
+        for r in rt.engine.rows(f'SELECT * FROM "{META_SCHEMA}".warehouses ORDER BY name')
+        if _like(command.like, r[0])
+    ]
     return Result(pa.Table.from_pylist(rows) if rows else pa.table({"name": []}))
 
 
-SHOW_SCHEMA = pa.schema([
-    ("created_on", TS), ("name", pa.string()), ("database_name", pa.string()),
-    ("schema_name", pa.string()), ("cluster_by", pa.string()), ("rows", pa.int64()),
-    ("bytes", pa.int64()), ("owner", pa.string()), ("target_lag", pa.string()),
-    ("refresh_mode", pa.string()), ("refresh_mode_reason", pa.string()),
-    ("warehouse", pa.string()), ("comment", pa.string()), ("text", pa.string()),
-    ("automatic_clustering", pa.string()), ("scheduling_state", pa.string()),
-    ("last_suspended_on", TS), ("is_clone", pa.string()), ("is_replica", pa.string()),
-    ("is_iceberg", pa.string()), ("data_timestamp", TS), ("owner_role_type", pa.string()),
-    ("scheduler", pa.string()), ("immutable_where", pa.string()),
-])
+SHOW_SCHEMA = pa.schema(
+    [
+        ("created_on", TS),
+        ("name", pa.string()),
+        ("database_name", pa.string()),
+        ("schema_name", pa.string()),
+        ("cluster_by", pa.string()),
+        ("rows", pa.int64()),
+        ("bytes", pa.int64()),
+        ("owner", pa.string()),
+        ("target_lag", pa.string()),
+        ("refresh_mode", pa.string()),
+        ("refresh_mode_reason", pa.string()),
+        ("warehouse", pa.string()),
+        ("comment", pa.string()),
+        ("text", pa.string()),
+        ("automatic_clustering", pa.string()),
+        ("scheduling_state", pa.string()),
+        ("last_suspended_on", TS),
+        ("is_clone", pa.string()),
+        ("is_replica", pa.string()),
+        ("is_iceberg", pa.string()),
+        ("data_timestamp", TS),
+        ("owner_role_type", pa.string()),
+        ("scheduler", pa.string()),
+        ("immutable_where", pa.string()),
+    ]
+)
 
 
 def describe(rt: Runtime, command: commands.Describe) -> Result:
-    kinds = ("DYNAMIC TABLE",) if command.kind == "DYNAMIC TABLE" else (
-        ("TABLE", "DYNAMIC TABLE") if command.kind == "TABLE" else ("VIEW",))
+    kinds = (
+        ("DYNAMIC TABLE",)
+        if command.kind == "DYNAMIC TABLE"
+        else (("TABLE", "DYNAMIC TABLE") if command.kind == "TABLE" else ("VIEW",))
+    )
     obj = rt.resolver.lookup(command.name, kinds)
-    rows = [{"name": c.name, "type": snowflake_type(c.type), "kind": "COLUMN",
-             "null?": "Y" if c.nullable else "N", "default": c.default,
-             "primary key": "N", "unique key": "N", "check": None, "expression": None,
-             "comment": c.comment, "policy name": None, "privacy domain": None}
-            for c in obj.columns]
+    rows = [
+        {
+            "name": c.name,
+            "type": snowflake_type(c.type),
+            "kind": "COLUMN",
+            "null?": "Y" if c.nullable else "N",
+            "default": c.default,
+            "primary key": "N",
+            "unique key": "N",
+            "check": None,
+            "expression": None,
+            "comment": c.comment,
+            "policy name": None,
+            "privacy domain": None,
+        }
+        for c in obj.columns
+    ]
     return Result(pa.Table.from_pylist(rows))
 
 
 def snowflake_type(duck: str) -> str:
     """Show a stored DuckDB type with the Snowflake name users wrote."""
     text = duck.upper()
-    mapping = {"VARCHAR": "VARCHAR(16777216)", "JSON": "VARIANT", "BIGINT": "NUMBER(38,0)",
-               "INTEGER": "NUMBER(38,0)", "DOUBLE": "FLOAT", "TIMESTAMP": "TIMESTAMP_NTZ(9)",
-               "TIMESTAMP WITH TIME ZONE": "TIMESTAMP_LTZ(9)", "BOOLEAN": "BOOLEAN",
-               "DATE": "DATE", "BLOB": "BINARY"}
+    mapping = {
+        "VARCHAR": "VARCHAR(16777216)",
+        "JSON": "VARIANT",
+        "BIGINT": "NUMBER(38,0)",
+        "INTEGER": "NUMBER(38,0)",
+        "DOUBLE": "FLOAT",
+        "TIMESTAMP": "TIMESTAMP_NTZ(9)",
+        "TIMESTAMP WITH TIME ZONE": "TIMESTAMP_LTZ(9)",
+        "BOOLEAN": "BOOLEAN",
+        "DATE": "DATE",
+        "BLOB": "BINARY",
+    }
     if text.startswith("DECIMAL"):
         return text.replace("DECIMAL", "NUMBER").replace(" ", "")
     return mapping.get(text, text)

@@ -59,19 +59,23 @@ def identifier_value(ident: exp.Identifier | str) -> str:
 
 def data_table(oid: int) -> exp.Table:
     """Live rows of a change-tracked table (user columns + row id + insert version)."""
-    return exp.table_(exp.to_identifier(f"t{oid}", quoted=True),
-                      db=exp.to_identifier(DATA_SCHEMA, quoted=True))
+    return exp.table_(
+        exp.to_identifier(f"t{oid}", quoted=True), db=exp.to_identifier(DATA_SCHEMA, quoted=True)
+    )
 
 
 def delete_log(oid: int) -> exp.Table:
     """Deleted rows and old images of updates: user columns + row id + both versions."""
-    return exp.table_(exp.to_identifier(f"t{oid}_dlog", quoted=True),
-                      db=exp.to_identifier(DATA_SCHEMA, quoted=True))
+    return exp.table_(
+        exp.to_identifier(f"t{oid}_dlog", quoted=True),
+        db=exp.to_identifier(DATA_SCHEMA, quoted=True),
+    )
 
 
 def meta_table(name: str) -> exp.Table:
-    return exp.table_(exp.to_identifier(name, quoted=True),
-                      db=exp.to_identifier(META_SCHEMA, quoted=True))
+    return exp.table_(
+        exp.to_identifier(name, quoted=True), db=exp.to_identifier(META_SCHEMA, quoted=True)
+    )
 
 
 def quoted(name: str) -> exp.Identifier:

@@ -37,8 +37,11 @@ def snowflake_output_names(expression: exp.Expression) -> exp.Expression:
     if isinstance(expression, exp.Select):
         for node in expression.expressions:
             if not isinstance(node, exp.Alias | exp.Column | exp.Star) and node.alias == "":
-                node.replace(exp.alias_(node.copy(), exp.to_identifier(
-                    node.sql("snowflake").upper(), quoted=True)))
+                node.replace(
+                    exp.alias_(
+                        node.copy(), exp.to_identifier(node.sql("snowflake").upper(), quoted=True)
+                    )
+                )
     return expression
 
 
@@ -47,8 +50,9 @@ def current_time_from_clock(rt: Runtime, expression: exp.Expression) -> exp.Expr
     agree with the lag snowmelt computes (and tests can move time)."""
     now = rt.clock.now()
     for node in list(expression.find_all(exp.CurrentTimestamp, exp.CurrentDate)):
-        literal = exp.Cast(this=exp.Literal.string(now.isoformat()),
-                           to=exp.DataType.build("TIMESTAMPTZ"))
+        literal = exp.Cast(
+            this=exp.Literal.string(now.isoformat()), to=exp.DataType.build("TIMESTAMPTZ")
+        )
         if isinstance(node, exp.CurrentDate):
             literal = exp.Cast(this=literal, to=exp.DataType.build("DATE"))
         node.replace(literal)
@@ -87,25 +91,32 @@ def _resolvable(rt: Runtime, table: exp.Table) -> bool:
     return True
 
 
-def expand_table_functions(rt: Runtime, expression: exp.Expression,
-                           stack: ExitStack) -> exp.Expression:
+def expand_table_functions(
+    rt: Runtime, expression: exp.Expression, stack: ExitStack
+) -> exp.Expression:
     for number, node in enumerate(list(expression.find_all(exp.TableFromRows))):
         call = node.this
         function = call.expression if isinstance(call, exp.Dot) else call
-        name = (function.name if isinstance(function, exp.Anonymous) else
-                function.sql("snowflake").split("(")[0]).upper()
+        name = (
+            function.name
+            if isinstance(function, exp.Anonymous)
+            else function.sql("snowflake").split("(")[0]
+        ).upper()
         producer = TABLE_FUNCTIONS.get(name)
         if producer is None:
-            raise UnsupportedError(name, f"Table function {name} is not supported by snowmelt "
-                                   f"(supported: {', '.join(sorted(TABLE_FUNCTIONS))})",
-                                   *position(node))
+            raise UnsupportedError(
+                name,
+                f"Table function {name} is not supported by snowmelt "
+                f"(supported: {', '.join(sorted(TABLE_FUNCTIONS))})",
+                *position(node),
+            )
         table = producer(rt, kwargs_of(rt, function))
         view = f"_sm_fn_{number}"
         stack.enter_context(rt.engine.register(view, table))
         alias = node.args.get("alias")
-        replacement = exp.Table(this=quoted(view),
-                                alias=alias.copy() if alias else exp.TableAlias(
-                                    this=quoted(name)))
+        replacement = exp.Table(
+            this=quoted(view), alias=alias.copy() if alias else exp.TableAlias(this=quoted(name))
+        )
         replacement.meta[BOUND] = True
         node.replace(replacement)
     return expression
@@ -118,8 +129,9 @@ def bind_with_time_travel(rt: Runtime, expression: exp.Expression) -> exp.Expres
             check_readable(rt, obj)
             return obj.name.view_table()
         if not obj.tracked:
-            raise SqlError(f"Time travel needs a table; '{obj.name}' is a {obj.kind.lower()}",
-                           *position(table))
+            raise SqlError(
+                f"Time travel needs a table; '{obj.name}' is a {obj.kind.lower()}", *position(table)
+            )
         version = version_for(rt, when)
         return rt.store.snapshot(obj.oid, obj.column_names, version)
 
@@ -127,21 +139,33 @@ def bind_with_time_travel(rt: Runtime, expression: exp.Expression) -> exp.Expres
 
 
 def version_for(rt: Runtime, when: exp.HistoricalData) -> int:
-    kind = when.args.get("kind", "").upper() if isinstance(when.args.get("kind"), str) else \
-        when.text("kind").upper()
+    kind = (
+        when.args.get("kind", "").upper()
+        if isinstance(when.args.get("kind"), str)
+        else when.text("kind").upper()
+    )
     before = when.name.upper() == "BEFORE"
     value = when.args["expression"]
     if kind == "OFFSET":
-        seconds = rt.engine.rows(f"SELECT CAST({rt.to_engine(value).sql('duckdb')} AS DOUBLE)")[0][0]
+        seconds = rt.engine.rows(f"SELECT CAST({rt.to_engine(value).sql('duckdb')} AS DOUBLE)")[0][
+            0
+        ]
         instant: datetime = rt.clock.now() + timedelta(seconds=float(seconds))
     elif kind == "TIMESTAMP":
         instant = rt.engine.rows(
-            f"SELECT CAST({rt.to_engine(value).sql('duckdb')} AS TIMESTAMPTZ)")[0][0]
+            f"SELECT CAST({rt.to_engine(value).sql('duckdb')} AS TIMESTAMPTZ)"
+        )[0][0]
     else:
-        raise UnsupportedError(f"{when.name}({kind})", f"Time travel by {kind} is not supported; "
-                               "use TIMESTAMP => or OFFSET =>", *position(value))
+        raise UnsupportedError(
+            f"{when.name}({kind})",
+            f"Time travel by {kind} is not supported; use TIMESTAMP => or OFFSET =>",
+            *position(value),
+        )
     first = rt.catalog.first_version_time()
     if first is None or instant < first:
-        raise SqlError(f"Time travel data is not available for {instant.isoformat()}: it is "
-                       "before the table's history starts", *position(value))
+        raise SqlError(
+            f"Time travel data is not available for {instant.isoformat()}: it is "
+            "before the table's history starts",
+            *position(value),
+        )
     return rt.catalog.version_at(instant, strictly_before=before)

@@ -26,10 +26,14 @@ def prune(rt: Runtime, now: datetime) -> dict[str, int]:
     counts = {"refresh_history": 0, "graph_history": 0, "delete_log": 0}
     history_cutoff = now - HISTORY_RETENTION
     with rt.store.lock, rt.engine.transaction():
-        counts["refresh_history"] = _deleted(rt, f'DELETE FROM "{META_SCHEMA}".refresh_history'
-                                             " WHERE refresh_end_time < ?", [history_cutoff])
-        counts["graph_history"] = _deleted(rt, f'DELETE FROM "{META_SCHEMA}".graph_history'
-                                           " WHERE valid_to < ?", [history_cutoff])
+        counts["refresh_history"] = _deleted(
+            rt,
+            f'DELETE FROM "{META_SCHEMA}".refresh_history WHERE refresh_end_time < ?',
+            [history_cutoff],
+        )
+        counts["graph_history"] = _deleted(
+            rt, f'DELETE FROM "{META_SCHEMA}".graph_history WHERE valid_to < ?', [history_cutoff]
+        )
         travel = rt.catalog.version_at(now - TIME_TRAVEL_RETENTION)
         for obj in rt.catalog.objects():
             if not obj.tracked:
@@ -37,7 +41,9 @@ def prune(rt: Runtime, now: datetime) -> dict[str, int]:
             frontiers = rt.engine.rows(
                 f'SELECT min(consumed_version) FROM "{META_SCHEMA}".dependencies d JOIN '
                 f'"{META_SCHEMA}".objects o ON o.oid = d.oid WHERE d.input_oid = ? AND NOT '
-                "o.dropped AND consumed_version IS NOT NULL", [obj.oid])[0][0]
+                "o.dropped AND consumed_version IS NOT NULL",
+                [obj.oid],
+            )[0][0]
             below = travel if frontiers is None else min(travel, int(frontiers))
             if below > 0:
                 counts["delete_log"] += rt.store.vacuum(obj.oid, below)

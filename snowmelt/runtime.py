@@ -45,6 +45,7 @@ class Runtime:
 
     def bind_for_read(self, expression: exp.Expression) -> exp.Expression:
         """Point every table reference at its user-visible relation (current data)."""
+
         def to_view(obj: CatalogObject, table: exp.Table) -> exp.Expression:
             check_readable(self, obj)
             return obj.name.view_table()
@@ -60,4 +61,6 @@ def check_readable(rt: Runtime, obj: CatalogObject) -> None:
         if not dt.initialized:
             raise NotInitializedError(
                 f"Dynamic Table '{obj.name}' is not initialized. Please run a manual refresh "
-                f"or wait for a scheduled refresh before querying.", name=str(obj.name))
+                f"or wait for a scheduled refresh before querying.",
+                name=str(obj.name),
+            )

@@ -185,8 +185,12 @@ def closure(states: dict[int, TableState], oid: int) -> list[int]:
     return ordered
 
 
-def decide(states: Iterable[TableState], now: datetime, estimates: dict[int, float] | None = None,
-           busy: Iterable[int] = ()) -> Decision:
+def decide(
+    states: Iterable[TableState],
+    now: datetime,
+    estimates: dict[int, float] | None = None,
+    busy: Iterable[int] = (),
+) -> Decision:
     """Which tables are due at ``now`` and the round that refreshes them (pure).
 
     ``estimates`` maps a table to the expected delay in seconds from one of its instants to
@@ -214,8 +218,9 @@ def decide(states: Iterable[TableState], now: datetime, estimates: dict[int, flo
         # (as Snowflake retries at the next scheduled refresh), so 5 consecutive failures
         # take 5 periods, not 5 ticks.
         tried = state.failed_at is not None and state.failed_at >= instant
-        if not tried and (not state.initialized or state.data_timestamp is None or
-                          state.data_timestamp < instant):
+        if not tried and (
+            not state.initialized or state.data_timestamp is None or state.data_timestamp < instant
+        ):
             decision.due.append(oid)
         wakeups.append(next_instant(now, period))
     order: list[int] = []
@@ -227,13 +232,17 @@ def decide(states: Iterable[TableState], now: datetime, estimates: dict[int, flo
     for oid in order:
         state = by_oid[oid]
         if oid in busy:
-            decision.skipped[oid] = ("PREVIOUS_REFRESH_RUNNING",
-                                     f"Skipped: a refresh of {state.name} was still running")
+            decision.skipped[oid] = (
+                "PREVIOUS_REFRESH_RUNNING",
+                f"Skipped: a refresh of {state.name} was still running",
+            )
             continue
         bad = [s for s in state.inputs if s in decision.skipped]
         if bad:
-            decision.skipped[oid] = ("UPSTREAM_SKIPPED", f"Skipped: upstream dynamic table "
-                                     f"{by_oid[bad[0]].name} was skipped")
+            decision.skipped[oid] = (
+                "UPSTREAM_SKIPPED",
+                f"Skipped: upstream dynamic table {by_oid[bad[0]].name} was skipped",
+            )
     decision.order = [oid for oid in order if oid not in decision.skipped]
     decision.next_wakeup = min(wakeups) if wakeups else None
     return decision
@@ -250,8 +259,13 @@ class Scheduler:
     >>> outcomes = scheduler.run_pending()  # one tick at the clock's current time
     """
 
-    def __init__(self, rt: Runtime, refresher: Refresher | None = None,
-                 events: Events | None = None, max_sleep_sec: float = 1.0):
+    def __init__(
+        self,
+        rt: Runtime,
+        refresher: Refresher | None = None,
+        events: Events | None = None,
+        max_sleep_sec: float = 1.0,
+    ):
         self.rt = rt
         self.refresher = refresher or Refresher(rt)
         self.events = events
@@ -276,11 +290,20 @@ class Scheduler:
             for obj in objects:
                 dt = catalog.dynamic_table(obj.oid)
                 inputs = tuple(i for i, _, _ in catalog.inputs(obj.oid) if i in dynamic)
-                found.append(TableState(
-                    oid=obj.oid, name=str(obj.name), state=dt.state, scheduler=dt.scheduler,
-                    lag_type=dt.target_lag_type or "USER_DEFINED", lag_sec=dt.target_lag_sec,
-                    data_timestamp=dt.data_timestamp, initialized=dt.initialized,
-                    inputs=inputs, failed_at=self.failed_at.get(obj.oid)))
+                found.append(
+                    TableState(
+                        oid=obj.oid,
+                        name=str(obj.name),
+                        state=dt.state,
+                        scheduler=dt.scheduler,
+                        lag_type=dt.target_lag_type or "USER_DEFINED",
+                        lag_sec=dt.target_lag_sec,
+                        data_timestamp=dt.data_timestamp,
+                        initialized=dt.initialized,
+                        inputs=inputs,
+                        failed_at=self.failed_at.get(obj.oid),
+                    )
+                )
         return found
 
     def estimates(self) -> dict[int, float]:
@@ -304,7 +327,9 @@ class Scheduler:
             "epoch(data_timestamp) AS seconds, row_number() OVER (PARTITION BY oid ORDER BY"
             f' refresh_id DESC) AS rn FROM "{META_SCHEMA}".refresh_history WHERE state ='
             " 'SUCCEEDED' AND refresh_trigger = 'SCHEDULED') WHERE rn <= ?"
-            " ORDER BY oid, rn DESC", [HISTORY_WINDOW])
+            " ORDER BY oid, rn DESC",
+            [HISTORY_WINDOW],
+        )
         for oid, seconds in rows:
             self.learn(int(oid), float(seconds or 0.0))
 
@@ -327,12 +352,15 @@ class Scheduler:
         with self._round, self.rt.store.lock:
             decision = decide(self.states(), now, self.estimates(), busy)
             self.last_decision = decision
-            outcomes = [self._record_skip(oid, code, message, now)
-                        for oid, (code, message) in decision.skipped.items()]
+            outcomes = [
+                self._record_skip(oid, code, message, now)
+                for oid, (code, message) in decision.skipped.items()
+            ]
             if decision.order:
                 self._emit("round", now=now, order=decision.order, due=decision.due)
-                round_outcomes = self.refresher.refresh(decision.order, "SCHEDULED",
-                                                        include_upstream=False)
+                round_outcomes = self.refresher.refresh(
+                    decision.order, "SCHEDULED", include_upstream=False
+                )
                 self._learn_delays(decision, self.rt.clock.now())
                 for outcome in round_outcomes:
                     if outcome.state == "SUCCEEDED":
@@ -367,21 +395,37 @@ class Scheduler:
         obj = rt.catalog.get(oid)
         dt = rt.catalog.dynamic_table(oid)
         outcome = RefreshOutcome(oid, obj.name, "SKIPPED", None, now, message=message, code=code)
-        completion = dt.data_timestamp + timedelta(seconds=dt.target_lag_sec) \
-            if dt.data_timestamp and dt.target_lag_sec else None
+        completion = (
+            dt.data_timestamp + timedelta(seconds=dt.target_lag_sec)
+            if dt.data_timestamp and dt.target_lag_sec
+            else None
+        )
         at = max(rt.clock.now(), now)
         with rt.engine.transaction():
-            rt.catalog.add_refresh({
-                "refresh_id": rt.catalog.next_refresh_id(), "oid": oid, "name": obj.name.name,
-                "schema_name": obj.name.schema, "database_name": obj.name.database,
-                "state": "SKIPPED", "state_code": code, "state_message": message,
-                "query_id": str(uuid.uuid4()), "data_timestamp": now,
-                "refresh_start_time": at, "refresh_end_time": at,
-                "completion_target": completion, "refresh_action": None,
-                "refresh_trigger": "SCHEDULED", "target_lag_sec": dt.target_lag_sec,
-                "graph_history_valid_from": rt.catalog.graph_valid_from(oid),
-                "warehouse": dt.warehouse, "data_version": None, "commit_version": None,
-            })
+            rt.catalog.add_refresh(
+                {
+                    "refresh_id": rt.catalog.next_refresh_id(),
+                    "oid": oid,
+                    "name": obj.name.name,
+                    "schema_name": obj.name.schema,
+                    "database_name": obj.name.database,
+                    "state": "SKIPPED",
+                    "state_code": code,
+                    "state_message": message,
+                    "query_id": str(uuid.uuid4()),
+                    "data_timestamp": now,
+                    "refresh_start_time": at,
+                    "refresh_end_time": at,
+                    "completion_target": completion,
+                    "refresh_action": None,
+                    "refresh_trigger": "SCHEDULED",
+                    "target_lag_sec": dt.target_lag_sec,
+                    "graph_history_valid_from": rt.catalog.graph_valid_from(oid),
+                    "warehouse": dt.warehouse,
+                    "data_version": None,
+                    "commit_version": None,
+                }
+            )
         self._emit("skipped", oid=oid, name=str(obj.name), code=code)
         return outcome
 
@@ -393,8 +437,13 @@ class Scheduler:
             if dt.state == "ACTIVE" and dt.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
                 with self.rt.engine.transaction():
                     suspend(self.rt, outcome.oid, SUSPEND_CODE, SUSPEND_MESSAGE)
-                self._emit("suspended", oid=outcome.oid, name=str(outcome.name),
-                           code=SUSPEND_CODE, message=outcome.message)
+                self._emit(
+                    "suspended",
+                    oid=outcome.oid,
+                    name=str(outcome.name),
+                    code=SUSPEND_CODE,
+                    message=outcome.message,
+                )
 
     def _emit(self, kind: str, **details: Any) -> None:
         if self.events is not None:
@@ -406,8 +455,7 @@ class Scheduler:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="snowmelt-scheduler",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="snowmelt-scheduler", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:

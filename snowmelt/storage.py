@@ -109,49 +109,69 @@ class Store:
     # -- DDL ---------------------------------------------------------------------------------
     def create_tracked(self, oid: int, columns: Sequence[Column]) -> None:
         user = [_column_def(c) for c in columns]
-        seq = exp.Anonymous(this="nextval", expressions=[
-            exp.Literal.string(f'"{DATA_SCHEMA}"."{ROWID_SEQUENCE}"')])
+        seq = exp.Anonymous(
+            this="nextval", expressions=[exp.Literal.string(f'"{DATA_SCHEMA}"."{ROWID_SEQUENCE}"')]
+        )
         hidden = [
-            exp.ColumnDef(this=quoted(ROW_ID), kind=exp.DataType.build("BIGINT"),
-                          constraints=[exp.ColumnConstraint(
-                              kind=exp.DefaultColumnConstraint(this=seq))]),
+            exp.ColumnDef(
+                this=quoted(ROW_ID),
+                kind=exp.DataType.build("BIGINT"),
+                constraints=[exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(this=seq))],
+            ),
             exp.ColumnDef(this=quoted(INSERT_VERSION), kind=exp.DataType.build("BIGINT")),
         ]
-        self.engine.execute(exp.Create(kind="TABLE", this=exp.Schema(
-            this=data_table(oid), expressions=user + hidden)))
+        self.engine.execute(
+            exp.Create(
+                kind="TABLE", this=exp.Schema(this=data_table(oid), expressions=user + hidden)
+            )
+        )
         log_cols = [_column_def(Column(c.name, c.type)) for c in columns] + [
             exp.ColumnDef(this=quoted(name), kind=exp.DataType.build("BIGINT"))
-            for name in (ROW_ID, INSERT_VERSION, DELETE_VERSION)]
-        self.engine.execute(exp.Create(kind="TABLE", this=exp.Schema(
-            this=delete_log(oid), expressions=log_cols)))
+            for name in (ROW_ID, INSERT_VERSION, DELETE_VERSION)
+        ]
+        self.engine.execute(
+            exp.Create(kind="TABLE", this=exp.Schema(this=delete_log(oid), expressions=log_cols))
+        )
 
     def drop_tracked(self, oid: int) -> None:
         for table in (data_table(oid), delete_log(oid)):
             self.engine.execute(drop_if_exists("TABLE", table))
 
     def add_column(self, oid: int, column: Column) -> None:
-        for table, c in ((data_table(oid), column), (delete_log(oid), Column(column.name,
-                                                                              column.type))):
-            self.engine.execute(exp.Alter(this=table, kind="TABLE",
-                                          actions=[_column_def(c)]))
+        for table, c in (
+            (data_table(oid), column),
+            (delete_log(oid), Column(column.name, column.type)),
+        ):
+            self.engine.execute(exp.Alter(this=table, kind="TABLE", actions=[_column_def(c)]))
 
     # -- readers --------------------------------------------------------------------------------
     def live(self, oid: int, columns: Sequence[str], with_row_id: bool = False) -> exp.Select:
         names = [col(c) for c in columns] + ([col(ROW_ID)] if with_row_id else [])
         return exp.select(*names).from_(data_table(oid))
 
-    def snapshot(self, oid: int, columns: Sequence[str], version: int,
-                 with_row_id: bool = False) -> exp.Expression:
+    def snapshot(
+        self, oid: int, columns: Sequence[str], version: int, with_row_id: bool = False
+    ) -> exp.Expression:
         """Rows of ``oid`` as of ``version``."""
         if version >= self._version and self.open_commit is None:
             return self.live(oid, columns, with_row_id)
         names = [col(c) for c in columns] + ([col(ROW_ID)] if with_row_id else [])
         v = exp.Literal.number(version)
-        alive = exp.select(*names).from_(data_table(oid)).where(
-            exp.LTE(this=col(INSERT_VERSION), expression=v))
-        logged = exp.select(*[n.copy() for n in names]).from_(delete_log(oid)).where(
-            exp.and_(exp.LTE(this=col(INSERT_VERSION), expression=v.copy()),
-                     exp.GT(this=col(DELETE_VERSION), expression=v.copy())))
+        alive = (
+            exp.select(*names)
+            .from_(data_table(oid))
+            .where(exp.LTE(this=col(INSERT_VERSION), expression=v))
+        )
+        logged = (
+            exp.select(*[n.copy() for n in names])
+            .from_(delete_log(oid))
+            .where(
+                exp.and_(
+                    exp.LTE(this=col(INSERT_VERSION), expression=v.copy()),
+                    exp.GT(this=col(DELETE_VERSION), expression=v.copy()),
+                )
+            )
+        )
         return exp.union(alive, logged, distinct=False)
 
     def change(self, oid: int, columns: Sequence[str], after: int, upto: int) -> exp.Expression:
@@ -160,33 +180,49 @@ class Store:
         names = [col(c) for c in columns] + [col(ROW_ID)]
 
         def between(column: str) -> exp.Condition:
-            return exp.and_(exp.GT(this=col(column), expression=a.copy()),
-                            exp.LTE(this=col(column), expression=b.copy()))
+            return exp.and_(
+                exp.GT(this=col(column), expression=a.copy()),
+                exp.LTE(this=col(column), expression=b.copy()),
+            )
 
         plus = exp.Literal.number(1).as_(WEIGHT)
         minus = exp.Literal.number(-1).as_(WEIGHT)
-        born_alive = exp.select(*names, plus).from_(data_table(oid)).where(
-            between(INSERT_VERSION))
-        born_logged = exp.select(*[n.copy() for n in names], plus.copy()).from_(
-            delete_log(oid)).where(exp.and_(between(INSERT_VERSION), exp.GT(
-                this=col(DELETE_VERSION), expression=b.copy())))
-        died = exp.select(*[n.copy() for n in names], minus).from_(delete_log(oid)).where(
-            exp.and_(exp.LTE(this=col(INSERT_VERSION), expression=a.copy()),
-                     between(DELETE_VERSION)))
-        return exp.union(exp.union(born_alive, born_logged, distinct=False), died,
-                         distinct=False)
+        born_alive = exp.select(*names, plus).from_(data_table(oid)).where(between(INSERT_VERSION))
+        born_logged = (
+            exp.select(*[n.copy() for n in names], plus.copy())
+            .from_(delete_log(oid))
+            .where(
+                exp.and_(
+                    between(INSERT_VERSION), exp.GT(this=col(DELETE_VERSION), expression=b.copy())
+                )
+            )
+        )
+        died = (
+            exp.select(*[n.copy() for n in names], minus)
+            .from_(delete_log(oid))
+            .where(
+                exp.and_(
+                    exp.LTE(this=col(INSERT_VERSION), expression=a.copy()), between(DELETE_VERSION)
+                )
+            )
+        )
+        return exp.union(exp.union(born_alive, born_logged, distinct=False), died, distinct=False)
 
     def count_rows(self, oid: int) -> int:
         return int(self.engine.rows(exp.select("count(*)").from_(data_table(oid)))[0][0])
 
     # -- writers (call inside ``write``) ------------------------------------------------------------
-    def insert(self, commit: Commit, oid: int, columns: Sequence[str],
-               source: exp.Expression) -> int:
+    def insert(
+        self, commit: Commit, oid: int, columns: Sequence[str], source: exp.Expression
+    ) -> int:
         """Append the rows of ``source`` (positional to ``columns``) at the commit's version."""
-        target = exp.Schema(this=data_table(oid),
-                            expressions=[quoted(c) for c in columns] + [quoted(INSERT_VERSION)])
+        target = exp.Schema(
+            this=data_table(oid),
+            expressions=[quoted(c) for c in columns] + [quoted(INSERT_VERSION)],
+        )
         select = exp.select(exp.Star(), exp.Literal.number(commit.version)).from_(
-            exp.Subquery(this=source, alias=exp.TableAlias(this=quoted("_sm_src"))))
+            exp.Subquery(this=source, alias=exp.TableAlias(this=quoted("_sm_src")))
+        )
         count = self._count_of(exp.Insert(this=target, expression=select))
         commit.touch(oid, count)
         return count
@@ -196,8 +232,9 @@ class Store:
         return int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else 0
 
     @contextmanager
-    def rewrite(self, commit: Commit, oid: int, columns: Sequence[str],
-                candidates: exp.Expression | None) -> Iterator[exp.Table]:
+    def rewrite(
+        self, commit: Commit, oid: int, columns: Sequence[str], candidates: exp.Expression | None
+    ) -> Iterator[exp.Table]:
         """Run an in-place UPDATE/DELETE/MERGE on ``t{oid}`` and log the old images.
 
         ``candidates`` selects the row ids the statement may touch (a superset is fine;
@@ -210,26 +247,46 @@ class Store:
             pick = pick.where(exp.In(this=col(ROW_ID), query=exp.Subquery(this=candidates)))
         with self._temp(f"_sm_before_{oid}", pick) as before:
             yield before
-            still = exp.select("1").from_(exp.alias_(data_table(oid), "p")).where(exp.and_(
-                exp.EQ(this=col(ROW_ID, "p"), expression=col(ROW_ID, "b")),
-                exp.EQ(this=col(INSERT_VERSION, "p"), expression=col(INSERT_VERSION, "b"))))
-            logged = exp.select(*[col(c, "b") for c in columns], col(ROW_ID, "b"),
-                                col(INSERT_VERSION, "b"),
-                                exp.Literal.number(commit.version)).from_(
-                before.copy().as_("b")).where(exp.Not(this=exp.Exists(this=still)))
+            still = (
+                exp.select("1")
+                .from_(exp.alias_(data_table(oid), "p"))
+                .where(
+                    exp.and_(
+                        exp.EQ(this=col(ROW_ID, "p"), expression=col(ROW_ID, "b")),
+                        exp.EQ(this=col(INSERT_VERSION, "p"), expression=col(INSERT_VERSION, "b")),
+                    )
+                )
+            )
+            logged = (
+                exp.select(
+                    *[col(c, "b") for c in columns],
+                    col(ROW_ID, "b"),
+                    col(INSERT_VERSION, "b"),
+                    exp.Literal.number(commit.version),
+                )
+                .from_(before.copy().as_("b"))
+                .where(exp.Not(this=exp.Exists(this=still)))
+            )
             count = self._count_of(exp.Insert(this=delete_log(oid), expression=logged))
             commit.touch(oid, count)
 
     def delete_all(self, commit: Commit, oid: int, columns: Sequence[str]) -> int:
         names = [col(c) for c in columns] + [col(ROW_ID), col(INSERT_VERSION)]
-        count = self._count_of(exp.Insert(this=delete_log(oid), expression=exp.select(
-            *names, exp.Literal.number(commit.version)).from_(data_table(oid))))
+        count = self._count_of(
+            exp.Insert(
+                this=delete_log(oid),
+                expression=exp.select(*names, exp.Literal.number(commit.version)).from_(
+                    data_table(oid)
+                ),
+            )
+        )
         self.engine.execute(exp.Delete(this=data_table(oid)))
         commit.touch(oid, count)
         return count
 
-    def apply_weighted(self, commit: Commit, oid: int, columns: Sequence[str],
-                       delta: exp.Expression) -> tuple[int, int]:
+    def apply_weighted(
+        self, commit: Commit, oid: int, columns: Sequence[str], delta: exp.Expression
+    ) -> tuple[int, int]:
         """Apply a weighted bag change (user columns + ``_sm_weight``) to ``t{oid}``.
 
         Weights are consolidated per distinct row first; a net -k deletes k copies (the
@@ -237,10 +294,17 @@ class Store:
         """
         net = f"_sm_net_{oid}"
         names = [col(c) for c in columns]
-        consolidate = exp.select(*names, exp.Cast(this=exp.func("sum", col(WEIGHT)), to=exp.DataType.build("BIGINT")).as_("_sm_n")).from_(
-            exp.Subquery(this=delta, alias=exp.TableAlias(this=quoted("_sm_delta")))).group_by(
-            *[n.copy() for n in names]).having(
-            exp.NEQ(this=exp.func("sum", col(WEIGHT)), expression=exp.Literal.number(0)))
+        consolidate = (
+            exp.select(
+                *names,
+                exp.Cast(this=exp.func("sum", col(WEIGHT)), to=exp.DataType.build("BIGINT")).as_(
+                    "_sm_n"
+                ),
+            )
+            .from_(exp.Subquery(this=delta, alias=exp.TableAlias(this=quoted("_sm_delta"))))
+            .group_by(*[n.copy() for n in names])
+            .having(exp.NEQ(this=exp.func("sum", col(WEIGHT)), expression=exp.Literal.number(0)))
+        )
         with self._temp(net, consolidate):
             return self._apply_net(commit, oid, columns, net)
 
@@ -252,68 +316,118 @@ class Store:
         yield exp.Table(this=quoted(name))
         self.engine.execute(f'DROP TABLE IF EXISTS "{name}"')
 
-    def _apply_net(self, commit: Commit, oid: int, columns: Sequence[str],
-                   net: str) -> tuple[int, int]:
+    def _apply_net(
+        self, commit: Commit, oid: int, columns: Sequence[str], net: str
+    ) -> tuple[int, int]:
         def same(left: str, right: str) -> exp.Condition:
-            return exp.and_(*[exp.NullSafeEQ(this=col(c, left), expression=col(c, right))
-                              for c in columns]) if columns else exp.true()
+            return (
+                exp.and_(
+                    *[exp.NullSafeEQ(this=col(c, left), expression=col(c, right)) for c in columns]
+                )
+                if columns
+                else exp.true()
+            )
 
-        wanted = self.engine.rows(f'SELECT coalesce(sum(-"_sm_n"), 0) FROM "{net}"'
-                                  ' WHERE "_sm_n" < 0')[0][0]
+        wanted = self.engine.rows(
+            f'SELECT coalesce(sum(-"_sm_n"), 0) FROM "{net}" WHERE "_sm_n" < 0'
+        )[0][0]
         deleted = 0
         if wanted:
             doomed = f"_sm_doomed_{oid}"
-            numbered = exp.select(
-                exp.Column(this=exp.Star(), table=quoted("t")),
-                exp.Window(this=exp.func("row_number"), partition_by=[col(c, "t")
-                                                                      for c in columns],
-                           order=exp.Order(expressions=[exp.Ordered(this=col(ROW_ID, "t"))])
-                           ).as_("_sm_rn")).from_(exp.alias_(data_table(oid), "t")).join(
-                exp.select("*").from_(quoted(net)).where("\"_sm_n\" < 0").subquery("d"),
-                on=same("t", "d"), join_type="semi")
-            pick = exp.select(col(ROW_ID, "t")).from_(numbered.subquery("t")).join(
-                exp.Table(this=quoted(net)).as_("d"), on=exp.and_(
-                    same("t", "d"), exp.LTE(this=col("_sm_rn", "t"),
-                                            expression=exp.Neg(this=col("_sm_n", "d")))))
+            numbered = (
+                exp.select(
+                    exp.Column(this=exp.Star(), table=quoted("t")),
+                    exp.Window(
+                        this=exp.func("row_number"),
+                        partition_by=[col(c, "t") for c in columns],
+                        order=exp.Order(expressions=[exp.Ordered(this=col(ROW_ID, "t"))]),
+                    ).as_("_sm_rn"),
+                )
+                .from_(exp.alias_(data_table(oid), "t"))
+                .join(
+                    exp.select("*").from_(quoted(net)).where('"_sm_n" < 0').subquery("d"),
+                    on=same("t", "d"),
+                    join_type="semi",
+                )
+            )
+            pick = (
+                exp.select(col(ROW_ID, "t"))
+                .from_(numbered.subquery("t"))
+                .join(
+                    exp.Table(this=quoted(net)).as_("d"),
+                    on=exp.and_(
+                        same("t", "d"),
+                        exp.LTE(
+                            this=col("_sm_rn", "t"), expression=exp.Neg(this=col("_sm_n", "d"))
+                        ),
+                    ),
+                )
+            )
             with self._temp(doomed, pick):
                 found = self.engine.rows(f'SELECT count(*) FROM "{doomed}"')[0][0]
                 if found != wanted:
                     raise StorageInvariantError(
                         f"Change for table id {oid} deletes {wanted} rows but only {found} "
-                        "match: the change does not fit the table (snowmelt bug).")
-                in_doomed = exp.In(this=col(ROW_ID), query=exp.Subquery(
-                    this=exp.select(col(ROW_ID)).from_(quoted(doomed))))
+                        "match: the change does not fit the table (snowmelt bug)."
+                    )
+                in_doomed = exp.In(
+                    this=col(ROW_ID),
+                    query=exp.Subquery(this=exp.select(col(ROW_ID)).from_(quoted(doomed))),
+                )
                 names = [col(c) for c in columns] + [col(ROW_ID), col(INSERT_VERSION)]
-                self.engine.execute(exp.Insert(this=delete_log(oid), expression=exp.select(
-                    *names, exp.Literal.number(commit.version)).from_(data_table(oid)).where(
-                    in_doomed)))
-                self.engine.execute(exp.Delete(this=data_table(oid), where=exp.Where(
-                    this=in_doomed.copy())))
+                self.engine.execute(
+                    exp.Insert(
+                        this=delete_log(oid),
+                        expression=exp.select(*names, exp.Literal.number(commit.version))
+                        .from_(data_table(oid))
+                        .where(in_doomed),
+                    )
+                )
+                self.engine.execute(
+                    exp.Delete(this=data_table(oid), where=exp.Where(this=in_doomed.copy()))
+                )
                 deleted = int(found)
-        copies = exp.select(*[col(c) for c in columns]).from_(exp.select(
-            exp.Star(), exp.func("unnest", exp.func("range", col("_sm_n"))).as_("_sm_i")).from_(
-            quoted(net)).where('"_sm_n" > 0').subquery("_sm_pos"))
-        inserted = self.insert(commit, oid, columns, copies) if self.engine.rows(
-            f'SELECT 1 FROM "{net}" WHERE "_sm_n" > 0 LIMIT 1') else 0
+        copies = exp.select(*[col(c) for c in columns]).from_(
+            exp.select(exp.Star(), exp.func("unnest", exp.func("range", col("_sm_n"))).as_("_sm_i"))
+            .from_(quoted(net))
+            .where('"_sm_n" > 0')
+            .subquery("_sm_pos")
+        )
+        inserted = (
+            self.insert(commit, oid, columns, copies)
+            if self.engine.rows(f'SELECT 1 FROM "{net}" WHERE "_sm_n" > 0 LIMIT 1')
+            else 0
+        )
         commit.touch(oid, deleted)
         return inserted, deleted
 
-    def replace_contents(self, commit: Commit, oid: int, columns: Sequence[str],
-                         query: exp.Expression) -> tuple[int, int]:
+    def replace_contents(
+        self, commit: Commit, oid: int, columns: Sequence[str], query: exp.Expression
+    ) -> tuple[int, int]:
         """Make ``t{oid}`` equal ``query`` as a bag, writing only the difference."""
         names = [col(c) for c in columns]
         new = exp.select(*names, exp.Literal.number(1).as_(WEIGHT)).from_(
-            exp.Subquery(this=query, alias=exp.TableAlias(
-                this=quoted("_sm_new"), columns=[quoted(c) for c in columns])))
+            exp.Subquery(
+                this=query,
+                alias=exp.TableAlias(this=quoted("_sm_new"), columns=[quoted(c) for c in columns]),
+            )
+        )
         old = exp.select(*[n.copy() for n in names], exp.Literal.number(-1).as_(WEIGHT)).from_(
-            data_table(oid))
+            data_table(oid)
+        )
         return self.apply_weighted(commit, oid, columns, exp.union(new, old, distinct=False))
 
     def vacuum(self, oid: int, below: int) -> int:
         """Forget delete-log entries no consumer can still need (deleted at or below
         ``below``); returns how many."""
-        return self._count_of(exp.Delete(this=delete_log(oid), where=exp.Where(
-            this=exp.LTE(this=col(DELETE_VERSION), expression=exp.Literal.number(below)))))
+        return self._count_of(
+            exp.Delete(
+                this=delete_log(oid),
+                where=exp.Where(
+                    this=exp.LTE(this=col(DELETE_VERSION), expression=exp.Literal.number(below))
+                ),
+            )
+        )
 
 
 def _column_def(column: Column) -> exp.ColumnDef:
@@ -323,8 +437,15 @@ def _column_def(column: Column) -> exp.ColumnDef:
     if column.default is not None:
         import sqlglot
 
-        constraints.append(exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(
-            this=sqlglot.parse_one(column.default, read="duckdb"))))
-    return exp.ColumnDef(this=quoted(column.name),
-                         kind=exp.DataType.build(column.type, dialect="duckdb"),
-                         constraints=constraints or None)
+        constraints.append(
+            exp.ColumnConstraint(
+                kind=exp.DefaultColumnConstraint(
+                    this=sqlglot.parse_one(column.default, read="duckdb")
+                )
+            )
+        )
+    return exp.ColumnDef(
+        this=quoted(column.name),
+        kind=exp.DataType.build(column.type, dialect="duckdb"),
+        constraints=constraints or None,
+    )

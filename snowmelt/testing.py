@@ -36,14 +36,18 @@ def definition_at(session: Session, oid: int, version: int) -> str:
 def bag_difference(session: Session, left: str, right: str) -> tuple[int, int]:
     """Rows of query ``left`` not in query ``right`` and the reverse, counting duplicates.
     Both are Snowflake SQL, run through the session."""
-    return (int(session.sql(f"SELECT COUNT(*) FROM (({left}) EXCEPT ALL ({right}))").scalar()),
-            int(session.sql(f"SELECT COUNT(*) FROM (({right}) EXCEPT ALL ({left}))").scalar()))
+    return (
+        int(session.sql(f"SELECT COUNT(*) FROM (({left}) EXCEPT ALL ({right}))").scalar()),
+        int(session.sql(f"SELECT COUNT(*) FROM (({right}) EXCEPT ALL ({left}))").scalar()),
+    )
 
 
 def _engine_bag_difference(session: Session, left: str, right: str) -> tuple[int, int]:
     rows = session.rt.engine.rows
-    return (int(rows(f"SELECT COUNT(*) FROM (({left}) EXCEPT ALL ({right}))")[0][0]),
-            int(rows(f"SELECT COUNT(*) FROM (({right}) EXCEPT ALL ({left}))")[0][0]))
+    return (
+        int(rows(f"SELECT COUNT(*) FROM (({left}) EXCEPT ALL ({right}))")[0][0]),
+        int(rows(f"SELECT COUNT(*) FROM (({right}) EXCEPT ALL ({left}))")[0][0]),
+    )
 
 
 def assert_matches_query(session: Session, name: str) -> None:
@@ -53,10 +57,11 @@ def assert_matches_query(session: Session, name: str) -> None:
     if dt.data_version is None:
         raise AssertionError(f"{obj.name} has never been refreshed")
     expected = definition_at(session, obj.oid, dt.data_version)
-    columns = ", ".join(exp.to_identifier(c, quoted=True).sql("duckdb")
-                        for c in obj.column_names)
+    columns = ", ".join(exp.to_identifier(c, quoted=True).sql("duckdb") for c in obj.column_names)
     actual = f"SELECT {columns} FROM {obj.name.view_table().sql('duckdb')}"
     extra, missing = _engine_bag_difference(session, actual, expected)
     if extra or missing:
-        raise AssertionError(f"{obj.name} differs from its query at its data timestamp: "
-                             f"{extra} rows too many, {missing} rows missing")
+        raise AssertionError(
+            f"{obj.name} differs from its query at its data timestamp: "
+            f"{extra} rows too many, {missing} rows missing"
+        )

@@ -40,16 +40,21 @@ WRITER = textwrap.dedent("""
 
 def _setup(path: Path) -> None:
     with snowmelt.connect(path) as s:
-        s.sql("CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH;"
-              "CREATE TABLE T (N INT, TAG STRING); INSERT INTO T VALUES (-1, 'seed')")
-        s.sql("CREATE DYNAMIC TABLE C TARGET_LAG = '1 minute' WAREHOUSE = WH AS "
-              "SELECT TAG, COUNT(*) AS N FROM T GROUP BY TAG")
+        s.sql(
+            "CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH;"
+            "CREATE TABLE T (N INT, TAG STRING); INSERT INTO T VALUES (-1, 'seed')"
+        )
+        s.sql(
+            "CREATE DYNAMIC TABLE C TARGET_LAG = '1 minute' WAREHOUSE = WH AS "
+            "SELECT TAG, COUNT(*) AS N FROM T GROUP BY TAG"
+        )
 
 
 def _writer(path: Path, mode: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), mode],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), mode], stdout=subprocess.PIPE, text=True, env=env
+    )
 
 
 @pytest.mark.slow

@@ -40,8 +40,8 @@ def test_three_part_names_and_use(session):
 
 def test_unquoted_identifiers_fold_to_upper_case_quoted_keep_case(session):
     session.sql('CREATE TABLE mixed (lower_col INT, "Quoted" INT)')
-    session.sql('INSERT INTO MIXED VALUES (1, 2)')
-    assert session.sql('SELECT * FROM Mixed').columns == ["LOWER_COL", "Quoted"]
+    session.sql("INSERT INTO MIXED VALUES (1, 2)")
+    assert session.sql("SELECT * FROM Mixed").columns == ["LOWER_COL", "Quoted"]
     assert session.sql('SELECT "Quoted" FROM mixed').scalar() == 2
 
 
@@ -52,7 +52,8 @@ def test_drop_database_removes_everything_in_it(session):
     session.sql("DROP DATABASE D")
     assert session.rt.catalog.objects() == []
     tables = session.rt.engine.rows(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'D.S'")
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'D.S'"
+    )
     assert tables[0][0] == 0
     with pytest.raises(ObjectNotFound):
         session.sql("DROP DATABASE D")
@@ -69,8 +70,10 @@ def test_missing_objects_are_named(session):
 
 
 def test_warehouse_and_grant_are_recorded_with_a_notice(session):
-    session.sql("CREATE WAREHOUSE IF NOT EXISTS WH_X WITH WAREHOUSE_SIZE = 'XSMALL' "
-                "AUTO_SUSPEND = 60 AUTO_RESUME = TRUE")
+    session.sql(
+        "CREATE WAREHOUSE IF NOT EXISTS WH_X WITH WAREHOUSE_SIZE = 'XSMALL' "
+        "AUTO_SUSPEND = 60 AUTO_RESUME = TRUE"
+    )
     session.sql("ALTER WAREHOUSE WH_X SET WAREHOUSE_SIZE = 'SMALL'")
     session.sql("USE WAREHOUSE WH_X")
     session.sql("GRANT USAGE ON DATABASE D TO ROLE ANALYST")
@@ -95,8 +98,9 @@ def test_variant_columns_store_json_and_paths_work(session):
     session.sql("CREATE TABLE E (ID INT, PAYLOAD VARIANT, TAGS ARRAY, ATTRS OBJECT)")
     session.sql("""INSERT INTO E SELECT 1, PARSE_JSON('{"device": {"kind": "phone"}, "n": 3}'),
                    ARRAY_CONSTRUCT('a', 'b'), OBJECT_CONSTRUCT('k', 1)""")
-    row = session.sql("SELECT PAYLOAD:device.kind::STRING, PAYLOAD:n::INT, ARRAY_SIZE(TAGS),"
-                      " ATTRS:k::INT FROM E").fetchone()
+    row = session.sql(
+        "SELECT PAYLOAD:device.kind::STRING, PAYLOAD:n::INT, ARRAY_SIZE(TAGS), ATTRS:k::INT FROM E"
+    ).fetchone()
     assert row == ("phone", 3, 2, 1)
     assert session.sql("DESCRIBE TABLE E").arrow()["type"].to_pylist()[1] == "VARIANT"
 
@@ -136,8 +140,10 @@ def test_every_statement_is_atomic(session):
 
 def test_views_over_monitoring_functions_are_computed_when_queried(session):
     session.sql("CREATE TABLE T (A INT)")
-    session.sql("CREATE VIEW STATUS AS SELECT NAME, SCHEDULING_STATE:state::STRING AS STATE "
-                "FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())")
+    session.sql(
+        "CREATE VIEW STATUS AS SELECT NAME, SCHEDULING_STATE:state::STRING AS STATE "
+        "FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())"
+    )
     assert session.sql("SELECT * FROM STATUS").rows() == []
     session.sql("CREATE DYNAMIC TABLE DT TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT A FROM T")
     assert session.sql("SELECT * FROM D.S.STATUS").rows() == [("DT", "ACTIVE")]

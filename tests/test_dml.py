@@ -49,7 +49,9 @@ def test_each_write_is_one_version_and_changes_net_out(session):
 
 def test_update_from_and_delete_using(session):
     session.sql("CREATE TABLE T (K INT, V INT); CREATE TABLE SRC (K INT, V INT)")
-    session.sql("INSERT INTO T VALUES (1, 0), (2, 0), (3, 0); INSERT INTO SRC VALUES (2, 20), (3, 30)")
+    session.sql(
+        "INSERT INTO T VALUES (1, 0), (2, 0), (3, 0); INSERT INTO SRC VALUES (2, 20), (3, 30)"
+    )
     assert session.sql("UPDATE T SET V = SRC.V FROM SRC WHERE T.K = SRC.K").scalar() == 2
     assert sorted(session.sql("SELECT * FROM T").rows()) == [(1, 0), (2, 20), (3, 30)]
     session.sql("DELETE FROM T USING SRC WHERE T.K = SRC.K AND SRC.V > 25")
@@ -66,11 +68,16 @@ def test_merge_counts_and_tracks(session):
         WHEN MATCHED AND S.V < 0 THEN DELETE
         WHEN MATCHED THEN UPDATE SET V = S.V
         WHEN NOT MATCHED THEN INSERT (K, V) VALUES (S.K, S.V)""")
-    assert result.dicts() == [{"number of rows inserted": 1, "number of rows updated": 1,
-                               "number of rows deleted": 1}]
+    assert result.dicts() == [
+        {"number of rows inserted": 1, "number of rows updated": 1, "number of rows deleted": 1}
+    ]
     assert sorted(session.sql("SELECT * FROM T").rows()) == [(1, 10), (3, 3), (4, 40)]
     assert _change(session, "T", before, session.rt.store.version) == [
-        (1, 1, -1), (1, 10, 1), (2, 2, -1), (4, 40, 1)]
+        (1, 1, -1),
+        (1, 10, 1),
+        (2, 2, -1),
+        (4, 40, 1),
+    ]
 
 
 def test_truncate_and_insert_overwrite(session):
@@ -97,8 +104,12 @@ def test_insert_column_list_and_arity_errors(session):
 def test_dynamic_tables_refuse_dml(session):
     session.sql("CREATE TABLE T (A INT)")
     session.sql("CREATE DYNAMIC TABLE DT TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT A FROM T")
-    for statement in ("INSERT INTO DT VALUES (1)", "DELETE FROM DT", "UPDATE DT SET A = 1",
-                      "TRUNCATE TABLE DT"):
+    for statement in (
+        "INSERT INTO DT VALUES (1)",
+        "DELETE FROM DT",
+        "UPDATE DT SET A = 1",
+        "TRUNCATE TABLE DT",
+    ):
         with pytest.raises(SqlError, match="only by refresh"):
             session.sql(statement)
 
@@ -115,10 +126,15 @@ def test_time_travel_at_timestamp_offset_and_before(session, clock):
     clock.advance(5)
     assert session.sql("SELECT A FROM T").rows() == [(2,)]
     assert sorted(session.sql("SELECT A FROM T AT(OFFSET => -10)").rows()) == [(1,), (2,)]
-    assert session.sql(f"SELECT A FROM T AT(TIMESTAMP => '{first.isoformat()}'::TIMESTAMP_LTZ)"
-                       ).rows() == [(1,)]
-    assert session.sql(f"SELECT A FROM T BEFORE(TIMESTAMP => '{first.isoformat()}'::TIMESTAMP_LTZ)"
-                       ).rows() == []
+    assert session.sql(
+        f"SELECT A FROM T AT(TIMESTAMP => '{first.isoformat()}'::TIMESTAMP_LTZ)"
+    ).rows() == [(1,)]
+    assert (
+        session.sql(
+            f"SELECT A FROM T BEFORE(TIMESTAMP => '{first.isoformat()}'::TIMESTAMP_LTZ)"
+        ).rows()
+        == []
+    )
     with pytest.raises(SqlError, match="not available"):
         session.sql("SELECT A FROM T AT(OFFSET => -100000)")
 
@@ -126,24 +142,32 @@ def test_time_travel_at_timestamp_offset_and_before(session, clock):
 @pytest.mark.parametrize("kind", ["arrow", "pandas", "polars", "dicts"])
 def test_insert_api_accepts_arrow_pandas_polars_and_dicts(session, kind):
     session.sql("CREATE TABLE T (ID INT, NAME STRING, PAYLOAD VARIANT, TS TIMESTAMP_NTZ)")
-    rows = [{"ID": 1, "NAME": "a", "PAYLOAD": '{"x": 1}', "TS": "2024-01-01 00:00:00"},
-            {"ID": 2, "NAME": None, "PAYLOAD": None, "TS": None}]
-    data = {"arrow": lambda: pa.Table.from_pylist(rows),
-            "pandas": lambda: pa.Table.from_pylist(rows).to_pandas(),
-            "polars": lambda: __import__("polars").from_dicts(rows),
-            "dicts": lambda: rows}[kind]()
+    rows = [
+        {"ID": 1, "NAME": "a", "PAYLOAD": '{"x": 1}', "TS": "2024-01-01 00:00:00"},
+        {"ID": 2, "NAME": None, "PAYLOAD": None, "TS": None},
+    ]
+    data = {
+        "arrow": lambda: pa.Table.from_pylist(rows),
+        "pandas": lambda: pa.Table.from_pylist(rows).to_pandas(),
+        "polars": lambda: __import__("polars").from_dicts(rows),
+        "dicts": lambda: rows,
+    }[kind]()
     v = session.rt.store.version
     assert session.insert("T", data) == 2
     assert session.rt.store.version == v + 1
     assert session.sql("SELECT ID, NAME, PAYLOAD:x::INT FROM T ORDER BY ID").rows() == [
-        (1, "a", 1), (2, None, None)]
+        (1, "a", 1),
+        (2, None, None),
+    ]
 
 
 def test_insert_api_rejects_a_bad_batch_whole(session):
     session.sql("CREATE TABLE T (ID INT NOT NULL, AMOUNT FLOAT)")
     with pytest.raises(IngestError, match=r"row 3, column 'AMOUNT'.*'lots'") as info:
-        session.insert("T", [{"ID": 1, "AMOUNT": "1.5"}, {"ID": 2, "AMOUNT": None},
-                             {"ID": 3, "AMOUNT": "lots"}])
+        session.insert(
+            "T",
+            [{"ID": 1, "AMOUNT": "1.5"}, {"ID": 2, "AMOUNT": None}, {"ID": 3, "AMOUNT": "lots"}],
+        )
     assert (info.value.row, info.value.column) == (3, "AMOUNT")
     with pytest.raises(IngestError, match="column 'EXTRA'"):
         session.insert("T", [{"ID": 1, "EXTRA": 2}])
@@ -155,8 +179,10 @@ def test_insert_api_rejects_a_bad_batch_whole(session):
 def test_duckdb_dialect_goes_through_change_tracking(session):
     session.sql("CREATE TABLE T (K INT, V STRING)")
     v = session.rt.store.version
-    session.sql("INSERT INTO T VALUES (1, 'a'), (2, 'b'); DELETE FROM T WHERE k = 2",
-                dialect="duckdb")
+    session.sql(
+        "INSERT INTO T VALUES (1, 'a'), (2, 'b'); DELETE FROM T WHERE k = 2", dialect="duckdb"
+    )
     assert session.sql("SELECT k, list_value(v) AS l FROM t", dialect="duckdb").rows() == [
-        (1, ["a"])]
+        (1, ["a"])
+    ]
     assert _change(session, "T", v, session.rt.store.version) == [(1, "a", 1)]

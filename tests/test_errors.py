@@ -28,12 +28,15 @@ def test_unterminated_string_is_reported(session):
         session.sql("SELECT 'abc")
 
 
-@pytest.mark.parametrize("statement, construct", [
-    ("CREATE SEQUENCE SEQ1", "CREATE SEQUENCE"),
-    ("BEGIN", "BEGIN"),
-    ("SHOW FUNCTIONS", None),
-    ("DESCRIBE FUNCTION F", None),
-])
+@pytest.mark.parametrize(
+    "statement, construct",
+    [
+        ("CREATE SEQUENCE SEQ1", "CREATE SEQUENCE"),
+        ("BEGIN", "BEGIN"),
+        ("SHOW FUNCTIONS", None),
+        ("DESCRIBE FUNCTION F", None),
+    ],
+)
 def test_unsupported_statements_name_themselves(session, statement, construct):
     with pytest.raises(SqlError) as info:
         session.sql(statement)

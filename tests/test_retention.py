@@ -16,8 +16,7 @@ def _log_size(session, name="T"):
 
 def test_prune_keeps_what_a_consumer_has_not_consumed(session, clock):
     session.sql("CREATE TABLE T (K INT); INSERT INTO T SELECT range FROM range(10)")
-    session.sql("CREATE DYNAMIC TABLE A TARGET_LAG = '1 minute' WAREHOUSE = WH AS "
-                "SELECT K FROM T")
+    session.sql("CREATE DYNAMIC TABLE A TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT K FROM T")
     session.sql("DELETE FROM T WHERE K < 5")
     clock.advance(2 * 86400)
     # A has not consumed the delete yet: its log entries must stay
@@ -42,5 +41,9 @@ def test_prune_keeps_the_time_travel_window_and_a_week_of_history(session, clock
     assert session.sql("SELECT K FROM T AT(OFFSET => -5000)").rows() == [(1,)]
     counts = retention.prune(session.rt, clock.now() + timedelta(days=8))
     assert counts["refresh_history"] == 1
-    assert session.sql("SELECT COUNT(*) FROM TABLE(INFORMATION_SCHEMA."
-                       "DYNAMIC_TABLE_REFRESH_HISTORY())").scalar() == 0
+    assert (
+        session.sql(
+            "SELECT COUNT(*) FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY())"
+        ).scalar()
+        == 0
+    )

@@ -71,8 +71,9 @@ def shop(db_path):
 def test_script_runs_unmodified_and_tables_match_their_queries(shop):
     for name in NAMES:
         assert_matches_query(shop, name)
-    assert sorted(shop.sql("SELECT REGION, ORDERS FROM SHOP.GOLD.REGION_DAILY").rows(),
-                  key=repr) == sorted([("EU", 1), ("US", 1), ("EU", 1), (None, 1)], key=repr)
+    assert sorted(
+        shop.sql("SELECT REGION, ORDERS FROM SHOP.GOLD.REGION_DAILY").rows(), key=repr
+    ) == sorted([("EU", 1), ("US", 1), ("EU", 1), (None, 1)], key=repr)
 
 
 def test_writes_then_manual_refresh_keep_every_level_exact(shop, db_path):
@@ -95,12 +96,15 @@ def test_writes_then_manual_refresh_keep_every_level_exact(shop, db_path):
     history = shop.sql(
         "SELECT NAME, REFRESH_ACTION, REFRESH_TRIGGER, STATE, DATA_TIMESTAMP FROM TABLE("
         "INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'SHOP.')) "
-        "WHERE REFRESH_TRIGGER = 'MANUAL'").dicts()
+        "WHERE REFRESH_TRIGGER = 'MANUAL'"
+    ).dicts()
     assert {h["NAME"] for h in history} == {"ORDERS_CLEAN", "ORDERS_BY_CUSTOMER", "REGION_DAILY"}
     assert {h["STATE"] for h in history} == {"SUCCEEDED"}
     assert len({h["DATA_TIMESTAMP"] for h in history}) == 1
-    status = shop.sql("SELECT QUALIFIED_NAME, LAST_COMPLETED_REFRESH_STATE FROM "
-                      "TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())").rows()
+    status = shop.sql(
+        "SELECT QUALIFIED_NAME, LAST_COMPLETED_REFRESH_STATE FROM "
+        "TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())"
+    ).rows()
     assert sorted(status) == sorted((n, "SUCCEEDED") for n in NAMES)
     # and all of it is durable: reopen the file and check again
     shop.close()

@@ -22,11 +22,14 @@ class Engine:
     def execute(self, statement: exp.Expression | str, params: Sequence[Any] | None = None) -> None:
         raise NotImplementedError
 
-    def query(self, statement: exp.Expression | str, params: Sequence[Any] | None = None) -> pa.Table:
+    def query(
+        self, statement: exp.Expression | str, params: Sequence[Any] | None = None
+    ) -> pa.Table:
         raise NotImplementedError
 
-    def rows(self, statement: exp.Expression | str,
-             params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    def rows(
+        self, statement: exp.Expression | str, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def transaction(self) -> AbstractContextManager[None]:

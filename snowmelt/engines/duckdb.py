@@ -47,7 +47,10 @@ class DuckDBEngine(Engine):
                 raise DatabaseLockedError(
                     f"Database file {path!r} is locked by {holder}. Stop that process, or "
                     "talk to it: if it is `snowmelt serve`, the CLI and Python API use it "
-                    "automatically.", path=str(path), holder=holder) from None
+                    "automatically.",
+                    path=str(path),
+                    holder=holder,
+                ) from None
             raise
         self._con.execute("SET TimeZone = 'UTC'")
         self.lock = threading.RLock()
@@ -69,7 +72,9 @@ class DuckDBEngine(Engine):
         with self.lock:
             self._run(statement, params)
 
-    def query(self, statement: exp.Expression | str, params: Sequence[Any] | None = None) -> pa.Table:
+    def query(
+        self, statement: exp.Expression | str, params: Sequence[Any] | None = None
+    ) -> pa.Table:
         sql = self._sql(statement)
         with self.lock:
             try:
@@ -80,8 +85,9 @@ class DuckDBEngine(Engine):
             except duckdb.Error as err:
                 raise EngineError(_clean(str(err)), sql) from None
 
-    def rows(self, statement: exp.Expression | str,
-             params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    def rows(
+        self, statement: exp.Expression | str, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         with self.lock:
             result = self._run(statement, params)
             return result.fetchall() if result.description else []
@@ -163,5 +169,8 @@ def _narrow_hugeints(table: pa.Table) -> pa.Table:
 def _clean(message: str) -> str:
     """DuckDB errors start with a type prefix and may carry a LINE marker: keep the gist."""
     first = message.strip().splitlines()
-    return " ".join(line for line in first if not line.startswith("LINE ") and line.strip()
-                    and not set(line.strip()) <= {"^"})
+    return " ".join(
+        line
+        for line in first
+        if not line.startswith("LINE ") and line.strip() and not set(line.strip()) <= {"^"}
+    )

@@ -80,8 +80,10 @@ def _status_for(err: Exception) -> int:
         return 422
     if isinstance(err, errors.ObjectNotFound):
         return 404
-    if isinstance(err, (errors.ObjectExists, ingest.KeyConflict, errors.RefreshError,
-                        errors.NotInitializedError)):
+    if isinstance(
+        err,
+        (errors.ObjectExists, ingest.KeyConflict, errors.RefreshError, errors.NotInitializedError),
+    ):
         return 409
     if isinstance(err, errors.DatabaseLockedError):
         return 503
@@ -100,13 +102,15 @@ def _error_body(err: Exception) -> dict[str, Any]:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, err: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(err.detail)}, err.status_code,
-                            headers=getattr(err, "headers", None))
+        return JSONResponse(
+            {"error": str(err.detail)}, err.status_code, headers=getattr(err, "headers", None)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, err: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
-                             for e in err.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in err.errors()
+        )
         return JSONResponse({"error": f"Invalid request: {problems}"}, 422)
 
     @app.exception_handler(errors.SnowmeltError)
@@ -116,8 +120,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, err: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return JSONResponse({"error": f"Internal error ({type(err).__name__}): {err}",
-                             "type": "InternalError"}, 500)
+        return JSONResponse(
+            {"error": f"Internal error ({type(err).__name__}): {err}", "type": "InternalError"}, 500
+        )
 
 
 # -- body limit and request counting (pure ASGI, no per-request task overhead) ------------------
@@ -157,8 +162,10 @@ class BodyLimit:
                 chunks.clear()  # keep draining so the client can read the answer
             more = message.get("more_body", False)
         if too_big:
-            response = JSONResponse({"error": f"Request body too large: the limit is {limit} "
-                                              "bytes; split the batch"}, 413)
+            response = JSONResponse(
+                {"error": f"Request body too large: the limit is {limit} bytes; split the batch"},
+                413,
+            )
             await response(scope, receive, cast(Any, counted_send))
             self._count(scope, status["code"])
             return
@@ -202,8 +209,11 @@ def _jsonable(value: Any) -> Any:
 def table_json(table: pa.Table) -> dict[str, Any]:
     columns = [c.to_pylist() for c in table.columns]
     rows = [[_jsonable(v) for v in row] for row in zip(*columns, strict=True)] if columns else []
-    return {"columns": table.column_names, "types": [str(t) for t in table.schema.types],
-            "rows": rows}
+    return {
+        "columns": table.column_names,
+        "types": [str(t) for t in table.schema.types],
+        "rows": rows,
+    }
 
 
 def arrow_bytes(table: pa.Table) -> bytes:
@@ -214,8 +224,12 @@ def arrow_bytes(table: pa.Table) -> bytes:
 
 
 def _context_dict(context: Context) -> dict[str, str | None]:
-    return {"database": context.database, "schema": context.schema,
-            "warehouse": context.warehouse, "role": context.role}
+    return {
+        "database": context.database,
+        "schema": context.schema,
+        "warehouse": context.warehouse,
+        "role": context.role,
+    }
 
 
 def _wants_arrow(request: Request) -> bool:
@@ -226,26 +240,34 @@ def _table_ref(name: str) -> exp.Table:
     try:
         table = exp.to_table(name, dialect="snowflake")
     except (SqlglotError, ValueError):
-        raise errors.SqlError(f"Invalid object name {name!r}: use NAME, SCHEMA.NAME or "
-                              "DATABASE.SCHEMA.NAME") from None
+        raise errors.SqlError(
+            f"Invalid object name {name!r}: use NAME, SCHEMA.NAME or DATABASE.SCHEMA.NAME"
+        ) from None
     normalized = normalize(table)
     assert isinstance(normalized, exp.Table)
     return normalized
 
 
 def _quoted_name(obj: CatalogObject) -> str:
-    return exp.table_(exp.to_identifier(obj.name.name, quoted=True),
-                      db=exp.to_identifier(obj.name.schema, quoted=True),
-                      catalog=exp.to_identifier(obj.name.database, quoted=True)).sql("snowflake")
+    return exp.table_(
+        exp.to_identifier(obj.name.name, quoted=True),
+        db=exp.to_identifier(obj.name.schema, quoted=True),
+        catalog=exp.to_identifier(obj.name.database, quoted=True),
+    ).sql("snowflake")
 
 
 # -- the app ----------------------------------------------------------------------------------------
 def create_app(state: ServerState) -> FastAPI:
-    app = FastAPI(title="snowmelt", version=_version(),
-                  description="Snowflake-style dynamic tables on DuckDB: SQL, ingest, "
-                              "dynamic-table control and monitoring. Every route but /health "
-                              "needs 'Authorization: Bearer <token>' (token in the server file).",
-                  openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="snowmelt",
+        version=_version(),
+        description="Snowflake-style dynamic tables on DuckDB: SQL, ingest, "
+        "dynamic-table control and monitoring. Every route but /health "
+        "needs 'Authorization: Bearer <token>' (token in the server file).",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.add_middleware(BodyLimit, state=state)
     _install_error_handlers(app)
     auth = Depends(BearerToken(state.token))
@@ -253,8 +275,9 @@ def create_app(state: ServerState) -> FastAPI:
     session = state.session
     rt = session.rt
 
-    def run_statements(text: str, dialect: str, context: Context) -> tuple[Result, Context,
-                                                                         list[str]]:
+    def run_statements(
+        text: str, dialect: str, context: Context
+    ) -> tuple[Result, Context, list[str]]:
         with rt.store.lock:  # one statement at a time; the context swap is private to it
             saved = (rt.context, rt.notices, rt.on_notice)
             rt.context, rt.notices, rt.on_notice = context, [], None
@@ -264,8 +287,9 @@ def create_app(state: ServerState) -> FastAPI:
             finally:
                 rt.context, rt.notices, rt.on_notice = saved
 
-    def lookup(name: str, kinds: tuple[str, ...], database: str | None,
-               schema: str | None) -> CatalogObject:
+    def lookup(
+        name: str, kinds: tuple[str, ...], database: str | None, schema: str | None
+    ) -> CatalogObject:
         with rt.store.lock:
             return Resolver(rt.catalog, Context(database, schema)).lookup(_table_ref(name), kinds)
 
@@ -273,13 +297,19 @@ def create_app(state: ServerState) -> FastAPI:
         if state.scheduler is not None:
             state.scheduler.wake()
 
-    @app.get("/health", tags=["monitoring"],
-             summary="Liveness, and whether any table is failing, suspended or behind its lag")
+    @app.get(
+        "/health",
+        tags=["monitoring"],
+        summary="Liveness, and whether any table is failing, suspended or behind its lag",
+    )
     async def health() -> dict[str, Any]:
         def compute() -> dict[str, Any]:
-            base = {"pid": os.getpid(), "db": state.db,
-                    "uptime_sec": round(time.monotonic() - state.started, 3),
-                    "scheduler": bool(state.scheduler and state.scheduler.running)}
+            base = {
+                "pid": os.getpid(),
+                "db": state.db,
+                "uptime_sec": round(time.monotonic() - state.started, 3),
+                "scheduler": bool(state.scheduler and state.scheduler.running),
+            }
             # A long refresh holds the engine: answer from the last check rather than hang.
             if not rt.store.lock.acquire(timeout=0.25):
                 cached = dict(state.last_health or {"status": "busy"})
@@ -297,41 +327,68 @@ def create_app(state: ServerState) -> FastAPI:
     async def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @api.get("/metrics", tags=["monitoring"], response_class=PlainTextResponse,
-             summary="Prometheus text: lag, target lag, refresh counts and durations, ingest")
+    @api.get(
+        "/metrics",
+        tags=["monitoring"],
+        response_class=PlainTextResponse,
+        summary="Prometheus text: lag, target lag, refresh counts and durations, ingest",
+    )
     async def prometheus() -> PlainTextResponse:
         def render() -> str:
-            extra = {"uptime_seconds": round(time.monotonic() - state.started, 3),
-                     "scheduler_running": int(bool(state.scheduler and
-                                                   state.scheduler.running))}
+            extra = {
+                "uptime_seconds": round(time.monotonic() - state.started, 3),
+                "scheduler_running": int(bool(state.scheduler and state.scheduler.running)),
+            }
             return metrics.prometheus(rt, rt.clock.now(), state.counters, extra)
 
         text = await run_in_threadpool(render)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @api.post("/v1/sql", tags=["sql"], summary="Run SQL; JSON rows, or Arrow IPC when asked",
-              responses={200: {"content": {ARROW_STREAM: {}}}})
+    @api.post(
+        "/v1/sql",
+        tags=["sql"],
+        summary="Run SQL; JSON rows, or Arrow IPC when asked",
+        responses={200: {"content": {ARROW_STREAM: {}}}},
+    )
     async def sql(body: SqlRequest, request: Request) -> Response:
         context = Context(body.database, body.schema_name, body.warehouse, body.role)
-        result, after, notices = await run_in_threadpool(run_statements, body.sql, body.dialect,
-                                                         context)
+        result, after, notices = await run_in_threadpool(
+            run_statements, body.sql, body.dialect, context
+        )
         wake()
         table = result.arrow()
         if _wants_arrow(request):
             payload = await run_in_threadpool(arrow_bytes, table)
-            return Response(payload, media_type=ARROW_STREAM, headers={
-                "X-Snowmelt-Context": json.dumps(_context_dict(after)),
-                "X-Snowmelt-Notices": json.dumps(notices),
-                "X-Snowmelt-Message": json.dumps(result.message)})
-        return JSONResponse({**table_json(table), "message": result.message,
-                             "notices": notices, "context": _context_dict(after)})
+            return Response(
+                payload,
+                media_type=ARROW_STREAM,
+                headers={
+                    "X-Snowmelt-Context": json.dumps(_context_dict(after)),
+                    "X-Snowmelt-Notices": json.dumps(notices),
+                    "X-Snowmelt-Message": json.dumps(result.message),
+                },
+            )
+        return JSONResponse(
+            {
+                **table_json(table),
+                "message": result.message,
+                "notices": notices,
+                "context": _context_dict(after),
+            }
+        )
 
-    @api.post("/v1/tables/{name}/rows", tags=["ingest"],
-              summary="Append rows in one atomic commit (Arrow IPC stream, JSON lines, CSV)")
-    async def rows(name: str, request: Request,
-                   idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-                   database: str | None = Query(None), schema: str | None = Query(None)
-                   ) -> dict[str, Any]:
+    @api.post(
+        "/v1/tables/{name}/rows",
+        tags=["ingest"],
+        summary="Append rows in one atomic commit (Arrow IPC stream, JSON lines, CSV)",
+    )
+    async def rows(
+        name: str,
+        request: Request,
+        idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+        database: str | None = Query(None),
+        schema: str | None = Query(None),
+    ) -> dict[str, Any]:
         body = await request.body()
         content_type = request.headers.get("content-type")
 
@@ -339,67 +396,104 @@ def create_app(state: ServerState) -> FastAPI:
             batch = ingest.decode(body, content_type)
             obj = lookup(name, ("TABLE", "DYNAMIC TABLE", "VIEW"), database, schema)
             if obj.kind != "TABLE":
-                raise errors.SqlError(f"Cannot insert into {obj.kind.lower()} {obj.name}: only "
-                                      "base tables take rows")
+                raise errors.SqlError(
+                    f"Cannot insert into {obj.kind.lower()} {obj.name}: only base tables take rows"
+                )
             try:
                 done = ingest.ingest(rt, obj, batch, idempotency_key)
             except errors.IngestError:
                 state.counters.ingested(str(obj.name), 0, "rejected")
                 raise
-            state.counters.ingested(str(obj.name), 0 if done.duplicate else done.rows,
-                                    "duplicate" if done.duplicate else "committed")
-            return {"table": str(obj.name), "rows": done.rows, "version": done.version,
-                    "duplicate": done.duplicate}
+            state.counters.ingested(
+                str(obj.name),
+                0 if done.duplicate else done.rows,
+                "duplicate" if done.duplicate else "committed",
+            )
+            return {
+                "table": str(obj.name),
+                "rows": done.rows,
+                "version": done.version,
+                "duplicate": done.duplicate,
+            }
 
         return await run_in_threadpool(work)
 
-    @api.get("/v1/dynamic-tables", tags=["dynamic tables"],
-             summary="Every dynamic table: state, lag, target lag, last refresh")
+    @api.get(
+        "/v1/dynamic-tables",
+        tags=["dynamic tables"],
+        summary="Every dynamic table: state, lag, target lag, last refresh",
+    )
     async def dynamic_tables() -> dict[str, Any]:
         status = await run_in_threadpool(metrics.table_status, rt, rt.clock.now())
         return {"dynamic_tables": _jsonable(status)}
 
-    @api.get("/v1/dynamic-tables/{name}/history", tags=["dynamic tables"],
-             summary="Refresh history (DYNAMIC_TABLE_REFRESH_HISTORY), newest first")
-    async def history(name: str, limit: int = Query(100, ge=1, le=10000),
-                      database: str | None = Query(None),
-                      schema: str | None = Query(None)) -> dict[str, Any]:
+    @api.get(
+        "/v1/dynamic-tables/{name}/history",
+        tags=["dynamic tables"],
+        summary="Refresh history (DYNAMIC_TABLE_REFRESH_HISTORY), newest first",
+    )
+    async def history(
+        name: str,
+        limit: int = Query(100, ge=1, le=10000),
+        database: str | None = Query(None),
+        schema: str | None = Query(None),
+    ) -> dict[str, Any]:
         def work() -> dict[str, Any]:
             from snowmelt.monitoring import refresh_history
 
             obj = lookup(name, ("DYNAMIC TABLE",), database, schema)
             with rt.store.lock:
-                table = refresh_history(rt, {"NAME": _quoted_name(obj), "RESULT_LIMIT": limit,
-                                             "DATA_TIMESTAMP_START": datetime(1970, 1, 1,
-                                                                              tzinfo=rt.clock.now().tzinfo)})
+                table = refresh_history(
+                    rt,
+                    {
+                        "NAME": _quoted_name(obj),
+                        "RESULT_LIMIT": limit,
+                        "DATA_TIMESTAMP_START": datetime(1970, 1, 1, tzinfo=rt.clock.now().tzinfo),
+                    },
+                )
             return {"name": str(obj.name), "history": _jsonable(table.to_pylist())}
 
         return await run_in_threadpool(work)
 
     def alter(name: str, action: str, database: str | None, schema: str | None) -> Result:
         obj = lookup(name, ("DYNAMIC TABLE",), database, schema)
-        result, _, _ = run_statements(f"ALTER DYNAMIC TABLE {_quoted_name(obj)} {action}",
-                                      "snowflake", Context(database, schema))
+        result, _, _ = run_statements(
+            f"ALTER DYNAMIC TABLE {_quoted_name(obj)} {action}",
+            "snowflake",
+            Context(database, schema),
+        )
         return result
 
-    @api.post("/v1/dynamic-tables/{name}/refresh", tags=["dynamic tables"],
-              summary="Refresh now (MANUAL trigger; upstream first, one data timestamp)")
-    async def refresh(name: str, database: str | None = Query(None),
-                      schema: str | None = Query(None)) -> dict[str, Any]:
+    @api.post(
+        "/v1/dynamic-tables/{name}/refresh",
+        tags=["dynamic tables"],
+        summary="Refresh now (MANUAL trigger; upstream first, one data timestamp)",
+    )
+    async def refresh(
+        name: str, database: str | None = Query(None), schema: str | None = Query(None)
+    ) -> dict[str, Any]:
         result = await run_in_threadpool(alter, name, "REFRESH", database, schema)
         return {"refreshes": _jsonable(result.arrow().to_pylist())}
 
-    @api.post("/v1/dynamic-tables/{name}/suspend", tags=["dynamic tables"],
-              summary="Suspend (cascades to consumers)")
-    async def suspend(name: str, database: str | None = Query(None),
-                      schema: str | None = Query(None)) -> dict[str, Any]:
+    @api.post(
+        "/v1/dynamic-tables/{name}/suspend",
+        tags=["dynamic tables"],
+        summary="Suspend (cascades to consumers)",
+    )
+    async def suspend(
+        name: str, database: str | None = Query(None), schema: str | None = Query(None)
+    ) -> dict[str, Any]:
         await run_in_threadpool(alter, name, "SUSPEND", database, schema)
         return {"name": name, "scheduling_state": "SUSPENDED"}
 
-    @api.post("/v1/dynamic-tables/{name}/resume", tags=["dynamic tables"],
-              summary="Resume (and consumers suspended because of it)")
-    async def resume(name: str, database: str | None = Query(None),
-                     schema: str | None = Query(None)) -> dict[str, Any]:
+    @api.post(
+        "/v1/dynamic-tables/{name}/resume",
+        tags=["dynamic tables"],
+        summary="Resume (and consumers suspended because of it)",
+    )
+    async def resume(
+        name: str, database: str | None = Query(None), schema: str | None = Query(None)
+    ) -> dict[str, Any]:
         await run_in_threadpool(alter, name, "RESUME", database, schema)
         wake()
         return {"name": name, "scheduling_state": "ACTIVE"}

@@ -22,9 +22,15 @@ class BearerToken:
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise HTTPException(401, "Missing bearer token: send 'Authorization: Bearer <token>'"
-                                " with the token from the server file beside the database",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "Missing bearer token: send 'Authorization: Bearer <token>'"
+                " with the token from the server file beside the database",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         if not hmac.compare_digest(value.strip().encode(), self.token.encode()):
-            raise HTTPException(403, "Invalid bearer token: read the current token from the "
-                                "server file (it changes at every server start)")
+            raise HTTPException(
+                403,
+                "Invalid bearer token: read the current token from the "
+                "server file (it changes at every server start)",
+            )

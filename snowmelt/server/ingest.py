@@ -60,9 +60,12 @@ def ensure_keys_table(rt: Runtime, keep_days: float = KEY_RETENTION_DAYS) -> Non
     with rt.store.lock:
         rt.engine.execute(
             f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (key VARCHAR PRIMARY KEY,"
-            " table_oid BIGINT, rows BIGINT, version BIGINT, committed_at TIMESTAMPTZ)")
-        rt.engine.execute(f"DELETE FROM {KEYS_TABLE} WHERE committed_at < ?",
-                          [rt.clock.now() - timedelta(days=keep_days)])
+            " table_oid BIGINT, rows BIGINT, version BIGINT, committed_at TIMESTAMPTZ)"
+        )
+        rt.engine.execute(
+            f"DELETE FROM {KEYS_TABLE} WHERE committed_at < ?",
+            [rt.clock.now() - timedelta(days=keep_days)],
+        )
 
 
 def decode(body: bytes, content_type: str | None) -> pa.Table:
@@ -78,8 +81,10 @@ def decode(body: bytes, content_type: str | None) -> pa.Table:
         return _json_array(body)
     if kind in ("text/csv", "application/csv"):
         return _csv(body)
-    raise BadBody(f"Unsupported Content-Type {content_type!r}: use {ARROW_STREAM}, "
-                  "application/x-ndjson, application/json or text/csv")
+    raise BadBody(
+        f"Unsupported Content-Type {content_type!r}: use {ARROW_STREAM}, "
+        "application/x-ndjson, application/json or text/csv"
+    )
 
 
 def _arrow(body: bytes) -> pa.Table:
@@ -98,8 +103,9 @@ def _json_lines(body: bytes) -> pa.Table:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise BadBody(f"Malformed JSON on line {number}: {err.msg} (column {err.colno})",
-                          row=number) from None
+            raise BadBody(
+                f"Malformed JSON on line {number}: {err.msg} (column {err.colno})", row=number
+            ) from None
         if not isinstance(record, dict):
             raise BadBody(f"Line {number} is not a JSON object", row=number)
         records.append(record)
@@ -110,8 +116,9 @@ def _json_array(body: bytes) -> pa.Table:
     try:
         records = json.loads(body)
     except json.JSONDecodeError as err:
-        raise BadBody(f"Malformed JSON: {err.msg} (line {err.lineno}, column {err.colno})") \
-            from None
+        raise BadBody(
+            f"Malformed JSON: {err.msg} (line {err.lineno}, column {err.colno})"
+        ) from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise BadBody("A JSON body must be an array of objects (or send JSON lines)")
     return _records(records)
@@ -129,11 +136,14 @@ def _records(records: list[dict[str, Any]]) -> pa.Table:
         try:
             arrays[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-            arrays[name] = pa.array([None if v is None else v if isinstance(v, str)
-                                     else json.dumps(v) for v in values], pa.string())
+            arrays[name] = pa.array(
+                [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values],
+                pa.string(),
+            )
         if pa.types.is_struct(arrays[name].type) or pa.types.is_list(arrays[name].type):
-            arrays[name] = pa.array([None if v is None else json.dumps(v) for v in values],
-                                    pa.string())
+            arrays[name] = pa.array(
+                [None if v is None else json.dumps(v) for v in values], pa.string()
+            )
     return pa.table(arrays)
 
 
@@ -142,8 +152,11 @@ def _csv(body: bytes) -> pa.Table:
 
     try:
         header = pacsv.read_csv(io.BytesIO(body.split(b"\n", 1)[0] + b"\n")).column_names
-        options = pacsv.ConvertOptions(column_types={n: pa.string() for n in header},
-                                       strings_can_be_null=True, null_values=["", "NULL"])
+        options = pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in header},
+            strings_can_be_null=True,
+            null_values=["", "NULL"],
+        )
         return pacsv.read_csv(io.BytesIO(body), convert_options=options)
     except (pa.ArrowInvalid, pa.ArrowException) as err:
         raise BadBody(f"Malformed CSV: {err}") from None
@@ -155,17 +168,22 @@ def ingest(rt: Runtime, obj: CatalogObject, batch: pa.Table, key: str | None) ->
         raise BadBody(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
     with rt.store.lock:  # held across the commit: see the report on Store.write
         if key is not None:
-            found = rt.engine.rows(f"SELECT table_oid, rows, version FROM {KEYS_TABLE}"
-                                   " WHERE key = ?", [key])
+            found = rt.engine.rows(
+                f"SELECT table_oid, rows, version FROM {KEYS_TABLE} WHERE key = ?", [key]
+            )
             if found:
                 table_oid, rows, version = found[0]
                 if table_oid != obj.oid:
-                    raise KeyConflict(f"Idempotency-Key {key!r} was already used for another "
-                                      "table; use a new key per batch")
+                    raise KeyConflict(
+                        f"Idempotency-Key {key!r} was already used for another "
+                        "table; use a new key per batch"
+                    )
                 return Ingested(int(rows), int(version), duplicate=True)
         with rt.store.write("INGEST") as commit:
             rows = dml.insert_arrow(rt, obj, batch)
             if key is not None:
-                rt.engine.execute(f"INSERT INTO {KEYS_TABLE} VALUES (?, ?, ?, ?, ?)",
-                                  [key, obj.oid, rows, commit.version, rt.clock.now()])
+                rt.engine.execute(
+                    f"INSERT INTO {KEYS_TABLE} VALUES (?, ?, ?, ?, ?)",
+                    [key, obj.oid, rows, commit.version, rt.clock.now()],
+                )
         return Ingested(rows, commit.version)

@@ -48,8 +48,10 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as err:
         sock.close()
-        raise SnowmeltError(f"Cannot listen on {host}:{port}: {err.strerror}. Choose another "
-                            "--port, or --port 0 for a free one.") from None
+        raise SnowmeltError(
+            f"Cannot listen on {host}:{port}: {err.strerror}. Choose another "
+            "--port, or --port 0 for a free one."
+        ) from None
     sock.listen(2048)  # accept into the backlog before uvicorn's loop starts
     sock.set_inheritable(True)
     return sock
@@ -62,9 +64,14 @@ def _events(kind: str, details: dict[str, Any]) -> None:
     log.log(level, "scheduler %s: %s", kind, details)
 
 
-def serve(db: str | os.PathLike[str] = "snowmelt.duckdb", host: str = "127.0.0.1",
-          port: int = 0, max_body_bytes: int = DEFAULT_MAX_BODY, log_level: str = "warning",
-          announce: Any = None) -> int:
+def serve(
+    db: str | os.PathLike[str] = "snowmelt.duckdb",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    log_level: str = "warning",
+    announce: Any = None,
+) -> int:
     """Serve ``db`` until SIGTERM/SIGINT; returns the process exit code.
 
     ``announce`` (e.g. ``print``) receives one line with the URL once the server listens.
@@ -75,15 +82,20 @@ def serve(db: str | os.PathLike[str] = "snowmelt.duckdb", host: str = "127.0.0.1
     from snowmelt.server import ingest
     from snowmelt.session import Session
 
-    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.WARNING),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.WARNING),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     path = Path(db).expanduser().resolve()
     info_path = serverfile.path_for(path)
     running = serverfile.live(path)
     if running is not None and running.pid != os.getpid():
-        raise ServerRunningError(f"Database {path} is already served by process {running.pid}"
-                                 f" at {running.url}; stop it first (kill -TERM "
-                                 f"{running.pid}).", running)
+        raise ServerRunningError(
+            f"Database {path} is already served by process {running.pid}"
+            f" at {running.url}; stop it first (kill -TERM "
+            f"{running.pid}).",
+            running,
+        )
     session = Session(path)  # DatabaseLockedError names the process holding the file
     try:
         ingest.ensure_keys_table(session.rt)
@@ -94,11 +106,17 @@ def serve(db: str | os.PathLike[str] = "snowmelt.duckdb", host: str = "127.0.0.1
     actual_host, actual_port = sock.getsockname()[:2]
     token = new_token()
     scheduler = Scheduler(session.rt, session.refresher, events=_events)
-    state = ServerState(session=session, token=token, scheduler=scheduler, db=str(path),
-                        max_body_bytes=max_body_bytes)
+    state = ServerState(
+        session=session,
+        token=token,
+        scheduler=scheduler,
+        db=str(path),
+        max_body_bytes=max_body_bytes,
+    )
     app = create_app(state)
-    config = uvicorn.Config(app, log_level=log_level, access_log=False,
-                            timeout_graceful_shutdown=30, lifespan="off")
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, timeout_graceful_shutdown=30, lifespan="off"
+    )
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -110,17 +128,22 @@ def serve(db: str | os.PathLike[str] = "snowmelt.duckdb", host: str = "127.0.0.1
     def early_exit(sig: int, frame: Any) -> None:  # a signal before uvicorn took over
         server.handle_exit(sig, frame)
 
-    previous = {sig: signal.signal(sig, early_exit)
-                for sig in (signal.SIGTERM, signal.SIGINT)}
-    info = serverfile.ServerInfo(host=str(actual_host), port=int(actual_port), pid=os.getpid(),
-                                 token=token, db=str(path),
-                                 started_at=datetime.now(UTC).isoformat())
+    previous = {sig: signal.signal(sig, early_exit) for sig in (signal.SIGTERM, signal.SIGINT)}
+    info = serverfile.ServerInfo(
+        host=str(actual_host),
+        port=int(actual_port),
+        pid=os.getpid(),
+        token=token,
+        db=str(path),
+        started_at=datetime.now(UTC).isoformat(),
+    )
     try:
         scheduler.start()
         serverfile.write(info_path, info)
         if announce is not None:
-            announce(f"snowmelt serving {path} at {info.url} (pid {info.pid}); token in "
-                     f"{info_path}")
+            announce(
+                f"snowmelt serving {path} at {info.url} (pid {info.pid}); token in {info_path}"
+            )
         server.run(sockets=[sock])
     finally:
         scheduler.stop()
@@ -134,8 +157,9 @@ def serve(db: str | os.PathLike[str] = "snowmelt.duckdb", host: str = "127.0.0.1
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m snowmelt.server.main",
-                                     description="Serve a snowmelt database over HTTP.")
+    parser = argparse.ArgumentParser(
+        prog="python -m snowmelt.server.main", description="Serve a snowmelt database over HTTP."
+    )
     parser.add_argument("--db", default="snowmelt.duckdb")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -143,8 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     try:
-        return serve(args.db, args.host, args.port, args.max_body_bytes, args.log_level,
-                     announce=lambda line: print(line, file=sys.stderr, flush=True))
+        return serve(
+            args.db,
+            args.host,
+            args.port,
+            args.max_body_bytes,
+            args.log_level,
+            announce=lambda line: print(line, file=sys.stderr, flush=True),
+        )
     except SnowmeltError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 1

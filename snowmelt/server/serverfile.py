@@ -57,9 +57,14 @@ def write(path: Path, info: ServerInfo) -> None:
 def read(path: Path) -> ServerInfo | None:
     try:
         data = json.loads(path.read_text())
-        return ServerInfo(host=str(data["host"]), port=int(data["port"]), pid=int(data["pid"]),
-                          token=str(data["token"]), db=str(data.get("db", "")),
-                          started_at=str(data.get("started_at", "")))
+        return ServerInfo(
+            host=str(data["host"]),
+            port=int(data["port"]),
+            pid=int(data["pid"]),
+            token=str(data["token"]),
+            db=str(data.get("db", "")),
+            started_at=str(data.get("started_at", "")),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

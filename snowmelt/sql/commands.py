@@ -107,8 +107,11 @@ class _Cursor:
 
     def error(self, message: str) -> SqlError:
         token = self.peek() or (self.tokens[-1] if self.tokens else None)
-        found = f", found {token.text!r}" if token is not None and self.peek() is not None \
+        found = (
+            f", found {token.text!r}"
+            if token is not None and self.peek() is not None
             else " at end of statement"
+        )
         return self.statement.error(message + found, token)
 
     def done(self) -> bool:

@@ -10,8 +10,8 @@ sqlglot does not model (``ALTER DYNAMIC TABLE``, ``SHOW``, ``DESCRIBE``, warehou
 from __future__ import annotations
 
 import logging
-import typing
 import re
+import typing
 from dataclasses import dataclass
 
 import sqlglot
@@ -98,7 +98,7 @@ def _statement(text: str, chunk: list[Token], glot: sqlglot.Dialect, dialect: st
         # tokenize that rest again so commands can read it word by word.
         # (the string token's own offsets point at its end, so slice from the command's end)
         cut = chunk[0].end + 1
-        padded_rest = re.sub(r"[^\n]", " ", text[:cut]) + text[cut:chunk[1].end + 1]
+        padded_rest = re.sub(r"[^\n]", " ", text[:cut]) + text[cut : chunk[1].end + 1]
         chunk = [chunk[0], *glot.tokenize(padded_rest)]
     if chunk[-1].token_type == TokenType.STRING or text[end : end + 1] in ("'", '"'):
         # a quoted last token: its end offset excludes the closing quote

@@ -14,7 +14,10 @@ def values_columns(expression: exp.Expr) -> exp.Expr:
         first = values.expressions[0] if values.expressions else None
         width = len(first.expressions) if isinstance(first, exp.Tuple) else 1
         columns = [exp.to_identifier(f"COLUMN{i}") for i in range(1, width + 1)]
-        name = alias.this.copy() if alias is not None and alias.this else \
-            exp.to_identifier("_sm_values")
+        name = (
+            alias.this.copy()
+            if alias is not None and alias.this
+            else exp.to_identifier("_sm_values")
+        )
         values.set("alias", exp.TableAlias(this=name, columns=columns))
     return expression

@@ -19,19 +19,42 @@ from snowmelt.scheduler import (
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _state(oid, lag=None, kind="USER_DEFINED", inputs=(), data_ts=T0, state="ACTIVE",
-           scheduler=None, initialized=True):
-    return TableState(oid=oid, name=f"T{oid}", state=state, scheduler=scheduler, lag_type=kind,
-                      lag_sec=lag, data_timestamp=data_ts, initialized=initialized,
-                      inputs=tuple(inputs))
+def _state(
+    oid,
+    lag=None,
+    kind="USER_DEFINED",
+    inputs=(),
+    data_ts=T0,
+    state="ACTIVE",
+    scheduler=None,
+    initialized=True,
+):
+    return TableState(
+        oid=oid,
+        name=f"T{oid}",
+        state=state,
+        scheduler=scheduler,
+        lag_type=kind,
+        lag_sec=lag,
+        data_timestamp=data_ts,
+        initialized=initialized,
+        inputs=tuple(inputs),
+    )
 
 
-@pytest.mark.parametrize("lag, estimate, period", [
-    (1, 0.05, 0.5), (1, 0.5, 0.25), (1, 0.9, 0.125), (5, 0.2, 4.0), (5, 2.0, 2.0), (60, 0.05, 32.0),
-    (3600, 1.0, 2048.0),
-])
-def test_period_is_the_largest_power_of_two_that_leaves_room_for_the_refresh(lag, estimate,
-                                                                            period):
+@pytest.mark.parametrize(
+    "lag, estimate, period",
+    [
+        (1, 0.05, 0.5),
+        (1, 0.5, 0.25),
+        (1, 0.9, 0.125),
+        (5, 0.2, 4.0),
+        (5, 2.0, 2.0),
+        (60, 0.05, 32.0),
+        (3600, 1.0, 2048.0),
+    ],
+)
+def test_period_is_the_largest_power_of_two_that_leaves_room_for_the_refresh(lag, estimate, period):
     assert period_for(lag, estimate) == period
     # worst case: the data is one period old when the next refresh starts, plus its duration
     if period > 0.125:
@@ -49,14 +72,18 @@ def test_instants_of_longer_periods_are_instants_of_shorter_ones():
 
 
 def test_downstream_takes_the_shortest_scheduled_consumer_lag():
-    states = {s.oid: s for s in [
-        _state(1, kind="DOWNSTREAM"),
-        _state(2, lag=30, inputs=[1]),
-        _state(3, lag=10, inputs=[1]),
-        _state(4, lag=2, inputs=[1], scheduler="DISABLE"),  # never refreshes: does not count
-        _state(5, kind="DOWNSTREAM"),  # nothing reads it
-        _state(6, kind="DOWNSTREAM"), _state(7, kind="DOWNSTREAM", inputs=[6]),  # a pair
-    ]}
+    states = {
+        s.oid: s
+        for s in [
+            _state(1, kind="DOWNSTREAM"),
+            _state(2, lag=30, inputs=[1]),
+            _state(3, lag=10, inputs=[1]),
+            _state(4, lag=2, inputs=[1], scheduler="DISABLE"),  # never refreshes: does not count
+            _state(5, kind="DOWNSTREAM"),  # nothing reads it
+            _state(6, kind="DOWNSTREAM"),
+            _state(7, kind="DOWNSTREAM", inputs=[6]),  # a pair
+        ]
+    }
     lags = effective_lags(states)
     assert lags[1] == 10 and lags[5] is None and lags[6] is None and lags[7] is None
 
@@ -71,10 +98,15 @@ def test_a_downstream_table_is_due_only_inside_a_consumers_round():
 
 
 def test_disabled_and_suspended_tables_are_boundaries_never_refreshed():
-    states = {s.oid: s for s in [
-        _state(1, scheduler="DISABLE"), _state(2, lag=5, inputs=[1]),
-        _state(3, lag=5, state="SUSPENDED"), _state(4, lag=5, inputs=[3], state="SUSPENDED"),
-    ]}
+    states = {
+        s.oid: s
+        for s in [
+            _state(1, scheduler="DISABLE"),
+            _state(2, lag=5, inputs=[1]),
+            _state(3, lag=5, state="SUSPENDED"),
+            _state(4, lag=5, inputs=[3], state="SUSPENDED"),
+        ]
+    }
     assert closure(states, 2) == [2]
     decision = decide(states.values(), T0 + timedelta(minutes=5))
     assert decision.due == [2] and decision.order == [2]

@@ -8,11 +8,11 @@ import time
 from datetime import timedelta
 
 import pytest
-from snowmelt.testing import bag_difference
 
 from snowmelt.clock import ManualClock, SystemClock
 from snowmelt.names import ObjectName
 from snowmelt.scheduler import Scheduler
+from snowmelt.testing import bag_difference
 
 DT = "TARGET_LAG = '{lag}' WAREHOUSE = WH"
 
@@ -30,21 +30,23 @@ def _history(session, name):
         "SELECT STATE, STATE_CODE, STATE_MESSAGE, REFRESH_ACTION, REFRESH_TRIGGER, DATA_TIMESTAMP,"
         " COMPLETION_TARGET, TARGET_LAG_SEC FROM TABLE(INFORMATION_SCHEMA."
         f"DYNAMIC_TABLE_REFRESH_HISTORY(NAME => '{name}', RESULT_LIMIT => 10000))"
-        " ORDER BY DATA_TIMESTAMP, REFRESH_END_TIME").dicts()
+        " ORDER BY DATA_TIMESTAMP, REFRESH_END_TIME"
+    ).dicts()
 
 
 def _metrics(session, name):
     return session.sql(
-        "SELECT * FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES("
-        f"NAME => '{name}'))").dicts()[0]
+        f"SELECT * FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => '{name}'))"
+    ).dicts()[0]
 
 
 def _pipeline(session, silver="1 second", gold="5 seconds"):
     session.sql("CREATE TABLE RAW (ID INT, V INT); INSERT INTO RAW VALUES (1, 10), (2, 20)")
-    session.sql(f"CREATE DYNAMIC TABLE SILVER {DT.format(lag=silver)} AS "
-                + SILVER_QUERY)
-    session.sql(f"CREATE DYNAMIC TABLE GOLD {DT.format(lag=gold)} AS "
-                "SELECT COUNT(*) AS N, SUM(W) AS TOTAL FROM SILVER")
+    session.sql(f"CREATE DYNAMIC TABLE SILVER {DT.format(lag=silver)} AS " + SILVER_QUERY)
+    session.sql(
+        f"CREATE DYNAMIC TABLE GOLD {DT.format(lag=gold)} AS "
+        "SELECT COUNT(*) AS N, SUM(W) AS TOTAL FROM SILVER"
+    )
 
 
 SILVER_QUERY = "SELECT ID, V * 2 AS W FROM RAW WHERE V > 0"
@@ -124,10 +126,12 @@ def test_one_round_shares_one_data_timestamp_and_history_says_scheduled(session,
 
 def test_downstream_table_refreshes_only_for_its_consumers(session, clock):
     session.sql("CREATE TABLE RAW (ID INT)")
-    session.sql("CREATE DYNAMIC TABLE MID TARGET_LAG = DOWNSTREAM WAREHOUSE = WH AS "
-                "SELECT ID FROM RAW")
-    session.sql("CREATE DYNAMIC TABLE ALONE TARGET_LAG = DOWNSTREAM WAREHOUSE = WH AS "
-                "SELECT ID FROM RAW")
+    session.sql(
+        "CREATE DYNAMIC TABLE MID TARGET_LAG = DOWNSTREAM WAREHOUSE = WH AS SELECT ID FROM RAW"
+    )
+    session.sql(
+        "CREATE DYNAMIC TABLE ALONE TARGET_LAG = DOWNSTREAM WAREHOUSE = WH AS SELECT ID FROM RAW"
+    )
     scheduler = Scheduler(session.rt, session.refresher)
     _run(scheduler, clock, 10, 0.5)
     assert len(_history(session, "MID")) == 1 and len(_history(session, "ALONE")) == 1
@@ -162,8 +166,10 @@ def test_scheduler_disable_and_suspended_tables_never_auto_refresh(session, cloc
 
 def test_on_schedule_table_is_initialized_by_the_first_tick(session, clock):
     session.sql("CREATE TABLE RAW (ID INT); INSERT INTO RAW VALUES (7)")
-    session.sql(f"CREATE DYNAMIC TABLE LATER {DT.format(lag='1 hour')} INITIALIZE = ON_SCHEDULE"
-                " AS SELECT ID FROM RAW")
+    session.sql(
+        f"CREATE DYNAMIC TABLE LATER {DT.format(lag='1 hour')} INITIALIZE = ON_SCHEDULE"
+        " AS SELECT ID FROM RAW"
+    )
     Scheduler(session.rt, session.refresher).run_pending()
     assert session.sql("SELECT * FROM LATER").rows() == [(7,)]
     assert _history(session, "LATER")[0]["REFRESH_ACTION"] == "REINITIALIZE"
@@ -180,8 +186,11 @@ class GatedClock(ManualClock):
         self.gate = threading.Event()
 
     def now(self):
-        if threading.current_thread() is self.gated_thread and self.running() \
-                and not self.gate.is_set():
+        if (
+            threading.current_thread() is self.gated_thread
+            and self.running()
+            and not self.gate.is_set()
+        ):
             self.parked.set()
             self.gate.wait(10)
         return super().now()
@@ -197,8 +206,11 @@ def test_a_scheduled_refresh_of_a_table_that_is_refreshing_is_skipped(tmp_path):
     session.sql("CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH")
     _pipeline(session)
     ticked = threading.Event()
-    scheduler = Scheduler(session.rt, session.refresher,
-                          events=lambda kind, _: ticked.set() if kind == "tick" else None)
+    scheduler = Scheduler(
+        session.rt,
+        session.refresher,
+        events=lambda kind, _: ticked.set() if kind == "tick" else None,
+    )
     clock.advance(0.25)
     manual = threading.Thread(target=lambda: session.sql("ALTER DYNAMIC TABLE SILVER REFRESH"))
     clock.gated_thread = manual
@@ -213,10 +225,13 @@ def test_a_scheduled_refresh_of_a_table_that_is_refreshing_is_skipped(tmp_path):
     manual.join(10)
     tick.join(10)
     assert [(str(o.name), o.state, o.code) for o in result["out"]] == [
-        ("D.S.SILVER", "SKIPPED", "PREVIOUS_REFRESH_RUNNING")]
+        ("D.S.SILVER", "SKIPPED", "PREVIOUS_REFRESH_RUNNING")
+    ]
     history = _history(session, "SILVER")
     assert [(h["STATE"], h["REFRESH_TRIGGER"]) for h in history[-2:]] == [
-        ("SUCCEEDED", "MANUAL"), ("SKIPPED", "SCHEDULED")]
+        ("SUCCEEDED", "MANUAL"),
+        ("SKIPPED", "SCHEDULED"),
+    ]
     clock.advance(0.5)
     assert {o.state for o in scheduler.run_pending()} == {"SUCCEEDED"}
     session.close()
@@ -224,12 +239,16 @@ def test_a_scheduled_refresh_of_a_table_that_is_refreshing_is_skipped(tmp_path):
 
 def _failing_pipeline(session):
     session.sql("CREATE TABLE SRC (ID INT, S STRING); INSERT INTO SRC VALUES (1, '10')")
-    session.sql(f"CREATE DYNAMIC TABLE PARSED {DT.format(lag='1 second')} AS "
-                "SELECT ID, CAST(S AS INT) AS N FROM SRC")
-    session.sql(f"CREATE DYNAMIC TABLE TOTAL {DT.format(lag='2 seconds')} AS "
-                "SELECT SUM(N) AS T FROM PARSED")
-    session.sql(f"CREATE DYNAMIC TABLE REPORT {DT.format(lag='4 seconds')} AS "
-                "SELECT T * 2 AS T2 FROM TOTAL")
+    session.sql(
+        f"CREATE DYNAMIC TABLE PARSED {DT.format(lag='1 second')} AS "
+        "SELECT ID, CAST(S AS INT) AS N FROM SRC"
+    )
+    session.sql(
+        f"CREATE DYNAMIC TABLE TOTAL {DT.format(lag='2 seconds')} AS SELECT SUM(N) AS T FROM PARSED"
+    )
+    session.sql(
+        f"CREATE DYNAMIC TABLE REPORT {DT.format(lag='4 seconds')} AS SELECT T * 2 AS T2 FROM TOTAL"
+    )
 
 
 def _state(session, name):
@@ -250,7 +269,10 @@ def test_failure_keeps_last_good_version_and_consumers_get_upstream_failed(sessi
     assert session.sql("SELECT * FROM TOTAL").rows() == [(10,)]
     last = _history(session, "TOTAL")[-1]
     assert (last["STATE"], last["STATE_CODE"], last["REFRESH_TRIGGER"]) == (
-        "UPSTREAM_FAILED", "UPSTREAM_FAILED", "SCHEDULED")
+        "UPSTREAM_FAILED",
+        "UPSTREAM_FAILED",
+        "SCHEDULED",
+    )
     # an upstream failure does not count against the consumer
     assert _dt(session, "TOTAL").consecutive_failures == 0
     assert _dt(session, "PARSED").consecutive_failures == 1
@@ -259,8 +281,11 @@ def test_failure_keeps_last_good_version_and_consumers_get_upstream_failed(sessi
 def test_five_scheduled_failures_suspend_the_table_and_its_consumers(session, clock):
     _failing_pipeline(session)
     events = []
-    scheduler = Scheduler(session.rt, session.refresher,
-                          events=lambda kind, d: events.append(kind) if kind != "tick" else None)
+    scheduler = Scheduler(
+        session.rt,
+        session.refresher,
+        events=lambda kind, d: events.append(kind) if kind != "tick" else None,
+    )
     session.sql("INSERT INTO SRC VALUES (2, 'abc')")
     clock.advance(0.5)
     for _ in range(4):
@@ -340,8 +365,10 @@ def test_background_thread_keeps_a_one_second_lag_on_the_system_clock(tmp_path):
 
 def test_a_failed_table_is_retried_at_its_next_instant_not_at_every_tick(session, clock):
     session.sql("CREATE TABLE SRC (S STRING); INSERT INTO SRC VALUES ('1')")
-    session.sql(f"CREATE DYNAMIC TABLE SLOW {DT.format(lag='1 minute')} AS "
-                "SELECT CAST(S AS INT) AS N FROM SRC")
+    session.sql(
+        f"CREATE DYNAMIC TABLE SLOW {DT.format(lag='1 minute')} AS "
+        "SELECT CAST(S AS INT) AS N FROM SRC"
+    )
     scheduler = Scheduler(session.rt, session.refresher)
     session.sql("INSERT INTO SRC VALUES ('abc')")
     attempts = 0

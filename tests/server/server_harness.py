@@ -46,20 +46,35 @@ class ServerProcess:
         self.log = self.db.with_name(self.db.name + ".log")
 
     def start(self, timeout: float = 30) -> ServerProcess:
-        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get(
-            "PYTHONPATH", "")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        }
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "snowmelt.server.main", "--db", str(self.db),
-                 "--port", "0", *self.args], env=env, stdout=log, stderr=log,
-                preexec_fn=_die_with_parent)
+                [
+                    sys.executable,
+                    "-m",
+                    "snowmelt.server.main",
+                    "--db",
+                    str(self.db),
+                    "--port",
+                    "0",
+                    *self.args,
+                ],
+                env=env,
+                stdout=log,
+                stderr=log,
+                preexec_fn=_die_with_parent,
+            )
         STARTED.append(self)
         deadline = time.monotonic() + timeout
         path = serverfile.path_for(self.db)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n"
-                                   f"{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
             info = serverfile.read(path)
             if info is not None and info.pid == self.proc.pid:
                 self.info = info
@@ -91,9 +106,14 @@ class ServerProcess:
         assert self.info is not None
         return RemoteSession(self.info)
 
-    def http(self, method: str, path: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None, token: str | None = "default"
-             ) -> tuple[int, dict[str, str], bytes]:
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = "default",
+    ) -> tuple[int, dict[str, str], bytes]:
         assert self.info is not None
         all_headers = dict(headers or {})
         if token == "default":
@@ -104,8 +124,11 @@ class ServerProcess:
         try:
             conn.request(method, path, body=body, headers=all_headers)
             response = conn.getresponse()
-            return (response.status, {k.lower(): v for k, v in response.getheaders()},
-                    response.read())
+            return (
+                response.status,
+                {k.lower(): v for k, v in response.getheaders()},
+                response.read(),
+            )
         finally:
             conn.close()
 

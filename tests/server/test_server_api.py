@@ -44,8 +44,10 @@ def server(tmp_path_factory):
         s.sql("CREATE TABLE RAW (ID INT NOT NULL, NAME STRING, AMOUNT NUMBER(10, 2))")
         s.sql("CREATE TABLE OTHER (ID INT)")
         s.insert("RAW", [{"ID": 1, "NAME": "a", "AMOUNT": 1.5}])
-        s.sql("CREATE DYNAMIC TABLE TOTALS TARGET_LAG = '1 second' WAREHOUSE = WH AS "
-              "SELECT NAME, SUM(AMOUNT) AS TOTAL FROM RAW GROUP BY NAME")
+        s.sql(
+            "CREATE DYNAMIC TABLE TOTALS TARGET_LAG = '1 second' WAREHOUSE = WH AS "
+            "SELECT NAME, SUM(AMOUNT) AS TOTAL FROM RAW GROUP BY NAME"
+        )
         s.close()
         yield proc
     finally:
@@ -67,17 +69,33 @@ def test_server_file_is_owner_only_and_names_a_live_process(server):
     assert len(info.token) >= 32
 
 
-@pytest.mark.parametrize("method, path", [
-    ("POST", "/v1/sql"), ("GET", "/metrics"), ("GET", "/v1/dynamic-tables"),
-    ("GET", "/openapi.json"), ("POST", "/v1/tables/RAW/rows"),
-    ("POST", "/v1/dynamic-tables/D.S.TOTALS/refresh"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("POST", "/v1/sql"),
+        ("GET", "/metrics"),
+        ("GET", "/v1/dynamic-tables"),
+        ("GET", "/openapi.json"),
+        ("POST", "/v1/tables/RAW/rows"),
+        ("POST", "/v1/dynamic-tables/D.S.TOTALS/refresh"),
+    ],
+)
 def test_every_endpoint_but_health_needs_the_token(server, method, path):
     before = _count(server)
-    missing = server.http(method, path, b'{"sql": "DROP TABLE D.S.RAW"}',
-                          {"Content-Type": "application/json"}, token=None)
-    wrong = server.http(method, path, b'{"sql": "DROP TABLE D.S.RAW"}',
-                        {"Content-Type": "application/json"}, token="not-the-token")
+    missing = server.http(
+        method,
+        path,
+        b'{"sql": "DROP TABLE D.S.RAW"}',
+        {"Content-Type": "application/json"},
+        token=None,
+    )
+    wrong = server.http(
+        method,
+        path,
+        b'{"sql": "DROP TABLE D.S.RAW"}',
+        {"Content-Type": "application/json"},
+        token="not-the-token",
+    )
     assert missing[0] == 401 and "bearer token" in json.loads(missing[2])["error"].lower()
     assert wrong[0] == 403 and "invalid bearer token" in json.loads(wrong[2])["error"].lower()
     assert _count(server) == before
@@ -88,17 +106,22 @@ def test_every_endpoint_but_health_needs_the_token(server, method, path):
 def test_sql_returns_json_or_arrow_and_carries_the_context(server):
     status, body = server.json("POST", "/v1/sql", {"sql": "USE SCHEMA D.S"})
     assert status == 200 and body["context"]["schema"] == "S"
-    status, body = server.json("POST", "/v1/sql", {"sql": "SELECT ID, NAME, AMOUNT FROM RAW "
-                                                          "ORDER BY ID", "database": "D",
-                                                   "schema": "S"})
+    status, body = server.json(
+        "POST",
+        "/v1/sql",
+        {"sql": "SELECT ID, NAME, AMOUNT FROM RAW ORDER BY ID", "database": "D", "schema": "S"},
+    )
     assert status == 200
     assert body["columns"] == ["ID", "NAME", "AMOUNT"] and body["rows"][0] == [1, "a", 1.5]
     # a client's USE does not leak into other requests
     status, body = server.json("POST", "/v1/sql", {"sql": "SELECT * FROM RAW"})
     assert status == 400 and "no current database" in body["error"]
     status, headers, data = server.http(
-        "POST", "/v1/sql", json.dumps({"sql": "SELECT * FROM D.S.RAW"}).encode(),
-        {"Content-Type": "application/json", "Accept": ARROW})
+        "POST",
+        "/v1/sql",
+        json.dumps({"sql": "SELECT * FROM D.S.RAW"}).encode(),
+        {"Content-Type": "application/json", "Accept": ARROW},
+    )
     assert status == 200 and headers["content-type"] == ARROW
     table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
     assert table.column_names == ["ID", "NAME", "AMOUNT"] and table.num_rows >= 1
@@ -109,8 +132,9 @@ def test_sql_errors_are_json_with_position_and_no_traceback(server):
     assert status == 404 and body["type"] == "ObjectNotFound" and "NOPE" in body["error"]
     status, body = server.json("POST", "/v1/sql", {"sql": "SELEC 1"})
     assert status == 400 and "error" in body
-    status, _, data = server.http("POST", "/v1/sql", b"{not json",
-                                  {"Content-Type": "application/json"})
+    status, _, data = server.http(
+        "POST", "/v1/sql", b"{not json", {"Content-Type": "application/json"}
+    )
     assert status == 422 and "Traceback" not in data.decode()
     assert json.loads(data)["error"].startswith("Invalid request")
     status, body = server.json("GET", "/v1/nothing-here")
@@ -135,8 +159,11 @@ def test_ingest_arrow_json_lines_and_csv(server):
     assert _ingest(server, "RAW", csv, "text/csv")[1]["rows"] == 2
     assert _ingest(server, "D.S.RAW", b'[{"ID": 16}]', "application/json", scope="")[0] == 200
     assert _count(server) == before + 7
-    status, body = server.json("POST", "/v1/sql", {
-        "sql": "SELECT NAME, AMOUNT FROM D.S.RAW WHERE ID IN (13, 15) ORDER BY ID"})
+    status, body = server.json(
+        "POST",
+        "/v1/sql",
+        {"sql": "SELECT NAME, AMOUNT FROM D.S.RAW WHERE ID IN (13, 15) ORDER BY ID"},
+    )
     assert body["rows"] == [["z", None], [None, None]]
 
 
@@ -145,8 +172,10 @@ def test_idempotency_key_loads_a_batch_once(server):
     batch = arrow_stream(pa.table({"ID": [20, 21, 22]}))
     first = _ingest(server, "RAW", batch, ARROW, key="batch-20")
     again = _ingest(server, "RAW", batch, ARROW, key="batch-20")
-    assert first == (200, {"table": "D.S.RAW", "rows": 3, "version": first[1]["version"],
-                           "duplicate": False})
+    assert first == (
+        200,
+        {"table": "D.S.RAW", "rows": 3, "version": first[1]["version"], "duplicate": False},
+    )
     assert again[1]["duplicate"] is True and again[1]["version"] == first[1]["version"]
     assert _count(server) == before + 3
     status, body = _ingest(server, "OTHER", batch, ARROW, key="batch-20")
@@ -154,11 +183,25 @@ def test_idempotency_key_loads_a_batch_once(server):
     assert _count(server, "OTHER") == 0
 
 
-@pytest.mark.parametrize("case", [
-    "oversize", "oversize_chunked", "malformed_arrow", "malformed_json", "not_objects",
-    "unknown_table", "wrong_type_arrow", "wrong_type_json", "wrong_type_csv", "unknown_column",
-    "null_in_not_null", "dynamic_table", "empty", "media_type",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "oversize",
+        "oversize_chunked",
+        "malformed_arrow",
+        "malformed_json",
+        "not_objects",
+        "unknown_table",
+        "wrong_type_arrow",
+        "wrong_type_json",
+        "wrong_type_csv",
+        "unknown_column",
+        "null_in_not_null",
+        "dynamic_table",
+        "empty",
+        "media_type",
+    ],
+)
 def test_bad_batches_are_rejected_whole_with_a_clear_4xx(server, case):
     before = _count(server)
     good = [{"ID": 100 + i, "NAME": "ok"} for i in range(3)]
@@ -167,8 +210,9 @@ def test_bad_batches_are_rejected_whole_with_a_clear_4xx(server, case):
         expected, needle = 413, "too large"
     elif case == "oversize_chunked":
         chunks = (b'{"ID": 1}\n' * 1000 for _ in range(10))
-        status, _, data = server.http("POST", f"/v1/tables/RAW/rows{SCOPE}", chunks,
-                                      {"Content-Type": "application/x-ndjson"})  # chunked
+        status, _, data = server.http(
+            "POST", f"/v1/tables/RAW/rows{SCOPE}", chunks, {"Content-Type": "application/x-ndjson"}
+        )  # chunked
         body = json.loads(data)
         expected, needle = 413, "too large"
     elif case == "malformed_arrow":
@@ -197,12 +241,14 @@ def test_bad_batches_are_rejected_whole_with_a_clear_4xx(server, case):
         status, body = _ingest(server, "RAW", b"ID,NAME\n1,a\nx,b\n", "text/csv")
         expected, needle = 422, "row 2"
     elif case == "unknown_column":
-        status, body = _ingest(server, "RAW", b'{"ID": 1, "COLOUR": "red"}\n',
-                               "application/x-ndjson")
+        status, body = _ingest(
+            server, "RAW", b'{"ID": 1, "COLOUR": "red"}\n', "application/x-ndjson"
+        )
         expected, needle = 422, "COLOUR"
     elif case == "null_in_not_null":
-        status, body = _ingest(server, "RAW", b'{"ID": 1}\n{"ID": null, "NAME": "n"}\n',
-                               "application/x-ndjson")
+        status, body = _ingest(
+            server, "RAW", b'{"ID": 1}\n{"ID": null, "NAME": "n"}\n', "application/x-ndjson"
+        )
         expected, needle = 422, "NOT NULL"
     elif case == "dynamic_table":
         status, body = _ingest(server, "TOTALS", b'{"NAME": "a"}\n', "application/x-ndjson")
@@ -241,9 +287,13 @@ def test_metrics_are_prometheus_text(server):
     status, headers, data = server.http("GET", "/metrics")
     text = data.decode()
     assert status == 200 and headers["content-type"].startswith("text/plain")
-    for family in ("snowmelt_dynamic_table_lag_seconds", "snowmelt_dynamic_table_target_lag_"
-                   "seconds", "snowmelt_refreshes_total", "snowmelt_refresh_duration_seconds",
-                   "snowmelt_ingested_rows_total"):
+    for family in (
+        "snowmelt_dynamic_table_lag_seconds",
+        "snowmelt_dynamic_table_target_lag_seconds",
+        "snowmelt_refreshes_total",
+        "snowmelt_refresh_duration_seconds",
+        "snowmelt_ingested_rows_total",
+    ):
         assert f"# TYPE {family}" in text
     assert 'snowmelt_dynamic_table_target_lag_seconds{table="D.S.TOTALS"} 1' in text
     assert 'table="D.S.TOTALS",action="REINITIALIZE",state="SUCCEEDED"} 1' in text
@@ -254,8 +304,14 @@ def test_metrics_are_prometheus_text(server):
 def test_openapi_document_lists_the_api(server):
     status, doc = server.json("GET", "/openapi.json")
     assert status == 200
-    assert {"/v1/sql", "/v1/tables/{name}/rows", "/v1/dynamic-tables", "/health", "/metrics",
-            "/v1/dynamic-tables/{name}/refresh"} <= set(doc["paths"])
+    assert {
+        "/v1/sql",
+        "/v1/tables/{name}/rows",
+        "/v1/dynamic-tables",
+        "/health",
+        "/metrics",
+        "/v1/dynamic-tables/{name}/refresh",
+    } <= set(doc["paths"])
 
 
 def test_remote_session_has_the_session_surface(server):
@@ -277,17 +333,29 @@ def test_remote_session_has_the_session_surface(server):
 def test_a_second_server_or_a_direct_open_is_refused_with_the_owner(server):
     with pytest.raises(DatabaseLockedError, match=f"process {server.pid}"):
         snowmelt.session.Session(server.db)
-    second = subprocess.run([sys.executable, "-m", "snowmelt.server.main", "--db",
-                             str(server.db)], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    second = subprocess.run(
+        [sys.executable, "-m", "snowmelt.server.main", "--db", str(server.db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert second.returncode == 1 and f"already served by process {server.pid}" in second.stderr
 
 
 def test_a_file_locked_by_another_program_names_that_process(tmp_path):
     db = tmp_path / "held.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb."
-                               f"connect({str(db)!r}); print('ready', flush=True); "
-                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb."
+            f"connect({str(db)!r}); print('ready', flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         proc = ServerProcess(db)
@@ -304,8 +372,10 @@ def test_sigterm_finishes_cleanly_and_removes_the_server_file(tmp_path):
     s = proc.session()
     s.sql("CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH")
     s.sql("CREATE TABLE RAW (ID INT)")
-    s.sql("CREATE DYNAMIC TABLE C TARGET_LAG = '1 second' WAREHOUSE = WH AS "
-          "SELECT COUNT(*) AS N FROM RAW")
+    s.sql(
+        "CREATE DYNAMIC TABLE C TARGET_LAG = '1 second' WAREHOUSE = WH AS "
+        "SELECT COUNT(*) AS N FROM RAW"
+    )
     s.insert("RAW", [{"ID": i} for i in range(100)])
     time.sleep(0.6)
     assert proc.terminate(signal.SIGTERM) == 0
@@ -328,15 +398,23 @@ def test_sigterm_lets_a_running_refresh_finish(tmp_path):
     s.sql("CREATE TABLE T (X INT)")
     s.insert("T", pa.table({"X": pa.array(range(20000), pa.int32())}))
     # a refresh that takes a while: 400 million pairs, only ever refreshed by hand
-    s.sql("CREATE DYNAMIC TABLE SLOW SCHEDULER = DISABLE WAREHOUSE = WH REFRESH_MODE = FULL "
-          "INITIALIZE = ON_SCHEDULE AS SELECT COUNT(*) AS N FROM T AS A, T AS B "
-          "WHERE (A.X * 7 + B.X) % 1000 = 3")
+    s.sql(
+        "CREATE DYNAMIC TABLE SLOW SCHEDULER = DISABLE WAREHOUSE = WH REFRESH_MODE = FULL "
+        "INITIALIZE = ON_SCHEDULE AS SELECT COUNT(*) AS N FROM T AS A, T AS B "
+        "WHERE (A.X * 7 + B.X) % 1000 = 3"
+    )
     answer = {}
     started = time.monotonic()
-    refresh = threading.Thread(target=lambda: answer.update(
-        zip(("status", "body"), proc.json("POST", "/v1/dynamic-tables/D.S.SLOW/refresh"),
-            strict=True),
-        seconds=time.monotonic() - started))
+    refresh = threading.Thread(
+        target=lambda: answer.update(
+            zip(
+                ("status", "body"),
+                proc.json("POST", "/v1/dynamic-tables/D.S.SLOW/refresh"),
+                strict=True,
+            ),
+            seconds=time.monotonic() - started,
+        )
+    )
     refresh.start()
     time.sleep(0.4)
     assert proc.terminate(signal.SIGTERM) == 0

@@ -21,14 +21,16 @@ BATCH_ROWS = 150
 WORKERS = 2
 
 SILVER_QUERY = "SELECT BATCH, SEQ, V * 2 AS W FROM D.S.RAW WHERE V % 5 <> 0"
-GOLD_QUERY = (f"SELECT BATCH, COUNT(*) AS N, SUM(W) AS S FROM ({SILVER_QUERY}) AS X "
-              "GROUP BY BATCH")
+GOLD_QUERY = f"SELECT BATCH, COUNT(*) AS N, SUM(W) AS S FROM ({SILVER_QUERY}) AS X GROUP BY BATCH"
 
 
 def _batch(number: int) -> bytes:
     seq = list(range(BATCH_ROWS))
-    return arrow_stream(pa.table({"BATCH": [number] * BATCH_ROWS, "SEQ": seq,
-                                  "V": [(number * 7 + s) % 11 for s in seq]}))
+    return arrow_stream(
+        pa.table(
+            {"BATCH": [number] * BATCH_ROWS, "SEQ": seq, "V": [(number * 7 + s) % 11 for s in seq]}
+        )
+    )
 
 
 def _sql(proc: ServerProcess, text: str) -> list[list]:
@@ -40,10 +42,15 @@ def _sql(proc: ServerProcess, text: str) -> list[list]:
 def _setup(proc: ServerProcess) -> None:
     _sql(proc, "CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH")
     _sql(proc, "CREATE TABLE D.S.RAW (BATCH INT, SEQ INT, V INT)")
-    _sql(proc, "CREATE DYNAMIC TABLE D.S.SILVER TARGET_LAG = '1 second' WAREHOUSE = WH AS "
-               + SILVER_QUERY)
-    _sql(proc, "CREATE DYNAMIC TABLE D.S.GOLD TARGET_LAG = '2 seconds' WAREHOUSE = WH AS "
-               "SELECT BATCH, COUNT(*) AS N, SUM(W) AS S FROM D.S.SILVER GROUP BY BATCH")
+    _sql(
+        proc,
+        "CREATE DYNAMIC TABLE D.S.SILVER TARGET_LAG = '1 second' WAREHOUSE = WH AS " + SILVER_QUERY,
+    )
+    _sql(
+        proc,
+        "CREATE DYNAMIC TABLE D.S.GOLD TARGET_LAG = '2 seconds' WAREHOUSE = WH AS "
+        "SELECT BATCH, COUNT(*) AS N, SUM(W) AS S FROM D.S.SILVER GROUP BY BATCH",
+    )
 
 
 class Ingestor:
@@ -63,9 +70,16 @@ class Ingestor:
             return self.next
 
     def send(self, proc: ServerProcess, conn: http.client.HTTPConnection, number: int) -> None:
-        conn.request("POST", "/v1/tables/D.S.RAW/rows", body=_batch(number), headers={
-            "Authorization": f"Bearer {proc.info.token}", "Content-Type": ARROW,
-            "Idempotency-Key": f"batch-{number}"})
+        conn.request(
+            "POST",
+            "/v1/tables/D.S.RAW/rows",
+            body=_batch(number),
+            headers={
+                "Authorization": f"Bearer {proc.info.token}",
+                "Content-Type": ARROW,
+                "Idempotency-Key": f"batch-{number}",
+            },
+        )
         response = conn.getresponse()
         body = json.loads(response.read())
         if response.status != 200 or body["rows"] != BATCH_ROWS:
@@ -109,11 +123,14 @@ def _check_consistent(proc: ServerProcess) -> None:
 
 
 def _differences(proc: ServerProcess) -> list[int]:
-    return _sql(proc, f"""SELECT
+    return _sql(
+        proc,
+        f"""SELECT
         (SELECT COUNT(*) FROM (SELECT * FROM D.S.SILVER EXCEPT ALL {SILVER_QUERY})),
         (SELECT COUNT(*) FROM ({SILVER_QUERY} EXCEPT ALL SELECT * FROM D.S.SILVER)),
         (SELECT COUNT(*) FROM (SELECT * FROM D.S.GOLD EXCEPT ALL {GOLD_QUERY})),
-        (SELECT COUNT(*) FROM ({GOLD_QUERY} EXCEPT ALL SELECT * FROM D.S.GOLD))""")[0]
+        (SELECT COUNT(*) FROM ({GOLD_QUERY} EXCEPT ALL SELECT * FROM D.S.GOLD))""",
+    )[0]
 
 
 def test_sigkill_during_ingest_and_refresh_loses_nothing_acknowledged(tmp_path):
@@ -126,8 +143,9 @@ def test_sigkill_during_ingest_and_refresh_loses_nothing_acknowledged(tmp_path):
     try:
         for _ in range(KILLS):
             stop = threading.Event()
-            workers = [threading.Thread(target=ingestor.run, args=(proc, stop))
-                       for _ in range(WORKERS)]
+            workers = [
+                threading.Thread(target=ingestor.run, args=(proc, stop)) for _ in range(WORKERS)
+            ]
             for worker in workers:
                 worker.start()
             time.sleep(rng.uniform(0.1, 0.8))
@@ -155,9 +173,12 @@ def test_sigkill_during_ingest_and_refresh_loses_nothing_acknowledged(tmp_path):
         assert diff == [0, 0, 0, 0]
         total = _sql(proc, "SELECT COUNT(*), COUNT(DISTINCT BATCH) FROM D.S.RAW")[0]
         assert total == [len(ingestor.acked) * BATCH_ROWS, len(ingestor.acked)]
-        history = _sql(proc, "SELECT COUNT(*) FROM TABLE(D.INFORMATION_SCHEMA."
-                             "DYNAMIC_TABLE_REFRESH_HISTORY(NAME => 'D.S.SILVER', "
-                             "RESULT_LIMIT => 10000)) WHERE REFRESH_TRIGGER = 'SCHEDULED'")
+        history = _sql(
+            proc,
+            "SELECT COUNT(*) FROM TABLE(D.INFORMATION_SCHEMA."
+            "DYNAMIC_TABLE_REFRESH_HISTORY(NAME => 'D.S.SILVER', "
+            "RESULT_LIMIT => 10000)) WHERE REFRESH_TRIGGER = 'SCHEDULED'",
+        )
         assert history[0][0] > KILLS  # the scheduler refreshed throughout
     finally:
         stop_all()
