@@ -267,11 +267,7 @@ def create_table(rt: Runtime, create: exp.Create) -> Result:
             ]
         _check_columns(name, columns)
         oid = rt.catalog.next_oid()
-        generation = 0
-        if isinstance(existing, CatalogObject):
-            generation = existing.generation + 1
-            drop_object(rt, existing, keep_dependencies=True)
-            rt.catalog.repoint_inputs(existing.oid, oid)
+        generation = replace_object(rt, existing, oid)
         obj = CatalogObject(
             oid,
             name,
@@ -314,6 +310,18 @@ def refresh_view(rt: Runtime, obj: CatalogObject) -> None:
     rt.engine.execute(
         exp.Create(kind="VIEW", this=obj.name.view_table(), expression=view, replace=True)
     )
+
+
+def replace_object(rt: Runtime, existing: CatalogObject | None | bool, new_oid: int) -> int:
+    """CREATE OR REPLACE: drop ``existing`` (if any) and hand its consumers to ``new_oid``.
+
+    Returns the new object's generation; consumers see it change and reinitialize.
+    """
+    if not isinstance(existing, CatalogObject):
+        return 0
+    drop_object(rt, existing, keep_dependencies=True)
+    rt.catalog.repoint_inputs(existing.oid, new_oid)
+    return existing.generation + 1
 
 
 def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False) -> None:

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from snowmelt import ivm
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
-from snowmelt.ddl import drop_object, prepare_replace, qualify_names
+from snowmelt.ddl import prepare_replace, qualify_names, refresh_view, replace_object
 from snowmelt.errors import DynamicTableError, ObjectExists, ObjectNotFound, SqlError
 from snowmelt.names import ObjectName, drop_if_exists, identifier_value
 from snowmelt.refresh import Refresher, RefreshOutcome
@@ -235,11 +235,7 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
             if kept:
                 return Result.status(f"Dynamic table {name.name} successfully altered.")
         oid = rt.catalog.next_oid()
-        generation = 0
-        if isinstance(existing, CatalogObject):
-            generation = existing.generation + 1
-            drop_object(rt, existing, keep_dependencies=True)
-            rt.catalog.repoint_inputs(existing.oid, oid)
+        generation = replace_object(rt, existing, oid)
         obj = CatalogObject(
             oid,
             name,
@@ -253,8 +249,6 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
         )
         rt.store.create_tracked(oid, columns + analysis.state_columns)
         rt.catalog.add_object(obj)
-        from snowmelt.ddl import refresh_view
-
         refresh_view(rt, obj)
         plan = dict(
             analysis.plan,
@@ -473,8 +467,6 @@ def alter(rt: Runtime, command: commands.AlterDynamicTable, refresher: Refresher
                 raise ObjectExists(f"Object '{new}' already exists.", name=str(new))
             if not rt.catalog.schema_exists(new.database, new.schema):
                 raise ObjectNotFound(f"Schema '{new.database}.{new.schema}' does not exist.")
-            from snowmelt.ddl import refresh_view
-
             rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
             rt.catalog.update_object(obj.oid, name=new)
             obj.name = new
