@@ -99,44 +99,51 @@ def _set_version(assignments: list[exp.Expression], version: int) -> list[exp.Ex
 def update(rt: Runtime, statement: exp.Update) -> Result:
     table = statement.this
     obj = _target(rt, table, "UPDATE")
-    alias = _alias(table)
     with rt.store.write("UPDATE") as commit:
         rewritten = statement.copy()
         rewritten.set("this", _physical(table, obj))
         rewritten.set("expressions", _set_version(statement.expressions, commit.version))
         if rewritten.args.get("from_"):
             rewritten.set("from_", rt.bind_for_read(rewritten.args["from_"]))
-        candidates = exp.select(col(ROW_ID, alias)).from_(_physical(table, obj))
+        relations = []
         if rewritten.args.get("from_"):
-            for relation in [
+            relations = [
                 rewritten.args["from_"].this,
                 *(j.this for j in rewritten.args.get("joins") or []),
-            ]:
-                candidates = candidates.join(relation.copy(), join_type="cross")
-        if rewritten.args.get("where"):
-            candidates = candidates.where(rewritten.args["where"].this.copy())
-        with rt.store.rewrite(commit, obj.oid, obj.column_names, rt.to_engine(candidates)):
-            count = rt.store._count_of(rt.to_engine(rewritten))
+            ]
+        count = _run_in_place(rt, commit, obj, table, relations, rewritten)
     return Result.counts(updated=count)
+
+
+def _run_in_place(
+    rt: Runtime,
+    commit: Any,
+    obj: CatalogObject,
+    table: exp.Table,
+    relations: list[exp.Expression],
+    rewritten: exp.Expression,
+) -> int:
+    """Run an UPDATE/DELETE rewritten onto the tracked table, logging the old images of the
+    rows it may touch: those of the target that satisfy its WHERE with its other relations."""
+    candidates = exp.select(col(ROW_ID, _alias(table))).from_(_physical(table, obj))
+    for relation in relations:
+        candidates = candidates.join(relation.copy(), join_type="cross")
+    if rewritten.args.get("where"):
+        candidates = candidates.where(rewritten.args["where"].this.copy())
+    with rt.store.rewrite(commit, obj.oid, obj.column_names, rt.to_engine(candidates)):
+        return rt.store._count_of(rt.to_engine(rewritten))
 
 
 def delete(rt: Runtime, statement: exp.Delete) -> Result:
     table = statement.this
     obj = _target(rt, table, "DELETE")
-    alias = _alias(table)
     with rt.store.write("DELETE") as commit:
         rewritten = statement.copy()
         rewritten.set("this", _physical(table, obj))
         using = [rt.bind_for_read(u.copy()) for u in statement.args.get("using") or []]
         if using:
             rewritten.set("using", using)
-        candidates = exp.select(col(ROW_ID, alias)).from_(_physical(table, obj))
-        for relation in using:
-            candidates = candidates.join(relation.copy(), join_type="cross")
-        if statement.args.get("where"):
-            candidates = candidates.where(rewritten.args["where"].this.copy())
-        with rt.store.rewrite(commit, obj.oid, obj.column_names, rt.to_engine(candidates)):
-            count = rt.store._count_of(rt.to_engine(rewritten))
+        count = _run_in_place(rt, commit, obj, table, using, rewritten)
     return Result.counts(deleted=count)
 
 
