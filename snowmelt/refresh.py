@@ -14,6 +14,7 @@ from versions alone, no data scanned); ``FULL`` or ``INCREMENTAL`` by the resolv
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -84,8 +85,13 @@ class Refresher:
         return obj.kind == "DYNAMIC TABLE" and self.rt.catalog.find(obj.name) is not None
 
     # -- rounds -------------------------------------------------------------------------------
-    def refresh(self, oids: list[int], trigger: str, include_upstream: bool = True,
-                data_timestamp: datetime | None = None) -> list[RefreshOutcome]:
+    def refresh(
+        self,
+        oids: list[int],
+        trigger: str,
+        include_upstream: bool = True,
+        data_timestamp: datetime | None = None,
+    ) -> list[RefreshOutcome]:
         order = self.upstream_closure(oids) if include_upstream else list(oids)
         with self.rt.store.lock:
             version = self.rt.store.version
@@ -100,8 +106,11 @@ class Refresher:
                 upstream_bad = [i for i, _, _ in self.rt.catalog.inputs(oid) if i in failed]
                 if upstream_bad:
                     failed.add(oid)
-                    outcomes.append(self._record_upstream_failed(
-                        obj, dt, trigger, when, version, upstream_bad[0]))
+                    outcomes.append(
+                        self._record_upstream_failed(
+                            obj, dt, trigger, when, version, upstream_bad[0]
+                        )
+                    )
                     continue
                 outcome = self.refresh_one(obj, dt, version, when, trigger)
                 if outcome.state != "SUCCEEDED":
@@ -109,8 +118,9 @@ class Refresher:
                 outcomes.append(outcome)
             return outcomes
 
-    def refresh_one(self, obj: CatalogObject, dt: DynamicTable, version: int, when: datetime,
-                    trigger: str) -> RefreshOutcome:
+    def refresh_one(
+        self, obj: CatalogObject, dt: DynamicTable, version: int, when: datetime, trigger: str
+    ) -> RefreshOutcome:
         rt = self.rt
         start = rt.clock.now()
         started = time.perf_counter()
@@ -121,35 +131,63 @@ class Refresher:
             action = self._action(dt, inputs)
             if action == "NO_DATA":
                 with rt.engine.transaction():
-                    self._advance(obj, dt, version, when, dt.commit_version, inputs,
-                                  consumed_changed=False)
+                    self._advance(
+                        obj, dt, version, when, dt.commit_version, inputs, consumed_changed=False
+                    )
                     outcome = RefreshOutcome(obj.oid, obj.name, "SUCCEEDED", action, when)
-                    self._history(obj, dt, outcome, trigger, start, query_id, version,
-                                  dt.commit_version, started, inputs)
+                    self._history(
+                        obj,
+                        dt,
+                        outcome,
+                        trigger,
+                        start,
+                        query_id,
+                        version,
+                        dt.commit_version,
+                        started,
+                        inputs,
+                    )
                 return outcome
             with rt.store.write("REFRESH") as commit:
                 if action == "INCREMENTAL":
-                    inserted, deleted = ivm.refresh_incremental(self._context(
-                        obj, dt, commit, version, inputs))
+                    inserted, deleted = ivm.refresh_incremental(
+                        self._context(obj, dt, commit, version, inputs)
+                    )
                 else:
                     query = self.query_at(dt, version)
                     inserted, deleted = rt.store.replace_contents(
-                        commit, obj.oid, obj.column_names + [c.name for c in _state(dt)],
-                        query)
-                commit_version = commit.version if (inserted or deleted or not dt.initialized) \
+                        commit, obj.oid, obj.column_names + [c.name for c in _state(dt)], query
+                    )
+                commit_version = (
+                    commit.version
+                    if (inserted or deleted or not dt.initialized)
                     else dt.commit_version
+                )
                 self._advance(obj, dt, version, when, commit_version, inputs)
-                outcome = RefreshOutcome(obj.oid, obj.name, "SUCCEEDED", action, when,
-                                         inserted, deleted)
-                self._history(obj, dt, outcome, trigger, start, query_id, version,
-                              commit_version, started, inputs)
+                outcome = RefreshOutcome(
+                    obj.oid, obj.name, "SUCCEEDED", action, when, inserted, deleted
+                )
+                self._history(
+                    obj,
+                    dt,
+                    outcome,
+                    trigger,
+                    start,
+                    query_id,
+                    version,
+                    commit_version,
+                    started,
+                    inputs,
+                )
             return outcome
         except SnowmeltError as err:
-            return self._record_failure(obj, dt, trigger, start, when, version, query_id,
-                                        started, err)
+            return self._record_failure(
+                obj, dt, trigger, start, when, version, query_id, started, err
+            )
         except Exception as err:  # an engine error is a refresh failure, not a crash
-            return self._record_failure(obj, dt, trigger, start, when, version, query_id,
-                                        started, err)
+            return self._record_failure(
+                obj, dt, trigger, start, when, version, query_id, started, err
+            )
         finally:
             self.running.discard(obj.oid)
 
@@ -158,22 +196,28 @@ class Refresher:
         found = []
         for input_oid, consumed, generation in self.rt.catalog.inputs(obj.oid):
             source = self.rt.catalog.get(input_oid)
-            if self.rt.catalog.find(source.name) is None or \
-                    self.rt.catalog.find(source.name).oid != input_oid:  # type: ignore[union-attr]
-                raise RefreshError(f"Dynamic table {obj.name} reads {source.name}, which was "
-                                   "dropped. Recreate it, or replace the dynamic table.",
-                                   name=str(obj.name), code="SOURCE_DROPPED")
+            current = self.rt.catalog.find(source.name)
+            if current is None or current.oid != input_oid:
+                raise RefreshError(
+                    f"Dynamic table {obj.name} reads {source.name}, which was "
+                    "dropped. Recreate it, or replace the dynamic table.",
+                    name=str(obj.name),
+                    code="SOURCE_DROPPED",
+                )
             found.append((source, consumed, generation))
         return found
 
-    def _action(self, dt: DynamicTable, inputs: list[tuple[CatalogObject, int | None,
-                                                            int | None]]) -> str:
+    def _action(
+        self, dt: DynamicTable, inputs: list[tuple[CatalogObject, int | None, int | None]]
+    ) -> str:
         if not dt.initialized:
             return "REINITIALIZE"
         if any(generation != source.generation for source, _, generation in inputs):
             return "REINITIALIZE"
-        if all(consumed is not None and self._source_version(source) <= consumed
-               for source, consumed, _ in inputs):
+        if all(
+            consumed is not None and self._source_version(source) <= consumed
+            for source, consumed, _ in inputs
+        ):
             return "NO_DATA"
         return "INCREMENTAL" if dt.refresh_mode == "INCREMENTAL" else "FULL"
 
@@ -183,8 +227,7 @@ class Refresher:
             return self.rt.catalog.dynamic_table(source.oid).commit_version or 0
         return source.last_change_version
 
-    def query_at(self, dt: DynamicTable, version: int, *, state: bool = True
-                 ) -> exp.Expression:
+    def query_at(self, dt: DynamicTable, version: int, *, state: bool = True) -> exp.Expression:
         """The table's query over its sources as of ``version``, for the engine.
 
         For an incremental table this is its plan's full contents (user columns then hidden
@@ -202,11 +245,13 @@ class Refresher:
         def snapshot(source: CatalogObject, table: exp.Table) -> exp.Expression:
             if source.kind == "DYNAMIC TABLE":
                 if not rt.catalog.dynamic_table(source.oid).initialized:
-                    raise RefreshError(f"Upstream dynamic table {source.name} is not initialized",
-                                       name=str(source.name), code="UPSTREAM_NOT_INITIALIZED")
+                    raise RefreshError(
+                        f"Upstream dynamic table {source.name} is not initialized",
+                        name=str(source.name),
+                        code="UPSTREAM_NOT_INITIALIZED",
+                    )
                 return rt.store.live(source.oid, source.column_names, with_row_id=with_ids)
-            return rt.store.snapshot(source.oid, source.column_names, version,
-                                     with_row_id=with_ids)
+            return rt.store.snapshot(source.oid, source.column_names, version, with_row_id=with_ids)
 
         bound = rt.resolver.bind(query, snapshot, inline_views=True)
         bound = ivm.api.bind_time(bound, _statement_time(rt, version))
@@ -219,15 +264,21 @@ class Refresher:
             ivm.api.fit_state_types(rt.store, dt.oid, engine_query, len(users), hidden)
         return _named(engine_query, users + hidden, users if not state else None)
 
-    def _context(self, obj: CatalogObject, dt: DynamicTable, commit: Any, version: int,
-                 inputs: list[tuple[CatalogObject, int | None, int | None]]
-                 ) -> ivm.IncrementalContext:
+    def _context(
+        self,
+        obj: CatalogObject,
+        dt: DynamicTable,
+        commit: Any,
+        version: int,
+        inputs: list[tuple[CatalogObject, int | None, int | None]],
+    ) -> ivm.IncrementalContext:
         rt = self.rt
         sources: dict[ObjectName, ivm.Source] = {}
         for source, consumed, _ in inputs:
             old_version = consumed or 0
-            new_version = self._source_version(source) if source.kind == "DYNAMIC TABLE" \
-                else version
+            new_version = (
+                self._source_version(source) if source.kind == "DYNAMIC TABLE" else version
+            )
             cols = source.column_names
 
             def old(s: CatalogObject = source, v: int = old_version) -> exp.Expression:
@@ -236,43 +287,89 @@ class Refresher:
             def new(s: CatalogObject = source, v: int = new_version) -> exp.Expression:
                 return rt.store.snapshot(s.oid, s.column_names, v, with_row_id=True)
 
-            def change(s: CatalogObject = source, a: int = old_version,
-                       b: int = new_version) -> exp.Expression:
+            def change(
+                s: CatalogObject = source, a: int = old_version, b: int = new_version
+            ) -> exp.Expression:
                 return rt.store.change(s.oid, s.column_names, a, b)
 
-            sources[source.name] = ivm.Source(source.name, source.oid, cols, old, new, change,
-                                              changed=self._source_version(source) > old_version,
-                                              old_version=old_version, new_version=new_version)
-        return ivm.IncrementalContext(rt.store, commit, obj.oid, obj.column_names, _state(dt),
-                                      parse_padded(dt.query_sql), dt.plan, sources,
-                                      rt.to_engine, now=_statement_time(rt, version),
-                                      then=_statement_time(rt, dt.data_version))
+            sources[source.name] = ivm.Source(
+                source.name,
+                source.oid,
+                cols,
+                old,
+                new,
+                change,
+                changed=self._source_version(source) > old_version,
+                old_version=old_version,
+                new_version=new_version,
+            )
+        return ivm.IncrementalContext(
+            rt.store,
+            commit,
+            obj.oid,
+            obj.column_names,
+            _state(dt),
+            _parsed(dt.query_sql),
+            dt.plan,
+            sources,
+            rt.to_engine,
+            now=_statement_time(rt, version) if dt.plan.get("time_dependent") else None,
+            then=_evaluated_time(rt, dt),
+        )
 
-    def _advance(self, obj: CatalogObject, dt: DynamicTable, version: int, when: datetime,
-                 commit_version: int | None,
-                 inputs: list[tuple[CatalogObject, int | None, int | None]],
-                 consumed_changed: bool = True) -> None:
+    def _advance(
+        self,
+        obj: CatalogObject,
+        dt: DynamicTable,
+        version: int,
+        when: datetime,
+        commit_version: int | None,
+        inputs: list[tuple[CatalogObject, int | None, int | None]],
+        consumed_changed: bool = True,
+    ) -> None:
         rt = self.rt
-        rt.catalog.update_dynamic_table(obj.oid, data_version=version, data_timestamp=when,
-                                        commit_version=commit_version, initialized=True,
-                                        consecutive_failures=0)
+        rt.catalog.update_dynamic_table(
+            obj.oid,
+            data_version=version,
+            data_timestamp=when,
+            commit_version=commit_version,
+            initialized=True,
+            consecutive_failures=0,
+        )
         if not consumed_changed:  # NO_DATA: every input is exactly where it was consumed
             return
         for source, _, _ in inputs:
-            rt.catalog.set_consumed(obj.oid, source.oid, self._source_version(source) if
-                                    source.kind == "DYNAMIC TABLE" else version,
-                                    source.generation)
+            rt.catalog.set_consumed(
+                obj.oid,
+                source.oid,
+                self._source_version(source) if source.kind == "DYNAMIC TABLE" else version,
+                source.generation,
+            )
 
-    def _history(self, obj: CatalogObject, dt: DynamicTable, outcome: RefreshOutcome,
-                 trigger: str, start: datetime, query_id: str, version: int,
-                 commit_version: int | None, started: float,
-                 inputs: list[tuple[CatalogObject, int | None, int | None]] | None) -> None:
+    def _history(
+        self,
+        obj: CatalogObject,
+        dt: DynamicTable,
+        outcome: RefreshOutcome,
+        trigger: str,
+        start: datetime,
+        query_id: str,
+        version: int,
+        commit_version: int | None,
+        started: float,
+        inputs: list[tuple[CatalogObject, int | None, int | None]] | None,
+    ) -> None:
         rt = self.rt
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         outcome.statistics = {
-            "numInsertedRows": outcome.inserted, "numDeletedRows": outcome.deleted,
-            "numCopiedRows": 0, "numAddedPartitions": 0, "numRemovedPartitions": 0,
-            "queuedTimeMs": 0, "compilationTimeMs": 0, "executionTimeMs": elapsed_ms,
+            "numInsertedRows": outcome.inserted,
+            "numDeletedRows": outcome.deleted,
+            "numCopiedRows": 0,
+            "numAddedPartitions": 0,
+            "numRemovedPartitions": 0,
+            "queuedTimeMs": 0,
+            "compilationTimeMs": 0,
+            "executionTimeMs": elapsed_ms,
         }
         changed = {}
         last_dep = None
@@ -282,62 +379,117 @@ class Refresher:
                 changed[str(source.name)] = {"kind": source.kind.replace(" ", "_")}
             if source.kind == "DYNAMIC TABLE":
                 upstream = rt.catalog.dynamic_table(source.oid)
-                if upstream.data_timestamp and (last_dep is None or
-                                                upstream.data_timestamp > last_dep[1]):
+                if upstream.data_timestamp and (
+                    last_dep is None or upstream.data_timestamp > last_dep[1]
+                ):
                     last_dep = (str(source.name), upstream.data_timestamp)
-        completion = dt.data_timestamp + timedelta(seconds=dt.target_lag_sec) \
-            if dt.data_timestamp and dt.target_lag_sec else None
+        completion = (
+            dt.data_timestamp + timedelta(seconds=dt.target_lag_sec)
+            if dt.data_timestamp and dt.target_lag_sec
+            else None
+        )
         end = rt.clock.now()
         if end < start:
             end = start
-        rt.catalog.add_refresh({
-            "refresh_id": rt.catalog.next_refresh_id(), "oid": obj.oid,
-            "name": obj.name.name, "schema_name": obj.name.schema,
-            "database_name": obj.name.database, "state": outcome.state,
-            "state_code": outcome.code, "state_message": outcome.message,
-            "query_id": query_id, "data_timestamp": outcome.data_timestamp,
-            "refresh_start_time": start, "refresh_end_time": end,
-            "completion_target": completion,
-            "last_completed_dependency": {"qualified_name": last_dep[0],
-                                          "data_timestamp": last_dep[1].isoformat()}
-            if last_dep else None,
-            "statistics": outcome.statistics, "refresh_action": outcome.action,
-            "refresh_trigger": trigger, "target_lag_sec": dt.target_lag_sec,
-            "graph_history_valid_from": rt.catalog.graph_valid_from(obj.oid),
-            "inputs_with_changed_data": changed or None, "warehouse": dt.warehouse,
-            "reinit_reason": ("initial refresh" if not dt.initialized else
-                              "a source was replaced or its schema changed")
-            if outcome.action == "REINITIALIZE" else None,
-            "data_version": version, "commit_version": commit_version,
-        })
+        rt.catalog.add_refresh(
+            {
+                "refresh_id": rt.catalog.next_refresh_id(),
+                "oid": obj.oid,
+                "name": obj.name.name,
+                "schema_name": obj.name.schema,
+                "database_name": obj.name.database,
+                "state": outcome.state,
+                "state_code": outcome.code,
+                "state_message": outcome.message,
+                "query_id": query_id,
+                "data_timestamp": outcome.data_timestamp,
+                "refresh_start_time": start,
+                "refresh_end_time": end,
+                "completion_target": completion,
+                "last_completed_dependency": {
+                    "qualified_name": last_dep[0],
+                    "data_timestamp": last_dep[1].isoformat(),
+                }
+                if last_dep
+                else None,
+                "statistics": outcome.statistics,
+                "refresh_action": outcome.action,
+                "refresh_trigger": trigger,
+                "target_lag_sec": dt.target_lag_sec,
+                "graph_history_valid_from": rt.catalog.graph_valid_from(obj.oid),
+                "inputs_with_changed_data": changed or None,
+                "warehouse": dt.warehouse,
+                "reinit_reason": (
+                    "initial refresh"
+                    if not dt.initialized
+                    else "a source was replaced or its schema changed"
+                )
+                if outcome.action == "REINITIALIZE"
+                else None,
+                "data_version": version,
+                "commit_version": commit_version,
+            }
+        )
 
-    def _record_failure(self, obj: CatalogObject, dt: DynamicTable, trigger: str,
-                        start: datetime, when: datetime, version: int, query_id: str,
-                        started: float, err: Exception) -> RefreshOutcome:
+    def _record_failure(
+        self,
+        obj: CatalogObject,
+        dt: DynamicTable,
+        trigger: str,
+        start: datetime,
+        when: datetime,
+        version: int,
+        query_id: str,
+        started: float,
+        err: Exception,
+    ) -> RefreshOutcome:
         code = getattr(err, "code", None) or "REFRESH_FAILED"
-        message = f"{type(err).__name__}: {err}" if not isinstance(err, SnowmeltError) \
-            else str(err)
-        outcome = RefreshOutcome(obj.oid, obj.name, "FAILED", None, when, message=message,
-                                 code=code)
+        message = f"{type(err).__name__}: {err}" if not isinstance(err, SnowmeltError) else str(err)
+        outcome = RefreshOutcome(
+            obj.oid, obj.name, "FAILED", None, when, message=message, code=code
+        )
         if self.rt.store.open_commit is not None:  # inside CREATE: the CREATE fails whole
-            raise RefreshError(f"Initial refresh of {obj.name} failed: {message}",
-                               name=str(obj.name), code=code) from err
+            raise RefreshError(
+                f"Initial refresh of {obj.name} failed: {message}", name=str(obj.name), code=code
+            ) from err
         with self.rt.engine.transaction():
             failures = dt.consecutive_failures + (1 if trigger == "SCHEDULED" else 0)
             self.rt.catalog.update_dynamic_table(obj.oid, consecutive_failures=failures)
-            self._history(obj, dt, outcome, trigger, start, query_id, version, None, started,
-                          None)
+            self._history(obj, dt, outcome, trigger, start, query_id, version, None, started, None)
         return outcome
 
-    def _record_upstream_failed(self, obj: CatalogObject, dt: DynamicTable, trigger: str,
-                                when: datetime, version: int, upstream: int) -> RefreshOutcome:
+    def _record_upstream_failed(
+        self,
+        obj: CatalogObject,
+        dt: DynamicTable,
+        trigger: str,
+        when: datetime,
+        version: int,
+        upstream: int,
+    ) -> RefreshOutcome:
         name = self.rt.catalog.get(upstream).name
-        outcome = RefreshOutcome(obj.oid, obj.name, "UPSTREAM_FAILED", None, when,
-                                 message=f"Upstream dynamic table {name} failed to refresh",
-                                 code="UPSTREAM_FAILED")
+        outcome = RefreshOutcome(
+            obj.oid,
+            obj.name,
+            "UPSTREAM_FAILED",
+            None,
+            when,
+            message=f"Upstream dynamic table {name} failed to refresh",
+            code="UPSTREAM_FAILED",
+        )
         with self.rt.engine.transaction():
-            self._history(obj, dt, outcome, trigger, self.rt.clock.now(), str(uuid.uuid4()),
-                          version, None, time.perf_counter(), None)
+            self._history(
+                obj,
+                dt,
+                outcome,
+                trigger,
+                self.rt.clock.now(),
+                str(uuid.uuid4()),
+                version,
+                None,
+                time.perf_counter(),
+                None,
+            )
         return outcome
 
 
@@ -368,7 +520,43 @@ def _named(query: exp.Expression, names: list[str], keep: list[str] | None) -> e
     """``query``'s columns renamed positionally to ``names`` (then only ``keep``, if given)."""
     from snowmelt.names import col
 
-    relation = exp.Subquery(this=query, alias=exp.TableAlias(
-        this=quoted("_sm_q"), columns=[quoted(n) for n in names]))
+    relation = exp.Subquery(
+        this=query, alias=exp.TableAlias(this=quoted("_sm_q"), columns=[quoted(n) for n in names])
+    )
     return exp.select(*[col(n, "_sm_q") for n in (keep or names)]).from_(relation)
+
+
+def _evaluated_time(rt: Runtime, dt: DynamicTable) -> datetime | None:
+    """The statement time the table's contents were last computed at, for plans that read
+    the current time: the data version of its last refresh that was not NO_DATA (a NO_DATA
+    refresh advances the data version without evaluating anything)."""
+    if not dt.plan.get("time_dependent") or not dt.initialized:
+        return None
+    from snowmelt.names import meta_table
+
+    history = meta_table("refresh_history")
+    rows = rt.engine.rows(
+        exp.select("data_version")
+        .from_(history)
+        .where("oid = ? AND state = 'SUCCEEDED' AND refresh_action <> 'NO_DATA'")
+        .order_by("refresh_id DESC")
+        .limit(1),
+        [dt.oid],
+    )
+    if not rows:
+        raise RefreshError(
+            f"Dynamic table id {dt.oid} reads the current time but its last "
+            "evaluation is no longer in the refresh history; re-create it "
+            "(CREATE OR REPLACE) to reinitialize it.",
+            name=str(dt.oid),
+            code="INCREMENTAL_INVARIANT",
+        )
+    return _statement_time(rt, int(rows[0][0]))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(sql: str) -> exp.Expression:
+    """A dynamic table's query, parsed once per process (shared: callers must not mutate
+    it; the incremental compiler works from its own persisted plan)."""
+    return parse_padded(sql)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlglot import exp, parse_one
+from sqlglot import exp
 
 from snowmelt import ddl, dml, dynamic, monitoring, query
 from snowmelt.catalog import Catalog
@@ -31,15 +31,20 @@ from snowmelt.storage import Store
 class Session:
     """One open snowmelt database. Use as a context manager or call ``close()``."""
 
-    def __init__(self, path: str | Path | None = None, clock: Clock | None = None,
-                 on_notice: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        clock: Clock | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ):
         self.path = str(path) if path is not None else None
         engine = DuckDBEngine(self.path)
         catalog = Catalog(engine)
         catalog.migrate()
         clock = clock or SystemClock()
-        self.rt = Runtime(engine, catalog, Store(engine, catalog, clock), clock,
-                          on_notice=on_notice)
+        self.rt = Runtime(
+            engine, catalog, Store(engine, catalog, clock), clock, on_notice=on_notice
+        )
         self.refresher = Refresher(self.rt)
 
     # -- the API -----------------------------------------------------------------------------
@@ -66,14 +71,17 @@ class Session:
         """Append rows (Arrow, pandas, polars or a list of dicts) in one atomic commit."""
         obj = self.rt.resolver.lookup(parse_object_name(table))
         if obj.kind != "TABLE":
-            raise SqlError(f"Cannot insert into {obj.kind.lower()} {obj.name}: only base tables "
-                           "take rows")
+            raise SqlError(
+                f"Cannot insert into {obj.kind.lower()} {obj.name}: only base tables take rows"
+            )
         return dml.insert_arrow(self.rt, obj, data)
 
     def refresh(self, *names: str) -> Result:
         """Refresh dynamic tables (and their upstream) in one round, at one data timestamp."""
-        oids = [self.rt.resolver.lookup(parse_object_name(name), ("DYNAMIC TABLE",)).oid
-                for name in names]
+        oids = [
+            self.rt.resolver.lookup(parse_object_name(name), ("DYNAMIC TABLE",)).oid
+            for name in names
+        ]
         return dynamic.manual_refresh(self.refresher, oids)
 
     def close(self) -> None:
@@ -125,33 +133,46 @@ class Session:
             return ddl.use(rt, expression)
         if isinstance(expression, exp.Drop):
             return self._drop(expression)
-        if isinstance(expression, exp.Alter) and str(expression.args.get("kind")).upper() == "TABLE":
+        if (
+            isinstance(expression, exp.Alter)
+            and str(expression.args.get("kind")).upper() == "TABLE"
+        ):
             return ddl.alter_table(rt, expression)
         if isinstance(expression, exp.Comment):
             return Result.status("Statement executed successfully.")
         name = expression.key.upper()
-        raise UnsupportedError(name, f"Statement {statement.text.split()[0].upper()} "
-                               f"({name}) is not supported by snowmelt (Snowflake dialect)",
-                               statement.line, statement.column)
+        raise UnsupportedError(
+            name,
+            f"Statement {statement.text.split()[0].upper()} "
+            f"({name}) is not supported by snowmelt (Snowflake dialect)",
+            statement.line,
+            statement.column,
+        )
 
     def _create(self, statement: Statement, create: exp.Create) -> Result:
         rt = self.rt
         kind = str(create.args.get("kind") or "").upper()
         props = create.args.get("properties")
-        is_dynamic = props is not None and any(isinstance(p, exp.DynamicProperty)
-                                               for p in props.expressions)
+        is_dynamic = props is not None and any(
+            isinstance(p, exp.DynamicProperty) for p in props.expressions
+        )
         replace, exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
         if is_dynamic:
             if statement.dialect != "snowflake":
-                raise UnsupportedError("CREATE DYNAMIC TABLE", "Dynamic tables are defined in "
-                                       "the Snowflake dialect: run this statement with "
-                                       "dialect='snowflake'", statement.line, statement.column)
+                raise UnsupportedError(
+                    "CREATE DYNAMIC TABLE",
+                    "Dynamic tables are defined in "
+                    "the Snowflake dialect: run this statement with "
+                    "dialect='snowflake'",
+                    statement.line,
+                    statement.column,
+                )
             return dynamic.create(rt, statement, self.refresher)
         if kind == "DATABASE":
-            transient = props is not None and any(isinstance(p, exp.TransientProperty)
-                                                  for p in props.expressions)
-            return ddl.create_database(rt, name_parts(create.this)[-1], replace, exists,
-                                       transient)
+            transient = props is not None and any(
+                isinstance(p, exp.TransientProperty) for p in props.expressions
+            )
+            return ddl.create_database(rt, name_parts(create.this)[-1], replace, exists, transient)
         if kind == "SCHEMA":
             database, schema = self._schema_name(create.this)
             return ddl.create_schema(rt, database, schema, replace, exists)
@@ -159,8 +180,12 @@ class Session:
             return ddl.create_table(rt, create)
         if kind == "VIEW":
             return ddl.create_view(rt, create)
-        raise UnsupportedError(f"CREATE {kind}", f"CREATE {kind} is not supported by snowmelt",
-                               statement.line, statement.column)
+        raise UnsupportedError(
+            f"CREATE {kind}",
+            f"CREATE {kind} is not supported by snowmelt",
+            statement.line,
+            statement.column,
+        )
 
     def _drop(self, drop: exp.Drop) -> Result:
         rt = self.rt
@@ -174,13 +199,13 @@ class Session:
                 database, schema = self._schema_name(table)
                 result = ddl.drop_schema(rt, database, schema, exists)
             elif kind == "WAREHOUSE":
-                result = ddl.warehouse(rt, commands.Warehouse("DROP", name_parts(table)[-1],
-                                                              if_exists=exists))
+                result = ddl.warehouse(
+                    rt, commands.Warehouse("DROP", name_parts(table)[-1], if_exists=exists)
+                )
             elif kind in ("TABLE", "VIEW"):
                 result = ddl.drop(rt, kind, table, exists)
             else:
-                raise UnsupportedError(f"DROP {kind}", f"DROP {kind} is not supported by "
-                                       "snowmelt")
+                raise UnsupportedError(f"DROP {kind}", f"DROP {kind} is not supported by snowmelt")
         assert result is not None
         return result
 
@@ -188,8 +213,9 @@ class Session:
         parts = name_parts(table)
         database = parts[0] if len(parts) == 2 else self.rt.context.database
         if database is None:
-            raise SqlError(f"No current database for schema {parts[-1]}: run USE DATABASE or "
-                           "write DB.SCHEMA")
+            raise SqlError(
+                f"No current database for schema {parts[-1]}: run USE DATABASE or write DB.SCHEMA"
+            )
         return database, parts[-1]
 
     def _command(self, command: commands.Command) -> Result:
@@ -209,15 +235,21 @@ class Session:
         if isinstance(command, commands.Recorded):
             return ddl.record(rt, command)
         if isinstance(command, commands.Transaction):
-            raise UnsupportedError(command.action, f"{command.action}: explicit transactions are "
-                                   "not supported; every statement is atomic on its own in "
-                                   "snowmelt")
+            raise UnsupportedError(
+                command.action,
+                f"{command.action}: explicit transactions are "
+                "not supported; every statement is atomic on its own in "
+                "snowmelt",
+            )
         raise UnsupportedError(type(command).__name__, "Unsupported command")
 
     def explain(self, name: exp.Table | str) -> Result:
         """EXPLAIN DYNAMIC TABLE: the resolved mode and why, the strategy, the statements an
         incremental refresh runs now (at the table's frontier) and the full-refresh query."""
+        import typing
+
         import pyarrow as pa
+        from sqlglot import parse_one
 
         from snowmelt import ivm
         from snowmelt.storage import Commit
@@ -229,20 +261,33 @@ class Session:
         full = self.refresher.query_at(dt, version, state=False).sql("duckdb", pretty=True)
         incremental = detail = None
         if dt.refresh_mode == "INCREMENTAL":
-            context = self.refresher._context(obj, dt, Commit(version + 1, "EXPLAIN"), version,
-                                              self.refresher._inputs(obj))
-            incremental = "\n".join(f"-- {n}. {step}\n{sql};" for n, (step, sql) in
-                                     enumerate(ivm.api.explain(context), 1))
+            context = self.refresher._context(
+                obj, dt, Commit(version + 1, "EXPLAIN"), version, self.refresher._inputs(obj)
+            )
+            incremental = "\n".join(
+                f"-- {n}. {step}\n{sql};"
+                for n, (step, sql) in enumerate(ivm.api.explain(context), 1)
+            )
         elif dt.refresh_mode_reason == "QUERY_NOT_SUPPORTED_FOR_INCREMENTAL":
-            sources = {s.name: ivm.SourceInfo(s.name, s.kind, s.column_names) for s in
-                       (self.rt.catalog.get(i) for i, _, _ in self.rt.catalog.inputs(obj.oid))}
-            detail = ivm.analyze(parse_one(dt.query_sql, read="snowflake"), sources).message
-        return Result(pa.table({
-            "name": [str(obj.name)], "refresh_mode": [dt.refresh_mode],
-            "refresh_mode_reason": [dt.refresh_mode_reason], "reason_detail": [detail],
-            "strategy": [dt.plan.get("strategy")], "incremental_sql": [incremental],
-            "full_refresh_sql": [full],
-        }))
+            sources = {
+                s.name: ivm.SourceInfo(s.name, s.kind, s.column_names)
+                for s in (self.rt.catalog.get(i) for i, _, _ in self.rt.catalog.inputs(obj.oid))
+            }
+            query = typing.cast(exp.Expression, parse_one(dt.query_sql, read="snowflake"))
+            detail = ivm.analyze(query, sources).message
+        return Result(
+            pa.table(
+                {
+                    "name": [str(obj.name)],
+                    "refresh_mode": [dt.refresh_mode],
+                    "refresh_mode_reason": [dt.refresh_mode_reason],
+                    "reason_detail": [detail],
+                    "strategy": [dt.plan.get("strategy")],
+                    "incremental_sql": [incremental],
+                    "full_refresh_sql": [full],
+                }
+            )
+        )
 
 
 def _at(err: SqlError, statement: Statement) -> SqlError:
@@ -252,7 +297,10 @@ def _at(err: SqlError, statement: Statement) -> SqlError:
     return err
 
 
-def connect(path: str | Path | None = None, clock: Clock | None = None,
-            on_notice: Callable[[str], None] | None = None) -> Session:
+def connect(
+    path: str | Path | None = None,
+    clock: Clock | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> Session:
     """Open (or create) a snowmelt database. ``None`` keeps everything in memory."""
     return Session(path, clock, on_notice)

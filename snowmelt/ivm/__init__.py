@@ -2,11 +2,26 @@
 SQL (sqlglot expressions) that refreshes it from the net changes of its sources.
 
 Inputs: the dynamic table's query — normalized (upper-case identifiers), every table
-reference a three-part name of a tracked source (views already inlined) — and what is known
-about the sources. Outputs: an ``Analysis`` (resolved mode, the reference's
-``refresh_mode_reason``, the construct that forces FULL and where it is, hidden state
-columns) and, at refresh time, the statements that move the table from its old state to its
-new one through ``snowmelt.storage`` primitives.
+reference a three-part name of a tracked source — and the sources' column names. Outputs: an
+``Analysis`` (resolved mode, the reference's ``refresh_mode_reason``, the construct that
+forces FULL and where it is, the strategy, hidden state columns, the persisted plan) and, at
+refresh time, the statements that move the table from its old state to its new one.
+
+Modules, one concern each:
+
+* ``api`` — the interface used by ``dynamic`` (analyze), ``refresh`` (materialize,
+  refresh_incremental) and ``session`` (explain);
+* ``analysis`` — unsupported constructs with line/column, then which rule claims the query;
+* ``canonical`` — the canonical query (qualified, CTEs inlined), placeholders, time binding;
+* ``rules`` — the rule registry (issue 4's joins and windows plug in here);
+* ``linear`` — Δσπ(R) = σπ(ΔR), UNION ALL, time-dependent filters; also the input
+  differentiator every other rule uses;
+* ``aggregate`` — GROUP BY / scalar aggregates merged into hidden per-group state;
+* ``recompute`` — affected-key recompute (MIN/MAX after deletes, holistic aggregates, HAVING)
+  and the aggregate rule's executor;
+* ``distinct`` — DISTINCT and UNION by counting;
+* ``writes`` — writes that keep the storage contract (delete log, versions, row ids);
+* ``program`` / ``runner`` — compiled-plan cache, statement rendering, execution or EXPLAIN.
 
 The refresh executor (``snowmelt.refresh``) owns transactions, versions and history; this
 package owns only the algebra.

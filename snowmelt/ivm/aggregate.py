@@ -38,7 +38,7 @@ ALGEBRAIC = ("COUNT", "COUNT_IF", "SUM", "MIN", "MAX")
 class Unsupported(Exception):
     """A construct that keeps the query from being incremental, and where it is."""
 
-    def __init__(self, construct: str, message: str, node: exp.Expression | None = None):
+    def __init__(self, construct: str, message: str, node: exp.Expr | None = None):
         super().__init__(message)
         self.construct = construct
         self.message = message
@@ -49,11 +49,11 @@ class Unsupported(Exception):
 class Component:
     name: str
     kind: str  # COUNT | COUNT_IF | SUM | MIN | MAX | HOLISTIC
-    arg: exp.Expression | None
-    node: exp.Expression  # the aggregate as written (HOLISTIC recomputes it verbatim)
+    arg: exp.Expr | None
+    node: exp.Expr  # the aggregate as written (HOLISTIC recomputes it verbatim)
     count: str | None = None  # SUM: the COUNT(x) component that says when it is NULL
 
-    def full(self) -> exp.Expression:
+    def full(self) -> exp.Expr:
         """The component computed from scratch over the input."""
         assert self.arg is not None or self.kind == "HOLISTIC"
         if self.kind == "COUNT":
@@ -73,11 +73,11 @@ class Grouping:
 
     alias: str  # the input's relation name, which keys and arguments refer to
     input: exp.Select  # I: the FROM and WHERE of the query, projecting what it reads
-    keys: list[exp.Expression]
+    keys: list[exp.Expr]
     key_columns: list[int | None]  # user column holding key i, None when hidden
     components: list[Component]
-    outputs: list[exp.Expression]  # user columns over the state relation ``_sm_g``
-    having: exp.Expression | None
+    outputs: list[exp.Expr]  # user columns over the state relation ``_sm_g``
+    having: exp.Expr | None
     grouped: bool
     strategy: str  # aggregate | key-recompute | distinct
     time_having: bool = False
@@ -101,13 +101,13 @@ class Grouping:
         return self.strategy == "key-recompute"
 
 
-def is_aggregate(node: exp.Expression) -> bool:
+def is_aggregate(node: exp.Expr) -> bool:
     return isinstance(node, exp.AggFunc) and node.find_ancestor(exp.Window) is None
 
 
-def aggregates_of(node: exp.Expression) -> list[exp.Expression]:
+def aggregates_of(node: exp.Expr) -> list[exp.Expr]:
     """Outermost aggregate calls under ``node`` (WITHIN GROUP counts as part of its call)."""
-    found: list[exp.Expression] = []
+    found: list[exp.Expr] = []
     for candidate in node.find_all(exp.AggFunc, exp.WithinGroup):
         target = candidate.parent if isinstance(candidate.parent, exp.WithinGroup) \
             else candidate
@@ -150,7 +150,7 @@ def decompose(select: exp.Select, user_columns: int) -> Grouping:
         keys, grouped = [p.copy() for p in projections], True
     else:
         keys = []
-    unique: list[exp.Expression] = []
+    unique: list[exp.Expr] = []
     for k in keys:
         if not any(k == u for u in unique):
             unique.append(k)
@@ -169,7 +169,7 @@ def decompose(select: exp.Select, user_columns: int) -> Grouping:
         raise Unsupported("DISTINCT", "DISTINCT over GROUP BY is incremental only when every "
                           "GROUP BY key is selected", select.args["distinct"])
     components: list[Component] = []
-    state: dict[int, exp.Expression] = {}
+    state: dict[int, exp.Expr] = {}
     holistic = False
     for call in calls:
         replacement = _component(call, components)
@@ -192,7 +192,7 @@ def decompose(select: exp.Select, user_columns: int) -> Grouping:
                     time_having, [i for i, c in enumerate(key_columns) if c is None])
 
 
-def _name_of(node: exp.Expression) -> str:
+def _name_of(node: exp.Expr) -> str:
     if isinstance(node, exp.Group):
         return "GROUP BY"
     if isinstance(node, exp.Distinct):
@@ -204,9 +204,9 @@ def _name_of(node: exp.Expression) -> str:
     return node.key.upper()
 
 
-def _component(call: exp.Expression, components: list[Component]) -> exp.Expression:
+def _component(call: exp.Expr, components: list[Component]) -> exp.Expr:
     """Register the state ``call`` needs; returns its value over the state relation."""
-    def add(kind: str, arg: exp.Expression | None, node: exp.Expression) -> Component:
+    def add(kind: str, arg: exp.Expr | None, node: exp.Expr) -> Component:
         text = (kind, arg.sql("snowflake") if arg is not None else node.sql("snowflake"))
         for c in components:
             if (c.kind, c.arg.sql("snowflake") if c.arg is not None else
@@ -217,7 +217,7 @@ def _component(call: exp.Expression, components: list[Component]) -> exp.Express
         components.append(component)
         return component
 
-    def ref(component: Component) -> exp.Expression:
+    def ref(component: Component) -> exp.Expr:
         return column(component.name, STATE)
 
     plain = isinstance(call, exp.AggFunc) and not call.expressions and not isinstance(
@@ -242,10 +242,10 @@ def _component(call: exp.Expression, components: list[Component]) -> exp.Express
     return ref(add("HOLISTIC", None, call))
 
 
-def _output(projection: exp.Expression, keys: list[exp.Expression],
-            calls: list[exp.Expression], state: dict[int, exp.Expression],
-            alias: str) -> exp.Expression:
-    def swap(node: exp.Expression) -> exp.Expression:
+def _output(projection: exp.Expr, keys: list[exp.Expr],
+            calls: list[exp.Expr], state: dict[int, exp.Expr],
+            alias: str) -> exp.Expr:
+    def swap(node: exp.Expr) -> exp.Expr:
         for i, k in enumerate(keys):
             if node == k:
                 return column(Grouping.key(i), STATE)
@@ -262,21 +262,21 @@ def _output(projection: exp.Expression, keys: list[exp.Expression],
     return out
 
 
-def _transform_top_down(node: exp.Expression, swap, calls, keys) -> exp.Expression:  # type: ignore[no-untyped-def]
+def _transform_top_down(node: exp.Expr, swap, calls, keys) -> exp.Expr:  # type: ignore[no-untyped-def]
     replaced = swap(node)
     if replaced is not node:
         return replaced
     for key, value in list(node.args.items()):
-        if isinstance(value, exp.Expression):
+        if isinstance(value, exp.Expr):
             node.set(key, _transform_top_down(value, swap, calls, keys))
         elif isinstance(value, list):
             node.set(key, [_transform_top_down(v, swap, calls, keys)
-                           if isinstance(v, exp.Expression) else v for v in value])
+                           if isinstance(v, exp.Expr) else v for v in value])
     return node
 
 
 # -- statements ------------------------------------------------------------------------------------
-def state_select(g: Grouping, source: exp.Expression, having: bool = True) -> exp.Select:
+def state_select(g: Grouping, source: exp.Expr, having: bool = True) -> exp.Select:
     """``SELECT keys, COUNT(*), components FROM source GROUP BY keys [HAVING]`` — the state
     of every group of ``source`` (the input, in some form, aliased as ``g.alias``)."""
     items = [exp.alias_(k.copy(), Grouping.key(i), quoted=True) for i, k in enumerate(g.keys)]
@@ -290,7 +290,7 @@ def state_select(g: Grouping, source: exp.Expression, having: bool = True) -> ex
     return out
 
 
-def materialize(g: Grouping, leaves: int) -> exp.Expression:
+def materialize(g: Grouping, leaves: int) -> exp.Expr:
     """The table's full contents: user columns computed from state, then the state."""
     inner = state_select(g, rewrite(g.input, Form("full", (), leaves)))
     outer = [exp.alias_(o.copy(), f"_sm_out{i}", quoted=True) for i, o in enumerate(g.outputs)]
@@ -307,7 +307,7 @@ def delta_select(g: Grouping, leaves: int) -> exp.Select:
     for c in g.components:
         arg = c.arg.copy() if c.arg is not None else None
         if c.kind == "COUNT":
-            value: exp.Expression = exp.func("sum", _when(exp.Not(this=exp.Is(
+            value: exp.Expr = exp.func("sum", _when(exp.Not(this=exp.Is(
                 this=arg, expression=exp.Null())), w.copy(), exp.Literal.number(0)))
         elif c.kind == "COUNT_IF":
             value = exp.func("sum", _when(arg, w.copy(), exp.Literal.number(0)))  # type: ignore[arg-type]
@@ -328,44 +328,47 @@ def delta_select(g: Grouping, leaves: int) -> exp.Select:
     return out.having(exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(0)))
 
 
-def _when(condition: exp.Expression, then: exp.Expression | None,
-          otherwise: exp.Expression | None) -> exp.Expression:
+def _when(condition: exp.Expr, then: exp.Expr | None,
+          otherwise: exp.Expr | None) -> exp.Expr:
     return exp.Case(ifs=[exp.If(this=condition, true=then or exp.Null())],
                     default=otherwise)
 
 
-def _positive(w: exp.Expression) -> exp.Expression:
+def _positive(w: exp.Expr) -> exp.Expr:
     return exp.GT(this=w.copy(), expression=exp.Literal.number(0))
 
 
-def _negative(w: exp.Expression) -> exp.Expression:
+def _negative(w: exp.Expr) -> exp.Expr:
     return exp.LT(this=w.copy(), expression=exp.Literal.number(0))
 
 
-def keys_match(g: Grouping, left: str, right: str) -> exp.Expression:
+def keys_match(g: Grouping, left: str, right: str) -> exp.Expr:
     return null_safe_equal((column(Grouping.key(i), left), column(Grouping.key(i), right))
                            for i in range(len(g.keys)))
 
 
-def merge_select(g: Grouping, delta: exp.Table, old: exp.Table) -> exp.Select:
-    """M = O ⊕ G, with ``_sm_recompute`` marking groups the algebra cannot finish."""
-    def old_(name: str) -> exp.Expression:
+def merge_select(g: Grouping, delta: exp.Table, old: exp.Expr,
+                 physical: list[str]) -> exp.Select:
+    """M = O ⊕ G, with ``_sm_recompute`` marking groups the algebra cannot finish. Each row
+    also carries the group's stored image (``_sm_old{i}`` for physical column i, its row id
+    and version; NULL for a new group), so no second probe of the table is needed."""
+    def old_(name: str) -> exp.Expr:
         return column(name, "o")
 
-    def new_(name: str) -> exp.Expression:
+    def new_(name: str) -> exp.Expr:
         return column(name, "d")
 
-    def plus(name: str) -> exp.Expression:
+    def plus(name: str) -> exp.Expr:
         return exp.Add(this=exp.func("coalesce", old_(name), exp.Literal.number(0)),
                        expression=exp.func("coalesce", new_(name), exp.Literal.number(0)))
 
-    items: list[exp.Expression] = [column(Grouping.key(i), "d") for i in range(len(g.keys))]
+    items: list[exp.Expr] = [column(Grouping.key(i), "d") for i in range(len(g.keys))]
     items.append(exp.alias_(plus(COUNT), COUNT, quoted=True))
-    recompute: list[exp.Expression] = [exp.true()] if g.recomputes else []
+    recompute: list[exp.Expr] = [exp.true()] if g.recomputes else []
     by_name = {c.name: c for c in g.components}
     for c in g.components:
         if c.kind in ("COUNT", "COUNT_IF"):
-            value: exp.Expression = plus(c.name)
+            value: exp.Expr = plus(c.name)
         elif c.kind == "SUM":
             assert c.count is not None
             value = _when(exp.GT(this=plus(by_name[c.count].name), expression=exp.Literal.number(
@@ -388,14 +391,22 @@ def merge_select(g: Grouping, delta: exp.Table, old: exp.Table) -> exp.Select:
     items.append(exp.alias_(exp.func("coalesce", exp.or_(*recompute) if recompute else
                                      exp.false(), exp.false()), RECOMPUTE, quoted=True))
     items.append(column("_sm_rowid", "o"))
+    items.append(column("_sm_ver", "o"))
+    items += [column(old_name(i), "o") for i in range(len(physical))]
     return exp.select(*items).from_(delta.copy().as_("d")).join(
-        old.copy().as_("o"), on=keys_match(g, "d", "o"), join_type="left")
+        subquery(old, "o"), on=keys_match(g, "d", "o"), join_type="left")
 
 
-def outputs_select(g: Grouping, state: exp.Expression) -> exp.Select:
-    """User columns then state columns (then the row id to keep) of ``state`` rows."""
+def old_name(i: int) -> str:
+    return f"_sm_old{i}"
+
+
+def outputs_select(g: Grouping, state: exp.Expr, width: int) -> exp.Select:
+    """User columns then state columns of ``state`` rows, then the row id to keep and the
+    stored image (``_sm_old{i}``, ``width`` physical columns) to compare with."""
     items = [exp.alias_(o.copy(), f"_sm_out{i}", quoted=True) for i, o in enumerate(g.outputs)]
     items += [column(n, STATE) for n in g.state_names]
     items.append(column("_sm_rowid", STATE))
+    items += [column(old_name(i), STATE) for i in range(width)]
     return exp.select(*items).from_(state.copy().as_(STATE) if isinstance(state, exp.Table)
                                     else state)

@@ -18,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError
 
 from snowmelt.ivm.aggregate import Unsupported
-from snowmelt.ivm.canonical import TIME_NODES, canonicalize, locate, table_name, time_nodes
+from snowmelt.ivm.canonical import TIME_NODES, canonicalize, table_name, time_nodes
 from snowmelt.ivm.distinct import union_to_distinct
 from snowmelt.ivm.linear import number_leaves
 from snowmelt.names import ObjectName
@@ -38,36 +38,37 @@ _NOT = "is not supported by incremental refresh"
 _LATER = "is not supported by incremental refresh yet"
 
 
-def _refuse(construct: str, node: exp.Expression, hint: str = "",
+def _refuse(construct: str, node: exp.Expr, hint: str = "",
             verb: str = _NOT) -> Unsupported:
     return Unsupported(construct, f"{construct} {verb}{hint}", node)
 
 
-def _function_name(node: exp.Expression) -> str:
+def _function_name(node: exp.Expr) -> str:
     if isinstance(node, exp.Anonymous):
-        return node.name.upper()
+        return str(node.name).upper()
     return node.sql("snowflake").split("(")[0].strip().upper()
 
 
-def _clause(node: exp.Expression) -> str:
+def _clause(node: exp.Expr) -> str:
     """The clause of the nearest enclosing SELECT that contains ``node``."""
     child, parent = node, node.parent
     while parent is not None and not isinstance(parent, exp.Select):
         child, parent = parent, parent.parent
     if parent is None:
         return "SELECT"
+    key = child.arg_key or ""
     return {"expressions": "SELECT", "where": "WHERE", "having": "HAVING",
             "qualify": "QUALIFY", "group": "GROUP BY", "order": "ORDER BY",
-            "joins": "JOIN", "from_": "FROM"}.get(child.arg_key, child.arg_key.upper())
+            "joins": "JOIN", "from_": "FROM"}.get(key, key.upper())
 
 
 def _misplaced_query(node: exp.Query) -> str | None:
     """A construct name when query ``node`` sits outside FROM / set operations / CTEs."""
     parent = node.parent
-    if parent is None or isinstance(parent, exp.Union | exp.Except | exp.Intersect | exp.CTE |
-                                    exp.From | exp.Join | exp.Subquery):
-        if not (isinstance(parent, exp.Subquery) and not isinstance(node, exp.Subquery)):
-            return None
+    relational = exp.Union | exp.Except | exp.Intersect | exp.CTE | exp.From | exp.Join
+    if parent is None or isinstance(parent, relational) or (
+            isinstance(parent, exp.Subquery) and isinstance(node, exp.Subquery)):
+        return None
     if isinstance(parent, exp.Subquery):
         holder = parent.parent
         if holder is None or isinstance(holder, exp.From | exp.Join | exp.Union | exp.Except |
@@ -97,7 +98,7 @@ def _join_name(join: exp.Join) -> str:
     return " ".join(words + ["JOIN"]).upper()
 
 
-def problem(node: exp.Expression, sources: dict[ObjectName, Any]) -> Unsupported | None:
+def problem(node: exp.Expr, sources: dict[ObjectName, Any]) -> Unsupported | None:
     """The reason ``node`` itself keeps the query from incremental refresh, if any."""
     if isinstance(node, exp.With) and node.args.get("recursive"):
         return _refuse("WITH RECURSIVE", node)
@@ -145,14 +146,14 @@ def problem(node: exp.Expression, sources: dict[ObjectName, Any]) -> Unsupported
             return _refuse(f"{_function_name(node)} in {clause}", node,
                            " (the current time is allowed only in WHERE, HAVING and QUALIFY)")
     if isinstance(node, exp.Table) and node.args.get("db") is not None:
-        name = table_name(node)
-        if name is not None and name not in sources:
-            return _refuse(f"reading the view {name}", node, "; read its tables directly, or "
+        read = table_name(node)
+        if read is not None and read not in sources:
+            return _refuse(f"reading the view {read}", node, "; read its tables directly, or "
                            "make the view a dynamic table")
     return None
 
 
-def first_problem(query: exp.Expression,
+def first_problem(query: exp.Expr,
                   sources: dict[ObjectName, Any]) -> Unsupported | None:
     """The unsupported construct that comes first in the statement text."""
     found = [p for node in query.walk(bfs=False) if (p := problem(node, sources))]
@@ -161,7 +162,7 @@ def first_problem(query: exp.Expression,
     return min(found, key=lambda p: (p.line or 1 << 30, p.column or 1 << 30))
 
 
-def analyze(query: exp.Expression, sources: dict[ObjectName, Any]) -> dict[str, Any]:
+def analyze(query: exp.Expr, sources: dict[ObjectName, Any]) -> dict[str, Any]:
     """Plan ``query`` or explain why not. Returns the fields of ``api.Analysis``."""
     from snowmelt.ivm.api import FULL, INCREMENTAL, QUERY_NOT_SUPPORTED
     from snowmelt.ivm.rules import RULES

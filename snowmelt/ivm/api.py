@@ -7,6 +7,7 @@ INCREMENTAL refresh; ``explain`` for EXPLAIN DYNAMIC TABLE.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -100,11 +101,11 @@ def _rule(plan: dict[str, Any]) -> Any:
     return rule
 
 
-def _compiled(oid: int, plan: dict[str, Any]) -> Any:
+def _compiled(context: IncrementalContext) -> Any:
     from snowmelt.ivm.program import cached
 
-    rule = _rule(plan)
-    return rule, cached(oid, plan, lambda p: rule.compile(oid, p))
+    rule = _rule(context.plan)
+    return rule, cached(context, lambda p: rule.compile(context.target_oid, p))
 
 
 def refresh_incremental(context: IncrementalContext) -> tuple[int, int]:
@@ -115,19 +116,23 @@ def refresh_incremental(context: IncrementalContext) -> tuple[int, int]:
     """
     from snowmelt.ivm.runner import Runner
 
-    rule, compiled = _compiled(context.target_oid, context.plan)
-    run = Runner(context.store.engine, f"_sm_ivm_{context.target_oid}_")
-    counts = rule.refresh(context, compiled, run)
-    run.cleanup()
-    return counts
+    rule, compiled = _compiled(context)
+    run = Runner(context.store.engine, f"_sm_ivm_{context.target_oid}_", compiled.memo,
+                 params={"v": context.commit.version, **compiled.change_params(context)})
+    return rule.refresh(context, compiled, run)  # type: ignore[no-any-return]
 
 
 def explain(context: IncrementalContext) -> list[tuple[str, str]]:
     """The statements an incremental refresh runs, as (step, engine SQL)."""
+    import dataclasses
+
     from snowmelt.ivm.runner import Runner
 
-    rule, compiled = _compiled(context.target_oid, context.plan)
-    run = Runner(context.store.engine, f"_sm_ivm_{context.target_oid}_", execute=False)
+    rule, compiled = _compiled(context)
+    if context.then is None:  # not initialized yet: show the statements at one time
+        context = dataclasses.replace(context, then=context.now)
+    run = Runner(context.store.engine, f"_sm_ivm_{context.target_oid}_", execute=False,
+                 params={"v": context.commit.version, **compiled.change_params(context)})
     rule.refresh(context, compiled, run)
     return run.statements
 
@@ -140,7 +145,8 @@ def materialize(query: exp.Expression, analysis: Analysis) -> exp.Expression:
     ``reads_row_ids`` says so.
     """
     text = analysis.plan.get("materialize") if analysis.mode == INCREMENTAL else None
-    return sqlglot.parse_one(text, read="snowflake") if text else query
+    return typing.cast(exp.Expression, sqlglot.parse_one(text, read="snowflake")) if text \
+        else query
 
 
 def reads_row_ids(plan: dict[str, Any]) -> bool:
@@ -152,7 +158,8 @@ def bind_time(expression: exp.Expression, now: datetime | None) -> exp.Expressio
     """CURRENT_TIMESTAMP and friends → literals of ``now`` (the statement time)."""
     from snowmelt.ivm.canonical import bind_time as bind
 
-    return bind(expression, now) if now is not None else expression
+    return typing.cast(exp.Expression, bind(expression, now)) if now is not None \
+        else expression
 
 
 def fit_state_types(store: Store, oid: int, query: exp.Expression, user_columns: int,
@@ -170,6 +177,9 @@ def fit_state_types(store: Store, oid: int, query: exp.Expression, user_columns:
     for (_, wanted), name in zip(produced[user_columns:], state, strict=False):
         if stored.get(name) == wanted:
             continue
+        from snowmelt.ivm.program import forget
+
+        forget(store, oid)  # cached statements cast to the old types
         for table in (data_table(oid), delete_log(oid)):
             store.engine.execute(exp.Alter(this=table, kind="TABLE", actions=[
                 exp.AlterColumn(this=quoted(name),

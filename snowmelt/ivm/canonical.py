@@ -34,7 +34,7 @@ SRC = "_sm_src"  # carried identity of an output row of a linear query (source r
 WEIGHT = "_sm_weight"  # +1 / -1 of a weighted change row
 ROW_ID = "_sm_rowid"
 
-TIME_NODES: tuple[type[exp.Expression], ...] = (
+TIME_NODES: tuple[type[exp.Expr], ...] = (
     exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Localtime, exp.Localtimestamp,
     exp.CurrentDatetime, exp.Systimestamp, exp.CurrentTimestampLTZ)
 _TIME_MARK = "_SM_TIME"
@@ -50,14 +50,14 @@ def table_name(table: exp.Table) -> ObjectName | None:
     return ObjectName(db, schema, name)
 
 
-def locate(node: exp.Expression) -> tuple[int | None, int | None]:
+def locate(node: exp.Expr) -> tuple[int | None, int | None]:
     """Line and (1-based, first character) column of ``node`` in the statement's text.
 
     sqlglot records positions on tokens that become identifiers, literals and function
     names; for keyword-only nodes (LIMIT, GROUP BY ROLLUP, EXCEPT) the nearest positioned
     descendant, then ancestor, stands in.
     """
-    def of(candidate: exp.Expression) -> tuple[int, int] | None:
+    def of(candidate: exp.Expr) -> tuple[int, int] | None:
         meta = candidate.meta if candidate._meta else {}
         if "line" not in meta:
             return None
@@ -88,7 +88,7 @@ def locate(node: exp.Expression) -> tuple[int | None, int | None]:
 
 
 # -- canonicalization -------------------------------------------------------------------------
-def inline_ctes(query: exp.Expression) -> exp.Expression:
+def inline_ctes(query: exp.Expr) -> exp.Expr:
     """Replace every CTE reference by a subquery of its body (innermost scopes first)."""
     for with_ in reversed(list(query.find_all(exp.With))):
         owner = with_.parent
@@ -106,7 +106,7 @@ def inline_ctes(query: exp.Expression) -> exp.Expression:
     return query
 
 
-def _replace_cte_refs(scope: exp.Expression, bodies: dict[str, exp.CTE]) -> None:
+def _replace_cte_refs(scope: exp.Expr, bodies: dict[str, exp.CTE]) -> None:
     if not bodies:
         return
     for table in list(scope.find_all(exp.Table)):
@@ -125,7 +125,7 @@ def _replace_cte_refs(scope: exp.Expression, bodies: dict[str, exp.CTE]) -> None
             this=alias_name, columns=[c.copy() for c in columns] if columns else None)))
 
 
-def strip_order(query: exp.Expression) -> exp.Expression:
+def strip_order(query: exp.Expr) -> exp.Expr:
     """Drop ORDER BY outside windows and aggregates (accepted but ignored)."""
     for node in list(query.find_all(exp.Order)):
         if isinstance(node.parent, exp.Query | exp.Subquery) and \
@@ -134,7 +134,7 @@ def strip_order(query: exp.Expression) -> exp.Expression:
     return query
 
 
-def canonicalize(query: exp.Expression, columns: dict[ObjectName, list[str]]) -> exp.Expression:
+def canonicalize(query: exp.Expr, columns: dict[ObjectName, list[str]]) -> exp.Expr:
     """Qualify (aliases, columns, ``*``), inline CTEs, drop ORDER BY. Raises sqlglot's
     ``OptimizeError`` when a column cannot be resolved."""
     schema: dict[str, Any] = {}
@@ -156,8 +156,8 @@ def placeholder(kind: str, leaf: int) -> exp.Table:
     return exp.Table(this=quoted(f"{PLACEHOLDER}{kind}_{leaf}"))
 
 
-def bind_placeholders(expression: exp.Expression,
-                      reader: Callable[[str, int], exp.Expression]) -> exp.Expression:
+def bind_placeholders(expression: exp.Expr,
+                      reader: Callable[[str, int], exp.Expr]) -> exp.Expr:
     """Replace placeholder tables by ``reader(kind, leaf)`` subqueries (in place)."""
     for table in list(expression.find_all(exp.Table)):
         name = table.name
@@ -172,14 +172,14 @@ def bind_placeholders(expression: exp.Expression,
 
 
 # -- time --------------------------------------------------------------------------------------
-def time_nodes(expression: exp.Expression) -> list[exp.Expression]:
+def time_nodes(expression: exp.Expr) -> list[exp.Expr]:
     return [n for n in expression.find_all(*TIME_NODES)] + [
         n for n in expression.find_all(exp.Anonymous) if n.name.upper() == _TIME_MARK]
 
 
-def mark_time(expression: exp.Expression, which: str) -> exp.Expression:
+def mark_time(expression: exp.Expr, which: str) -> exp.Expr:
     """Tag the time functions of ``expression`` as evaluated at ``which`` ("new"/"old")."""
-    def swap(node: exp.Expression) -> exp.Expression:
+    def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, TIME_NODES):
             return exp.Anonymous(this=_TIME_MARK, expressions=[
                 exp.Literal.string(which), exp.Literal.string(_time_kind(node))])
@@ -188,7 +188,7 @@ def mark_time(expression: exp.Expression, which: str) -> exp.Expression:
     return expression.transform(swap, copy=False)
 
 
-def _time_kind(node: exp.Expression) -> str:
+def _time_kind(node: exp.Expr) -> str:
     if isinstance(node, exp.CurrentDate):
         return "DATE"
     if isinstance(node, exp.CurrentTime | exp.Localtime):
@@ -199,10 +199,10 @@ def _time_kind(node: exp.Expression) -> str:
     return "TIMESTAMP_LTZ"
 
 
-def bind_time(expression: exp.Expression, now: datetime | None,
-              then: datetime | None = None) -> exp.Expression:
+def bind_time(expression: exp.Expr, now: datetime | None,
+              then: datetime | None = None) -> exp.Expr:
     """Replace time functions (and marks) by literals of ``now`` (marks "old": ``then``)."""
-    def literal(kind: str, when: datetime) -> exp.Expression:
+    def literal(kind: str, when: datetime) -> exp.Expr:
         when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
         if kind == "DATE":
             return exp.cast(exp.Literal.string(when.date().isoformat()), "DATE")
@@ -214,7 +214,7 @@ def bind_time(expression: exp.Expression, now: datetime | None,
         return exp.cast(exp.Literal.string(when.isoformat(sep=" ")),
                         exp.DataType.build("TIMESTAMP_LTZ", dialect="snowflake"))
 
-    def swap(node: exp.Expression) -> exp.Expression:
+    def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, TIME_NODES) and now is not None:
             return literal(_time_kind(node), now)
         if isinstance(node, exp.Anonymous) and node.name.upper() == _TIME_MARK:
@@ -233,21 +233,21 @@ def column(name: str, table: str | None = None) -> exp.Column:
     return exp.column(quoted(name), table=quoted(table) if table else None)
 
 
-def alias(expression: exp.Expression, name: str) -> exp.Alias:
+def alias(expression: exp.Expr, name: str) -> exp.Alias:
     return exp.Alias(this=expression, alias=quoted(name))
 
 
-def null_safe_equal(pairs: Iterable[tuple[exp.Expression, exp.Expression]]) -> exp.Expression:
+def null_safe_equal(pairs: Iterable[tuple[exp.Expr, exp.Expr]]) -> exp.Expr:
     conditions = [exp.NullSafeEQ(this=a, expression=b) for a, b in pairs]
     return exp.and_(*conditions) if conditions else exp.true()
 
 
-def is_true(predicate: exp.Expression) -> exp.Expression:
+def is_true(predicate: exp.Expr) -> exp.Expr:
     """``predicate`` with NULL read as false (SQL filters drop NULL)."""
     return exp.func("coalesce", exp.paren(predicate.copy(), copy=False), exp.false())
 
 
-def subquery(query: exp.Expression, name: str,
+def subquery(query: exp.Expr, name: str,
              columns: list[str] | None = None) -> exp.Subquery:
     return exp.Subquery(this=query, alias=exp.TableAlias(
         this=quoted(name), columns=[quoted(c) for c in columns] if columns else None))

@@ -19,13 +19,13 @@ from snowmelt.names import quoted
 UNION_ALIAS = "_sm_union"
 
 
-def _leftmost(query: exp.Expression) -> exp.Select | None:
+def _leftmost(query: exp.Expr) -> exp.Select | None:
     while isinstance(query, exp.Union | exp.Subquery):
         query = query.this
     return query if isinstance(query, exp.Select) else None
 
 
-def _all_branches(query: exp.Expression) -> exp.Expression:
+def _all_branches(query: exp.Expr) -> exp.Expr:
     """The same set operation tree with every UNION made UNION ALL."""
     for union in _set_operations(query):
         if union.args.get("distinct"):
@@ -33,7 +33,7 @@ def _all_branches(query: exp.Expression) -> exp.Expression:
     return query
 
 
-def union_to_distinct(query: exp.Expression) -> exp.Expression:
+def union_to_distinct(query: exp.Expr) -> exp.Expr:
     """``A UNION B`` → ``SELECT DISTINCT * FROM (A UNION ALL B)``; other queries unchanged.
 
     Only UNIONs at the top (possibly mixed with UNION ALL) are rewritten; a UNION nested in a
@@ -56,7 +56,7 @@ def union_to_distinct(query: exp.Expression) -> exp.Expression:
         this=inner, alias=exp.TableAlias(this=quoted(UNION_ALIAS)))).distinct()
 
 
-def _set_operations(query: exp.Expression) -> list[exp.Union]:
+def _set_operations(query: exp.Expr) -> list[exp.Union]:
     """The UNION nodes of the top-level set-operation tree (not inside subqueries)."""
     found: list[exp.Union] = []
     stack = [query]

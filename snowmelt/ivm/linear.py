@@ -46,7 +46,7 @@ from snowmelt.names import ObjectName
 LEAF = "sm_leaf"  # meta key: index of a source reference in the canonical query
 
 
-def number_leaves(query: exp.Expression) -> list[ObjectName]:
+def number_leaves(query: exp.Expr) -> list[ObjectName]:
     """Number the source references of ``query`` in pre-order (stable across re-parsing)."""
     names: list[ObjectName] = []
     for table in query.find_all(exp.Table, bfs=False):
@@ -68,7 +68,7 @@ class Form:
     leaves: int
 
 
-def rewrite(node: exp.Expression, form: Form) -> exp.Expression:
+def rewrite(node: exp.Expr, form: Form) -> exp.Expr:
     """``node`` (a linear query in canonical form) as its change / old / new state / full
     state with carried columns appended to every projection."""
     if not form.carry and form.mode == "full":
@@ -83,21 +83,21 @@ def rewrite(node: exp.Expression, form: Form) -> exp.Expression:
     raise ValueError(f"not a linear query: {node.sql('snowflake')[:80]}")
 
 
-def _copy(node: exp.Expression | None) -> exp.Expression | None:
+def _copy(node: exp.Expr | None) -> exp.Expr | None:
     return node.copy() if node is not None else None
 
 
-def _select(select: exp.Select, form: Form) -> exp.Expression:
+def _select(select: exp.Select, form: Form) -> exp.Expr:
     source = select.args["from_"].this
     name = source.alias_or_name
     where = select.args.get("where")
     predicate = where.this if where is not None else None
     projections = [e.copy() for e in select.expressions]
 
-    def build(mode: str, sign: int = 1, condition: exp.Expression | None = None) -> exp.Select:
-        carried: list[exp.Expression] = []
+    def build(mode: str, sign: int = 1, condition: exp.Expr | None = None) -> exp.Select:
+        carried: list[exp.Expr] = []
         for hidden in form.carry:
-            value: exp.Expression = column(hidden, name)
+            value: exp.Expr = column(hidden, name)
             if hidden == WEIGHT and sign < 0:
                 value = exp.Neg(this=value)
             carried.append(exp.alias_(value, hidden, quoted=True))
@@ -122,7 +122,7 @@ def _select(select: exp.Select, form: Form) -> exp.Expression:
     return exp.union(exp.union(changed, entering, distinct=False), leaving, distinct=False)
 
 
-def _from_item(source: exp.Expression, select: exp.Select, form: Form) -> exp.Expression:
+def _from_item(source: exp.Expr, select: exp.Select, form: Form) -> exp.Expr:
     if isinstance(source, exp.Subquery):
         return exp.Subquery(this=rewrite(source.this, form),
                             alias=_copy(source.args.get("alias")))
@@ -138,7 +138,7 @@ def referenced_columns(select: exp.Select, name: str) -> list[str]:
         if key == "from_" or value is None:
             continue
         for node in (value if isinstance(value, list) else [value]):
-            if not isinstance(node, exp.Expression):
+            if not isinstance(node, exp.Expr):
                 continue
             for col in node.find_all(exp.Column):
                 if col.table == name and not isinstance(col.this, exp.Star):
@@ -146,15 +146,15 @@ def referenced_columns(select: exp.Select, name: str) -> list[str]:
     return list(found)
 
 
-def _leaf(table: exp.Table, select: exp.Select, form: Form) -> exp.Expression:
+def _leaf(table: exp.Table, select: exp.Select, form: Form) -> exp.Expr:
     leaf = int(table.meta[LEAF])
     name = table.alias_or_name
     columns = referenced_columns(select, name)
-    source_id: exp.Expression = column(ROW_ID)
+    source_id: exp.Expr = column(ROW_ID)
     if form.leaves > 1:
         source_id = exp.Add(this=exp.Mul(this=source_id, expression=exp.Literal.number(
             form.leaves)), expression=exp.Literal.number(leaf))
-    hidden: list[exp.Expression] = []
+    hidden: list[exp.Expr] = []
     if SRC in form.carry:
         hidden.append(exp.alias_(source_id, SRC, quoted=True))
     if form.mode == "full":
@@ -173,7 +173,7 @@ def _leaf(table: exp.Table, select: exp.Select, form: Form) -> exp.Expression:
         name, quoted=True)))
 
 
-def _qualify(expression: exp.Expression, name: str) -> exp.Expression:
+def _qualify(expression: exp.Expr, name: str) -> exp.Expr:
     """Point bare columns of ``expression`` at relation ``name``."""
     out = expression.copy()
     for col in out.find_all(exp.Column):
@@ -182,7 +182,7 @@ def _qualify(expression: exp.Expression, name: str) -> exp.Expression:
     return out
 
 
-def is_linear(node: exp.Expression) -> exp.Expression | None:
+def is_linear(node: exp.Expr) -> exp.Expr | None:
     """None when ``node`` is a linear query; else the node that breaks linearity."""
     if isinstance(node, exp.Subquery):
         return is_linear(node.this)
@@ -211,11 +211,11 @@ def is_linear(node: exp.Expression) -> exp.Expression | None:
     return item
 
 
-def _is_aggregate(node: exp.Expression) -> bool:
+def _is_aggregate(node: exp.Expr) -> bool:
     return isinstance(node, exp.AggFunc) and node.find_ancestor(exp.Window) is None
 
 
-def _in_scope(node: exp.Expression, select: exp.Select) -> bool:
+def _in_scope(node: exp.Expr, select: exp.Select) -> bool:
     """Whether ``node`` belongs to ``select`` itself rather than to a nested query."""
     parent = node.parent
     while parent is not None and parent is not select:

@@ -1,26 +1,43 @@
 """A compiled incremental plan and the path from its templates to engine statements.
 
 Compiling a persisted plan (parse the canonical query, decompose it, build the statement
-templates) costs milliseconds of sqlglot work, so compiled plans are cached per process. A
-template is a Snowflake-dialect sqlglot tree whose inputs are placeholders and whose time
-functions are marked; ``engine_query`` binds the statement times, translates once for the
-engine (cached unless the plan reads the current time), then swaps in the storage readers.
+templates) costs milliseconds of sqlglot work, so compiled plans are cached per process, and
+with them the SQL their statements rendered to (``memo``).
+
+A template is a Snowflake-dialect sqlglot tree whose inputs are placeholders and whose time
+functions are marked. A source's change is read with the version range as parameters
+(``$a<i>``/``$b<i>``, see ``change_params``), so a template that reads only changes is
+*static*: translated and rendered once, reused by every later refresh (``statement``). A
+template that reads old or new states, or the current time, is bound, translated and
+rendered at each refresh.
 """
 
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
 
-from snowmelt.ivm.canonical import bind_placeholders, bind_time
+from snowmelt.ivm.canonical import PLACEHOLDER, bind_placeholders, bind_time
+from snowmelt.ivm.runner import Runner, Statement
 from snowmelt.names import ObjectName
 
-_CACHE: dict[tuple[int, str], Compiled] = {}
+# Compiled plans per store (one database), keyed by everything their SQL depends on.
+_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Compiled]] = \
+    weakref.WeakKeyDictionary()
 _CACHE_LIMIT = 256
+
+
+# Version bounds no real table reaches; ``change_reader`` turns them into parameters.
+_AFTER, _UPTO = 9_000_000_000_000_000_000, 9_100_000_000_000_000_000
+
+
+def _bound(kind: str, source: int) -> exp.Placeholder:
+    return exp.Placeholder(this=f"{kind}{source}")
 
 
 @dataclass
@@ -29,35 +46,39 @@ class Compiled:
 
     rule: str
     plan: dict[str, Any]
-    canonical: exp.Expression
+    canonical: exp.Expr
     leaves: list[ObjectName]
-    templates: dict[str, exp.Expression] = field(default_factory=dict)
+    templates: dict[str, exp.Expr] = field(default_factory=dict)
     data: Any = None  # the rule's own decomposition (e.g. the grouping)
-    _engine: dict[str, exp.Expression] = field(default_factory=dict)
+    memo: dict[str, str] = field(default_factory=dict)  # rendered SQL by statement key
 
     @property
     def time_dependent(self) -> bool:
         return bool(self.plan.get("time_dependent"))
 
-    def engine_query(self, ctx: Any, name: str,
-                     template: exp.Expression | None = None) -> exp.Expression:
-        """Template ``name`` ready for ``ctx``'s engine, its inputs bound to ``ctx``'s
-        sources."""
-        prepared = None if self.time_dependent else self._engine.get(name)
-        if prepared is None:
-            source = template if template is not None else self.templates[name]
+    def reads_states(self, template: exp.Expr) -> bool:
+        return any(t.name.startswith((f"{PLACEHOLDER}old_", f"{PLACEHOLDER}new_"))
+                   for t in template.find_all(exp.Table))
+
+    def statement(self, ctx: Any, run: Runner, name: str,
+                  template: exp.Expr | None = None) -> tuple[Statement, str | None]:
+        """Template ``name`` for ``ctx``'s engine and the key its SQL may be cached under
+        (None when it must be rendered again at each refresh)."""
+        source = template if template is not None else self.templates[name]
+        dynamic = self.time_dependent or self.reads_states(source)
+
+        def build() -> exp.Expr:
             timed = bind_time(source.copy(), ctx.now, ctx.then) if self.time_dependent \
                 else source
-            prepared = ctx.to_engine(timed)
-            if not self.time_dependent:
-                self._engine[name] = prepared
-        return bind_placeholders(prepared.copy(), self.reader(ctx))
+            return bind_placeholders(ctx.to_engine(timed), self.reader(ctx, run))
 
-    def reader(self, ctx: Any) -> Callable[[str, int], exp.Expression]:
-        def read(kind: str, leaf: int) -> exp.Expression:
-            source = ctx.sources[self.leaves[leaf]]
+        return build, (None if dynamic else f"template:{name}")
+
+    def reader(self, ctx: Any, run: Runner) -> Callable[[str, int], exp.Expr]:
+        def read(kind: str, leaf: int) -> exp.Expr:
             if kind == "change":
-                return source.change()
+                return self.change_reader(ctx, leaf)
+            source = ctx.sources[self.leaves[leaf]]
             if kind == "old":
                 return source.old()
             if kind == "new":
@@ -66,13 +87,55 @@ class Compiled:
 
         return read
 
+    def change_reader(self, ctx: Any, leaf: int) -> exp.Expr:
+        """Leaf ``leaf``'s source change (``Store.change``) over the parameterized version
+        range ($a<i>, $b<i>], i the source's first reference."""
+        first = self.leaves.index(self.leaves[leaf])
+        source = ctx.sources[self.leaves[leaf]]
+        reader = ctx.store.change(source.oid, source.columns, _AFTER, _UPTO)
+        bounds = {str(_AFTER): _bound("a", first), str(_UPTO): _bound("b", first)}
 
-def cached(oid: int, plan: dict[str, Any],
-           build: Callable[[dict[str, Any]], Compiled]) -> Compiled:
-    key = (oid, json.dumps(plan, sort_keys=True, default=str))
-    found = _CACHE.get(key)
+        def swap(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Literal) and not node.is_string and node.this in bounds:
+                return bounds[node.this].copy()
+            return node
+
+        return reader.transform(swap, copy=False)
+
+    def read_changes(self, ctx: Any, run: Runner) -> None:
+        """No-op kept for rules written against the earlier interface (which copied each
+        change into a scratch table first): changes are now read inline, parameterized."""
+
+    def change_params(self, ctx: Any) -> dict[str, Any]:
+        """The version range of each source's change, by parameter name."""
+        params: dict[str, Any] = {}
+        for leaf, name in enumerate(self.leaves):
+            if self.leaves.index(name) == leaf:
+                source = ctx.sources[name]
+                params[f"a{leaf}"] = source.old_version
+                params[f"b{leaf}"] = source.new_version
+        return params
+
+
+def cached(ctx: Any, build: Callable[[dict[str, Any]], Compiled]) -> Compiled:
+    """The compiled plan of ``ctx``'s table. The SQL a plan renders depends on the plan, the
+    table's columns and each source's object id and columns, so all of them are the key;
+    plans are kept per store, as object ids are only unique within one database."""
+    sources = tuple((str(n), s.oid, tuple(s.columns)) for n, s in sorted(
+        ctx.sources.items(), key=lambda item: str(item[0])))
+    key = (ctx.target_oid, json.dumps(ctx.plan, sort_keys=True, default=str),
+           tuple(ctx.columns), sources)
+    plans = _CACHE.setdefault(ctx.store, {})
+    found = plans.get(key)
     if found is None:
-        if len(_CACHE) >= _CACHE_LIMIT:
-            _CACHE.pop(next(iter(_CACHE)))
-        found = _CACHE[key] = build(plan)
+        if len(plans) >= _CACHE_LIMIT:
+            plans.pop(next(iter(plans)))
+        found = plans[key] = build(ctx.plan)
     return found
+
+
+def forget(store: Any, oid: int) -> None:
+    """Drop the compiled plans of table ``oid`` (its physical types changed)."""
+    plans = _CACHE.get(store, {})
+    for key in [k for k in plans if k[0] == oid]:
+        del plans[key]

@@ -27,14 +27,15 @@ from snowmelt.ivm.aggregate import (
     delta_select,
     keys_match,
     merge_select,
+    old_name,
     outputs_select,
     state_select,
 )
 from snowmelt.ivm.canonical import column, null_safe_equal, subquery
 from snowmelt.ivm.linear import Form, rewrite
 from snowmelt.ivm.program import Compiled
-from snowmelt.ivm.runner import IncrementalInvariantError, Runner
-from snowmelt.ivm.writes import apply_images
+from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement
+from snowmelt.ivm.writes import SAME, apply_flagged
 from snowmelt.names import INSERT_VERSION, ROW_ID, data_table
 
 TEMPS = ("g", "o", "m", "k", "r", "n")
@@ -55,43 +56,50 @@ def recompute_select(g: Grouping, leaves: int, keys: exp.Table | None) -> exp.Se
     return select
 
 
-def templates(g: Grouping, leaves: int, prefix: str) -> dict[str, exp.Expression]:
+def templates(g: Grouping, leaves: int, prefix: str) -> dict[str, exp.Expr]:
     """The statement templates of one grouped table (inputs as placeholders)."""
     t = {name: temp_table(prefix, name) for name in TEMPS}
     keep = exp.select("*").from_(t["m"].copy()).where(exp.Not(this=column(RECOMPUTE)))
     if g.grouped:
         keep = keep.where(exp.GT(this=column(COUNT), expression=exp.Literal.number(0)))
+    width = len(g.outputs) + len(g.state_names)  # physical columns
+
+    def stored(alias: str) -> list[exp.Expr]:  # the group's stored image, to compare with
+        found: list[exp.Expr] = [column(ROW_ID, alias)]
+        return found + [column(old_name(i), alias) for i in range(width)]
+
     fresh = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("r", quoted=True)),
-                       column(ROW_ID, "m")).from_(t["r"].copy().as_("r")).join(
+                       *stored("m")).from_(t["r"].copy().as_("r")).join(
         t["m"].copy().as_("m"), on=keys_match(g, "r", "m"), join_type="left")
     everything = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(
-        "r", quoted=True)), column(ROW_ID, "o")).from_(t["r"].copy().as_("r")).join(
+        "r", quoted=True)), *stored("o")).from_(t["r"].copy().as_("r")).join(
         t["o"].copy().as_("o"), on=keys_match(g, "r", "o"), join_type="left")
     return {
         "delta": delta_select(g, leaves),
         "recompute": recompute_select(g, leaves, t["k"]),
         "recompute_all": recompute_select(g, leaves, None),
-        "keep": outputs_select(g, subquery(keep, STATE)),
-        "recomputed": outputs_select(g, subquery(fresh, STATE)),
-        "recomputed_all": outputs_select(g, subquery(everything, STATE)),
+        "keep": outputs_select(g, subquery(keep, STATE), width),
+        "recomputed": outputs_select(g, subquery(fresh, STATE), width),
+        "recomputed_all": outputs_select(g, subquery(everything, STATE), width),
     }
 
 
-def _count(table: exp.Expression, where: exp.Expression | None = None) -> exp.Select:
+def _count(table: exp.Expr, where: exp.Expr | None = None) -> exp.Select:
     select = exp.select(exp.func("count", exp.Star())).from_(table.copy())
     return select.where(where) if where is not None else select
 
 
 def _old_select(g: Grouping, target: exp.Table, columns: list[str],
                 changed: exp.Table | None) -> exp.Select:
-    """O: the stored rows of the groups in ``changed`` (all rows when None), in both the
-    physical and the state shape."""
-    items: list[exp.Expression] = [column(c, "t") for c in columns]
+    """O: the stored rows of the groups in ``changed`` (all rows when None): the image
+    (``_sm_old{i}``, row id, version) and the state (``_sm_k{i}``, ``_sm_cnt``, ...)."""
+    items: list[exp.Expr] = [exp.alias_(column(c, "t"), old_name(i), quoted=True)
+                             for i, c in enumerate(columns)]
     items += [column(ROW_ID, "t"), column(INSERT_VERSION, "t")]
     stored = [column(columns[p], "t") if p is not None else column(Grouping.key(i), "t")
               for i, p in enumerate(g.key_columns)]
-    items += [exp.alias_(s.copy(), Grouping.key(i), quoted=True)
-              for i, s in enumerate(stored) if g.key_columns[i] is not None]
+    items += [exp.alias_(s.copy(), Grouping.key(i), quoted=True) for i, s in enumerate(stored)]
+    items += [column(n, "t") for n in g.state_names if not n.startswith("_sm_k")]
     select = exp.select(*items).from_(target.copy().as_("t"))
     if changed is not None and g.keys:
         inside = exp.select(exp.Literal.number(1)).from_(changed.copy().as_("d")).where(
@@ -101,76 +109,134 @@ def _old_select(g: Grouping, target: exp.Table, columns: list[str],
     return select
 
 
-def _typed(translated: exp.Expression, names: list[str], types: dict[str, str],
+def _typed(translated: exp.Expr, names: list[str], types: dict[str, str],
            user: int) -> exp.Select:
-    """Cast each output to its physical column type (so equal values compare equal)."""
+    """New images: each output cast to its physical column type, the row id to keep and
+    ``_sm_same`` — whether the image equals the stored one (then nothing is written)."""
     inner = [f"_sm_out{i}" for i in range(user)]
     aliases = inner + names[len(inner):]
-    return exp.select(*[exp.alias_(exp.cast(column(a, "x"), exp.DataType.build(
+    cast = exp.select(*[exp.alias_(exp.cast(column(a, "x"), exp.DataType.build(
         types[n], dialect="duckdb")), n, quoted=True) for a, n in zip(
-        aliases, names, strict=True)], column(ROW_ID, "x")).from_(subquery(translated, "x"))
+        aliases, names, strict=True)], column(ROW_ID, "x"),
+        *[column(old_name(i), "x") for i in range(len(names))]).from_(subquery(translated, "x"))
+    same = exp.and_(exp.Not(this=exp.Is(this=column(ROW_ID, "y"), expression=exp.Null())),
+                    null_safe_equal((column(n, "y"), column(old_name(i), "y"))
+                                    for i, n in enumerate(names)))
+    return exp.select(*[column(n, "y") for n in names], column(ROW_ID, "y"),
+                      exp.alias_(same, SAME, quoted=True)).from_(subquery(cast, "y"))
 
 
 def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """G → O → M → (K → R) → N → write; see the module docstring of ``aggregate``."""
     g: Grouping = compiled.data
     oid = ctx.target_oid
     physical = list(ctx.columns) + g.state_names
-    types = dict(ctx.store.engine.columns_of(exp.select("*").from_(data_table(oid))))
     target = data_table(oid)
-    outputs = physical  # user columns (from _sm_out{i}) then state columns by name
     user = len(ctx.columns)
     if len(g.outputs) != user:
         raise IncrementalInvariantError(f"plan has {len(g.outputs)} columns, table {user}")
+    types: dict[str, str] = {}
 
-    def finish(name: str) -> exp.Expression:
-        return _typed(compiled.engine_query(ctx, name), outputs, types, user)
+    def typed(name: str) -> tuple[Statement, str | None]:
+        """Template ``name`` (user columns computed from state), cast to the stored types."""
+        build, key = compiled.statement(ctx, run, name)
+
+        def make() -> exp.Expr:
+            if not types:
+                types.update(ctx.store.engine.columns_of(exp.select("*").from_(target)))
+            return _typed(build(), physical, types, user)  # type: ignore[operator]
+
+        return make, key
+
+    def temp(label: str, name: str, template: str) -> exp.Table:
+        build, key = (typed(template) if template in OUTPUTS
+                      else compiled.statement(ctx, run, template))
+        return run.temp(label, name, build, key)
 
     if g.time_having:
-        old = run.temp("stored rows (every group)", "o", _old_select(g, target, physical, None))
-        run.temp("recompute every group", "r", compiled.engine_query(ctx, "recompute_all"))
-        new = run.temp("new rows", "n", finish("recomputed_all"))
-        return apply_images(run, ctx.commit, oid, physical, old, new)
+        old = run.temp("stored rows (every group)", "o",
+                       lambda: _old_select(g, target, physical, None), "agg:o_all")
+        temp("recompute every group", "r", "recompute_all")
+        new = temp("new rows", "n", "recomputed_all")
+        return apply_flagged(run, ctx.commit, oid, physical, _images(old, physical), new,
+                             "agg")
 
-    delta = run.temp("aggregate the change per group", "g", compiled.engine_query(ctx, "delta"))
-    if not run.value("count changed groups", _count(delta)):
+    delta_build, delta_key = compiled.statement(ctx, run, "delta")
+    changed = exp.Table(this=exp.to_identifier("_sm_d", quoted=True))
+
+    def merge() -> exp.Expr:
+        """G (the change per group, a materialized CTE) merged with the stored rows."""
+        body = delta_build() if callable(delta_build) else delta_build
+        return merge_select(g, changed, _old_select(g, target, physical, changed),
+                            physical).with_("_sm_d", as_=body, materialized=True)
+
+    merged, merged_rows = run.temp_count(
+        "aggregate the change per group and merge it into the stored state", "m", merge,
+        None if delta_key is None else f"agg:m:{delta_key}")
+    if not merged_rows:
         return 0, 0
-    old = run.temp("stored state of the changed groups", "o", _old_select(g, target, physical, delta))
-    duplicated = exp.select(exp.Literal.number(1)).from_(old.copy()).group_by(
-        *[column(Grouping.key(i)) for i in range(len(g.keys))] or [exp.Literal.number(1)]
-    ).having(exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(1)))
-    if g.keys:
-        run.check("check one row per group", _count(duplicated.subquery("_sm_dup")),
-                  "the table holds two rows for one group")
-    elif g.having is None:
-        found = run.value("count the single row", _count(old), dry=1)
-        if found != 1:
-            raise IncrementalInvariantError(
-                f"an aggregate without GROUP BY must hold exactly one row, table id {oid} "
-                f"holds {found}; the refresh is abandoned (snowmelt bug)")
-    merged = run.temp("merge the change into the state", "m", merge_select(g, delta, old))
-    negative = [exp.LT(this=column(COUNT), expression=exp.Literal.number(0))] + [
-        exp.LT(this=column(c.name), expression=exp.Literal.number(0))
-        for c in g.components if c.kind in ("COUNT", "COUNT_IF")]
-    if g.having is None:
-        run.check("check counts", _count(merged, exp.or_(*negative)),
-                  "a group count went below zero")
-    parts: list[exp.Expression] = [finish("keep")]  # empty under key-recompute
     todo = exp.and_(column(RECOMPUTE), *([exp.GT(this=column(COUNT), expression=exp.Literal.number(
         0))] if g.having is None and g.grouped else []))
-    if run.value("count groups to recompute", _count(merged, todo)):
-        keys = run.temp("groups to recompute", "k", exp.select(
+    (negative, stored, recomputed, groups), = run.rows(
+        "check the merge, count groups to recompute",
+        lambda: _merge_stats(g, merged, todo), "agg:stats", dry=[(0, 1, 1, 1)])
+    if g.keys and merged_rows != groups:  # one stored row per group, or M would grow
+        raise IncrementalInvariantError(f"table id {oid} holds two rows for one group; the "
+                                        "refresh is abandoned (snowmelt bug)")
+    if negative and g.having is None:
+        raise IncrementalInvariantError(f"a group count of table id {oid} went below zero "
+                                        f"({negative}); the refresh is abandoned (snowmelt bug)")
+    if not g.keys and g.having is None and stored != 1:
+        raise IncrementalInvariantError(
+            f"an aggregate without GROUP BY must hold exactly one row, table id {oid} holds "
+            f"{stored}; the refresh is abandoned (snowmelt bug)")
+    parts = ["keep"]  # (empty under key-recompute)
+    if recomputed:
+        keys = run.temp("groups to recompute", "k", lambda: exp.select(
             *[column(Grouping.key(i)) for i in range(len(g.keys))], column(COUNT)).from_(
-            merged.copy()).where(todo.copy()))
-        fresh = run.temp("recompute those groups", "r", compiled.engine_query(ctx, "recompute"))
+            merged.copy()).where(todo.copy()), "agg:k")
+        fresh = temp("recompute those groups", "r", "recompute")
         if g.having is None:
-            differ = exp.select(exp.Literal.number(1)).from_(keys.copy().as_("k")).join(
+            run.check("cross-check recomputed counts", lambda: _count(exp.select(
+                exp.Literal.number(1)).from_(keys.copy().as_("k")).join(
                 fresh.copy().as_("r"), on=keys_match(g, "k", "r"), join_type="left").where(
-                exp.NullSafeNEQ(this=column(COUNT, "r"), expression=column(COUNT, "k")))
-            run.check("cross-check recomputed counts", _count(differ.subquery("_sm_x")),
-                      "a recomputed group's COUNT(*) differs from the maintained one")
-        parts.append(finish("recomputed"))
-    union = parts[0]
-    for part in parts[1:]:
-        union = exp.union(union, part, distinct=False)
-    new = run.temp("new rows of the changed groups", "n", union)
-    return apply_images(run, ctx.commit, oid, physical, old, new)
+                exp.NullSafeNEQ(this=column(COUNT, "r"), expression=column(COUNT, "k"))
+            ).subquery("_sm_x")), "a recomputed group's COUNT(*) differs from the maintained "
+                "one", "agg:check_r")
+        parts.append("recomputed")
+    built = [typed(p) for p in parts]
+
+    def union() -> exp.Expr:
+        out = built[0][0]()  # type: ignore[operator]
+        for part, _ in built[1:]:
+            out = exp.union(out, part(), distinct=False)  # type: ignore[operator]
+        return out
+
+    key = None if any(k is None for _, k in built) else "agg:n:" + "+".join(parts)
+    new = run.temp("new rows of the changed groups", "n", union, key)
+    return apply_flagged(run, ctx.commit, oid, physical, _images(merged, physical), new, "agg")
+
+
+def _images(table: exp.Table, physical: list[str]) -> exp.Select:
+    """The stored images ``table`` carries (``_sm_old{i}``), named as the table's columns."""
+    return exp.select(
+        *[exp.alias_(column(old_name(i)), c, quoted=True) for i, c in enumerate(physical)],
+        column(ROW_ID), column(INSERT_VERSION)).from_(table.copy()).where(
+        exp.Not(this=exp.Is(this=column(ROW_ID), expression=exp.Null())))
+
+
+def _merge_stats(g: Grouping, merged: exp.Table, todo: exp.Expr) -> exp.Select:
+    """(negative counts, stored rows, groups to recompute, distinct groups) of M, one pass."""
+    negative = exp.or_(
+        exp.LT(this=column(COUNT), expression=exp.Literal.number(0)),
+        *[exp.LT(this=column(c.name), expression=exp.Literal.number(0))
+          for c in g.components if c.kind in ("COUNT", "COUNT_IF")])
+    stored = exp.Not(this=exp.Is(this=column(ROW_ID), expression=exp.Null()))
+    groups = exp.Count(this=exp.Distinct(expressions=[exp.Anonymous(this="row", expressions=[
+        column(Grouping.key(i)) for i in range(len(g.keys))])])) if g.keys else \
+        exp.func("count", exp.Star())  # row(...): a NULL key is still a group
+    return exp.select(*[exp.func("count_if", c) for c in (negative, stored, todo.copy())],
+                      groups).from_(merged.copy())
+
+
+OUTPUTS = ("keep", "recomputed", "recomputed_all")

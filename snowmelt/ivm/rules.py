@@ -39,21 +39,21 @@ class Planned:
 class Rule(Protocol):
     name: str
 
-    def plan(self, canonical: exp.Expression, leaves: list[ObjectName]) -> Planned | None: ...
+    def plan(self, canonical: exp.Expr, leaves: list[ObjectName]) -> Planned | None: ...
 
     def compile(self, oid: int, plan: dict[str, Any]) -> Compiled: ...
 
-    def materialize(self, compiled: Compiled) -> exp.Expression: ...
+    def materialize(self, compiled: Compiled) -> exp.Expr: ...
 
     def refresh(self, ctx: Any, compiled: Compiled, run: Runner) -> tuple[int, int]: ...
 
 
-def parse(plan: dict[str, Any]) -> tuple[exp.Expression, list[ObjectName]]:
+def parse(plan: dict[str, Any]) -> tuple[exp.Expr, list[ObjectName]]:
     canonical = sqlglot.parse_one(plan["query"], read="snowflake")
     return canonical, number_leaves(canonical)
 
 
-def aggregate_shaped(query: exp.Expression) -> bool:
+def aggregate_shaped(query: exp.Expr) -> bool:
     if not isinstance(query, exp.Select):
         return False
     return bool(query.args.get("group") or query.args.get("having") or
@@ -65,7 +65,7 @@ class LinearRule:
 
     name = "linear"
 
-    def plan(self, canonical: exp.Expression, leaves: list[ObjectName]) -> Planned | None:
+    def plan(self, canonical: exp.Expr, leaves: list[ObjectName]) -> Planned | None:
         broken = is_linear(canonical)
         if broken is not None:
             name = aggregate._name_of(broken)
@@ -79,12 +79,12 @@ class LinearRule:
         delta = rewrite(canonical, Form("delta", (SRC, WEIGHT), len(leaves)))
         return Compiled(self.name, plan, canonical, leaves, {"delta": delta})
 
-    def materialize(self, compiled: Compiled) -> exp.Expression:
+    def materialize(self, compiled: Compiled) -> exp.Expr:
         return rewrite(compiled.canonical, Form("full", (SRC,), len(compiled.leaves)))
 
     def refresh(self, ctx: Any, compiled: Compiled, run: Runner) -> tuple[int, int]:
-        return apply_linear(run, ctx.commit, ctx.target_oid, ctx.columns,
-                            compiled.engine_query(ctx, "delta"))
+        delta, key = compiled.statement(ctx, run, "delta")
+        return apply_linear(run, ctx.commit, ctx.target_oid, ctx.columns, delta, key)
 
 
 class AggregateRule:
@@ -93,7 +93,7 @@ class AggregateRule:
 
     name = "aggregate"
 
-    def plan(self, canonical: exp.Expression, leaves: list[ObjectName]) -> Planned | None:
+    def plan(self, canonical: exp.Expr, leaves: list[ObjectName]) -> Planned | None:
         if not aggregate_shaped(canonical):
             return None
         assert isinstance(canonical, exp.Select)
@@ -111,7 +111,7 @@ class AggregateRule:
         templates = recompute.templates(g, len(leaves), f"_sm_ivm_{oid}_")
         return Compiled(self.name, plan, canonical, leaves, templates, data=g)
 
-    def materialize(self, compiled: Compiled) -> exp.Expression:
+    def materialize(self, compiled: Compiled) -> exp.Expr:
         return aggregate.materialize(compiled.data, len(compiled.leaves))
 
     def refresh(self, ctx: Any, compiled: Compiled, run: Runner) -> tuple[int, int]:

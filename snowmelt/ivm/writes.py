@@ -12,6 +12,9 @@ Two shapes of write:
   ``_sm_src`` (linear rule);
 * ``apply_images``: old and new images of the affected groups (aggregate and recompute
   rules); pairs that did not change are left alone, so an unchanged group writes nothing.
+
+The commit version is the statement parameter ``$v`` (``Runner.params``), so each statement
+renders once per plan.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from snowmelt.ivm.canonical import SRC, WEIGHT, column, null_safe_equal, subquery
-from snowmelt.ivm.runner import Runner
+from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement
 from snowmelt.names import (
     DATA_SCHEMA,
     DELETE_VERSION,
@@ -34,32 +37,39 @@ from snowmelt.names import (
 )
 from snowmelt.storage import Commit
 
+VERSION = exp.Placeholder(this="v")  # the commit version
 
-def _count(query: exp.Expression) -> exp.Select:
+
+def count_of(query: exp.Expr) -> exp.Select:
     return exp.select(exp.func("count", exp.Star())).from_(
-        query.subquery("_sm_c") if not isinstance(query, exp.Table) else query)
+        query.copy() if isinstance(query, exp.Table) else subquery(query, "_sm_c"))
 
 
 def delete_images(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
-                  images: exp.Table, expected: int | None = None) -> int:
+                  images: exp.Table, key: str, expected: int | None = None) -> int:
     """Log and delete the rows whose images (``columns`` + row id + version) are in
     ``images``. Every image must still be live, else the refresh fails."""
-    names = [quoted(c) for c in columns] + [quoted(ROW_ID), quoted(INSERT_VERSION),
-                                             quoted(DELETE_VERSION)]
-    logged = exp.select(*[column(c) for c in columns], column(ROW_ID), column(INSERT_VERSION),
-                        exp.Literal.number(commit.version)).from_(images.copy())
-    run.execute("log old images", exp.Insert(
-        this=exp.Schema(this=delete_log(oid), expressions=names), expression=logged))
-    live = exp.select(column(ROW_ID)).from_(images.copy())
-    deleted = run.execute("delete old images", exp.Delete(
-        this=data_table(oid), where=exp.Where(this=exp.In(
-            this=column(ROW_ID), query=exp.Subquery(this=live)))))
+    def log() -> exp.Expr:
+        names = [quoted(c) for c in columns] + [quoted(ROW_ID), quoted(INSERT_VERSION),
+                                                 quoted(DELETE_VERSION)]
+        logged = exp.select(*[column(c) for c in columns], column(ROW_ID),
+                            column(INSERT_VERSION), VERSION.copy()).from_(images.copy())
+        return exp.Insert(this=exp.Schema(this=delete_log(oid), expressions=names),
+                          expression=logged)
+
+    def delete() -> exp.Expr:
+        live = exp.select(column(ROW_ID)).from_(images.copy())
+        return exp.Delete(this=data_table(oid), where=exp.Where(this=exp.In(
+            this=column(ROW_ID), query=exp.Subquery(this=live))))
+
+    if run.execute_statements and expected == 0:
+        return 0
+    run.execute("log the old images", log, f"{key}:log")
+    deleted = run.execute("delete the old images", delete, f"{key}:delete")
     if run.execute_statements:
         wanted = expected if expected is not None else int(run.value(
-            "count old images", _count(images)))
+            "count the old images", lambda: count_of(images), f"{key}:count"))
         if deleted != wanted:
-            from snowmelt.ivm.runner import IncrementalInvariantError
-
             raise IncrementalInvariantError(
                 f"An incremental refresh of table id {oid} meant to replace {wanted} rows but "
                 f"found {deleted}; the refresh is abandoned (snowmelt bug).")
@@ -67,92 +77,163 @@ def delete_images(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
     return deleted
 
 
-def next_row_id() -> exp.Expression:
+def next_row_id() -> exp.Expr:
     return exp.Anonymous(this="nextval", expressions=[
         exp.Literal.string(f'"{DATA_SCHEMA}"."{ROWID_SEQUENCE}"')])
 
 
 def insert_images(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
-                  rows: exp.Expression, row_id: exp.Expression | None = None) -> int:
-    """Append ``rows`` (positional to ``columns``, plus ``row_id`` when given) at the commit's
-    version; a NULL or missing row id draws a new one."""
-    names = [quoted(c) for c in columns] + [quoted(ROW_ID), quoted(INSERT_VERSION)]
-    rid = exp.func("coalesce", row_id, next_row_id()) if row_id is not None else next_row_id()
-    select = exp.select(*[column(c, "_sm_rows") for c in columns], rid,
-                        exp.Literal.number(commit.version)).from_(subquery(rows, "_sm_rows"))
-    inserted = run.execute("insert new images", exp.Insert(
-        this=exp.Schema(this=data_table(oid), expressions=names), expression=select))
+                  rows: Statement, key: str, row_id: str | None = None) -> int:
+    """Append ``rows`` (named ``columns``, plus the column ``row_id`` when given: the row id
+    to keep, NULL for a new one) at the commit's version."""
+    def insert() -> exp.Expr:
+        names = [quoted(c) for c in columns] + [quoted(ROW_ID), quoted(INSERT_VERSION)]
+        rid = next_row_id() if row_id is None else exp.func(
+            "coalesce", column(row_id, "_sm_rows"), next_row_id())
+        body = rows() if callable(rows) else rows
+        select = exp.select(*[column(c, "_sm_rows") for c in columns], rid,
+                            VERSION.copy()).from_(subquery(body, "_sm_rows"))
+        return exp.Insert(this=exp.Schema(this=data_table(oid), expressions=names),
+                          expression=select)
+
+    inserted = run.execute("insert the new images", insert, f"{key}:insert")
     commit.touch(oid, inserted)
     return inserted
 
 
 def apply_linear(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
-                 delta: exp.Expression) -> tuple[int, int]:
+                 delta: Statement, delta_key: str | None) -> tuple[int, int]:
     """Apply a weighted change of a linear query (``columns``, ``_sm_src``, ``_sm_weight``).
 
-    Rows are consolidated per (row, source identity): an update that did not change the
-    projected row cancels out. What remains must be one deletion and/or one insertion per
-    identity, and every deletion must find exactly its live row — otherwise the refresh fails.
+    An insert-only change (the common case: appends) is inserted as it is — its rows come
+    from distinct source images. Otherwise rows are consolidated per (row, source identity):
+    an update that did not change the projected row cancels out. What remains must be one
+    deletion and/or one insertion per identity, and every deletion must find exactly its
+    live row — otherwise the refresh fails.
     """
     cols = list(columns)
     every = cols + [SRC]
-    weight_sum = exp.func("sum", column(WEIGHT))
-    consolidated = exp.select(*[column(c) for c in every],
-                              exp.cast(weight_sum, "BIGINT").as_(WEIGHT)).from_(
-        subquery(delta, "_sm_delta", every + [WEIGHT])).group_by(
-        *[column(c) for c in every]).having(exp.NEQ(this=weight_sum.copy(),
-                                                    expression=exp.Literal.number(0)))
-    change = run.temp("consolidate the change", "change", consolidated)
-    bad_weight = exp.select(exp.func("count", exp.Star())).from_(change.copy()).where(
-        exp.Not(this=exp.In(this=column(WEIGHT), expressions=[
-            exp.Literal.number(1), exp.Literal.number(-1)])))
-    run.check("check weights", bad_weight, "a row of the change has a weight other than ±1")
-    doubled = exp.select(column(SRC), exp.func("sign", column(WEIGHT)).as_("_sm_sign")).from_(
-        change.copy()).group_by(column(SRC), exp.func("sign", column(WEIGHT))).having(
-        exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(1)))
-    run.check("check identities", _count(doubled),
-              "two rows of the change carry the same source identity")
+    change = run.table("change")
     negative = exp.LT(this=column(WEIGHT), expression=exp.Literal.number(0))
-    wanted = int(run.value("count deletions", _count(
-        exp.select("*").from_(change.copy()).where(negative))) or 0)
+    positive = exp.GT(this=column(WEIGHT), expression=exp.Literal.number(0))
+
+    def compute() -> exp.Expr:
+        body = delta() if callable(delta) else delta
+        return exp.select("*").from_(subquery(body, "_sm_delta", every + [WEIGHT]))
+
+    raw, rows = run.temp_count("compute the change of the query", "delta", compute, delta_key)
+    if not rows:
+        return 0, 0
+    (deletions, odd), = run.rows("count deletions and odd weights", lambda: exp.select(
+        exp.func("count_if", negative.copy()), exp.func("count_if", exp.Not(this=exp.In(
+            this=column(WEIGHT), expressions=[exp.Literal.number(1), exp.Literal.number(-1)])))
+    ).from_(raw.copy()), "linear:raw_stats", dry=[(1, 0)])
+    if odd:
+        raise IncrementalInvariantError(f"the change of a linear query has {odd} rows with a "
+                                        "weight other than ±1 (snowmelt bug)")
+    if not deletions:
+        inserted = insert_images(run, commit, oid, every, lambda: exp.select(
+            *[column(c) for c in every]).from_(raw.copy()), "linear:append")
+        return inserted, 0
+
+    def consolidate() -> exp.Expr:
+        weight_sum = exp.func("sum", column(WEIGHT))
+        return exp.select(*[column(c) for c in every],
+                          exp.cast(weight_sum, "BIGINT").as_(WEIGHT)).from_(raw.copy()).group_by(
+            *[column(c) for c in every]).having(exp.NEQ(this=weight_sum.copy(),
+                                                        expression=exp.Literal.number(0)))
+
+    run.temp("consolidate the change", "change", consolidate, "linear:consolidate")
+
+    def stats() -> exp.Expr:
+        """(anomalies, deletions) in one pass: weights must be ±1 and each source identity
+        may appear once per sign."""
+        bad_weight = exp.select(exp.Literal.number(1)).from_(change.copy()).where(
+            exp.Not(this=exp.In(this=column(WEIGHT), expressions=[
+                exp.Literal.number(1), exp.Literal.number(-1)])))
+        doubled = exp.select(exp.Literal.number(1)).from_(change.copy()).group_by(
+            column(SRC), exp.func("sign", column(WEIGHT))).having(
+            exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(1)))
+        anomalies = count_of(exp.union(bad_weight, doubled, distinct=False))
+        deletions = count_of(exp.select("*").from_(change.copy()).where(negative.copy()))
+        return exp.select(exp.Subquery(this=anomalies), exp.Subquery(this=deletions))
+
+    found_stats = run.rows("check the change, count deletions", stats, "linear:stats",
+                           dry=[(0, 1)])
+    anomalies, wanted = (int(v or 0) for v in found_stats[0])
+    if anomalies:
+        raise IncrementalInvariantError(
+            f"the change of a linear query has a weight other than ±1 or two rows with one "
+            f"source identity ({anomalies} rows); the refresh is abandoned and the table keeps "
+            "its last version. This is a snowmelt bug: please report it.")
     deleted = 0
     if wanted:
-        target = data_table(oid).as_("t")
-        doomed = exp.select(*[column(c, "t") for c in every], column(ROW_ID, "t"),
-                            column(INSERT_VERSION, "t")).from_(target).join(
-            exp.select("*").from_(change.copy()).where(negative.copy()).subquery("d"),
-            on=exp.and_(exp.EQ(this=column(SRC, "t"), expression=column(SRC, "d")),
-                        null_safe_equal((column(c, "t"), column(c, "d")) for c in cols)))
-        images = run.temp("find the rows to delete", "doomed", doomed)
-        found = int(run.value("count rows found", _count(images), dry=wanted) or 0)
-        if found != wanted:
-            from snowmelt.ivm.runner import IncrementalInvariantError
+        def doomed() -> exp.Expr:
+            return exp.select(*[column(c, "t") for c in every], column(ROW_ID, "t"),
+                              column(INSERT_VERSION, "t")).from_(
+                data_table(oid).as_("t")).join(
+                exp.select("*").from_(change.copy()).where(negative.copy()).subquery("d"),
+                on=exp.and_(exp.EQ(this=column(SRC, "t"), expression=column(SRC, "d")),
+                            null_safe_equal((column(c, "t"), column(c, "d")) for c in cols)))
 
+        images, found = run.temp_count("find the rows to delete", "doomed", doomed,
+                                       "linear:doomed", dry=wanted)
+        if found != wanted:
             raise IncrementalInvariantError(
                 f"An incremental refresh of table id {oid} must delete {wanted} rows but "
                 f"{found} match: the table does not hold what its change says (snowmelt bug).")
-        deleted = delete_images(run, commit, oid, every, images, expected=found)
-    inserted = insert_images(run, commit, oid, every, exp.select(
-        *[column(c) for c in every]).from_(change.copy()).where(
-        exp.GT(this=column(WEIGHT), expression=exp.Literal.number(0))))
+        deleted = delete_images(run, commit, oid, every, images, "linear", expected=found)
+    inserted = insert_images(run, commit, oid, every, lambda: exp.select(
+        *[column(c) for c in every]).from_(change.copy()).where(positive.copy()), "linear")
     return inserted, deleted
 
 
 def apply_images(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
-                 old: exp.Table, new: exp.Table) -> tuple[int, int]:
-    """Replace the ``old`` images (physical columns + row id + version) by the ``new`` ones
-    (physical columns + the row id to keep, or NULL). Identical pairs are skipped."""
-    def same(a: str, b: str) -> exp.Expression:
+                 old: exp.Expr, new: exp.Table, key: str) -> tuple[int, int]:
+    """Replace the ``old`` images (a table or query: physical columns + row id + version) by
+    the ``new`` ones (physical columns + the row id to keep, or NULL). Identical pairs are
+    skipped."""
+    def old_rows() -> exp.Expr:
+        return old.copy().as_("o") if isinstance(old, exp.Table) else subquery(old.copy(), "o")
+
+    def same(a: str, b: str) -> exp.Expr:
         return exp.and_(exp.EQ(this=column(ROW_ID, a), expression=column(ROW_ID, b)),
                         null_safe_equal((column(c, a), column(c, b)) for c in columns))
 
-    doomed = exp.select(exp.Column(this=exp.Star(), table=quoted("o"))).from_(
-        old.copy().as_("o")).where(exp.Not(this=exp.Exists(this=exp.select(
-            exp.Literal.number(1)).from_(new.copy().as_("n")).where(same("o", "n")))))
-    images = run.temp("old images that change", "doomed", doomed)
-    deleted = delete_images(run, commit, oid, columns, images)
-    fresh = exp.select(*[column(c, "n") for c in columns], column(ROW_ID, "n")).from_(
-        new.copy().as_("n")).where(exp.Not(this=exp.Exists(this=exp.select(
-            exp.Literal.number(1)).from_(old.copy().as_("o")).where(same("o", "n")))))
-    inserted = insert_images(run, commit, oid, columns, fresh, row_id=column(ROW_ID, "_sm_rows"))
+    def doomed() -> exp.Expr:
+        return exp.select(exp.Column(this=exp.Star(), table=quoted("o"))).from_(
+            old_rows()).where(exp.Not(this=exp.Exists(this=exp.select(
+                exp.Literal.number(1)).from_(new.copy().as_("n")).where(same("o", "n")))))
+
+    def fresh() -> exp.Expr:
+        return exp.select(*[column(c, "n") for c in columns], column(ROW_ID, "n")).from_(
+            new.copy().as_("n")).where(exp.Not(this=exp.Exists(this=exp.select(
+                exp.Literal.number(1)).from_(old_rows()).where(same("o", "n")))))
+
+    images, count = run.temp_count("old images that change", "doomed", doomed, f"{key}:doomed")
+    deleted = delete_images(run, commit, oid, columns, images, key, expected=count)
+    inserted = insert_images(run, commit, oid, columns, fresh, key, row_id=ROW_ID)
     return inserted, deleted
+
+
+SAME = "_sm_same"
+
+
+def apply_flagged(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
+                  old: exp.Expr, new: exp.Table, key: str) -> tuple[int, int]:
+    """Replace the ``old`` images (query: ``columns`` + row id + version) by the ``new`` ones
+    (table: ``columns``, the row id to keep or NULL, and ``_sm_same`` — true when the image
+    equals the stored one). Unchanged rows are not touched; the comparison was made while
+    building ``new``, so only row ids are matched here."""
+    def doomed() -> exp.Expr:
+        kept = exp.select(column(ROW_ID)).from_(new.copy()).where(column(SAME))
+        return exp.select("*").from_(subquery(old.copy(), "o")).where(exp.Not(this=exp.In(
+            this=column(ROW_ID), query=exp.Subquery(this=kept))))
+
+    images, count = run.temp_count("old images that change", "doomed", doomed, f"{key}:doomed")
+    deleted = delete_images(run, commit, oid, columns, images, key, expected=count)
+    inserted = insert_images(run, commit, oid, columns, lambda: exp.select(
+        *[column(c) for c in columns], column(ROW_ID)).from_(new.copy()).where(
+        exp.Not(this=column(SAME))), key, row_id=ROW_ID)
+    return inserted, deleted
+

@@ -1,0 +1,281 @@
+"""The differential oracle: incremental refresh against from-scratch evaluation.
+
+Hypothesis draws a pipeline of dynamic tables (one query shape from every strategy, alone or
+chained), base tables and a stream of changes — inserts with duplicates and NULLs, updates
+moving rows between groups, deletes emptying groups, deleting the current MIN/MAX, late rows,
+the clock moving time windows. After every refresh round, each dynamic table must equal its
+SQL evaluated from scratch on a shadow database that received the same statements (its
+dynamic tables are plain views there), compared as bags (EXCEPT ALL both ways); and its
+physical rows, hidden state included, must equal its plan evaluated from scratch.
+
+``SNOWMELT_ORACLE_EXAMPLES=N`` runs N cases (default 300). A failure prints the replayable
+script (CREATE, DML and refresh statements in order).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import strategies as st
+from sqlglot import exp
+
+from snowmelt.clock import ManualClock
+
+from .conftest import NOW, Twin, bag_diff, physical_diff
+
+EXAMPLES = int(os.environ.get("SNOWMELT_ORACLE_EXAMPLES", "300"))
+TABLES = ("T1", "T2")
+COLUMNS = "K INT, G VARCHAR, V INT, D NUMBER(10, 2), TS TIMESTAMP_NTZ"
+
+# -- the query family ------------------------------------------------------------------------
+# Each entry: name -> (pipeline builder taking parameters c, h, where). A pipeline is a list
+# of (dynamic table name, SQL template); later tables may read earlier ones. {NOW} stands for
+# CURRENT_TIMESTAMP().
+WHERES = ("", "WHERE V > {c}", "WHERE G IS NOT NULL AND (V < {c} OR V IS NULL)")
+
+
+def _single(sql: str) -> Any:
+    return lambda p: [("Q", sql.format(**p))]
+
+
+FAMILY: dict[str, Any] = {
+    "linear": _single("SELECT K, V + 1 AS V1, UPPER(G) AS UG, IFF(V > {c}, 'hi', 'lo') AS BAND "
+                      "FROM T1 WHERE V > {c2} OR G IS NULL"),
+    "linear-functions": _single(
+        "SELECT K, CAST(D AS VARCHAR) AS DS, DATE_TRUNC('hour', TS) AS H, "
+        "COALESCE(G, 'none') AS G2, CASE WHEN K IS NULL THEN -1 ELSE K * 10 END AS K10, "
+        "OBJECT_CONSTRUCT('v', V):v::INT AS JV FROM T1"),
+    "linear-star": _single("SELECT * FROM T1 {where}"),
+    "union-all": _single("SELECT K, V FROM T1 WHERE V >= {c} UNION ALL "
+                         "SELECT K, V FROM T2 WHERE K IS NOT NULL"),
+    "self-union": _single("SELECT K, V, 'x' AS SIDE FROM T1 UNION ALL "
+                          "SELECT K, V, 'y' AS SIDE FROM T1 WHERE V > {c}"),
+    "cte-subquery": _single("WITH C AS (SELECT K, V * 2 AS W, G FROM T1 WHERE V IS NOT NULL) "
+                            "SELECT K, W FROM (SELECT * FROM C WHERE W > {c}) AS Q"),
+    "time-window": _single("SELECT K, V, TS FROM T1 WHERE TS > DATEADD(hour, -{h}, {NOW})"),
+    "group-by": _single("SELECT K, COUNT(*) AS N, COUNT(V) AS CV, SUM(V) AS S, AVG(V) AS A, "
+                        "MIN(V) AS MN, MAX(V) AS MX, SUM(D) AS SD FROM T1 {where} GROUP BY K"),
+    "group-by-expressions": _single(
+        "SELECT K, COALESCE(G, '?') AS G2, COUNT(*) AS N, MAX(D) AS MD, "
+        "SUM(V) - MIN(V) AS SPREAD FROM T1 GROUP BY K, COALESCE(G, '?')"),
+    "group-key-hidden": _single("SELECT SUM(V) AS S, COUNT_IF(V > {c}) AS BIG, MIN(TS) AS T0 "
+                                "FROM T1 GROUP BY G"),
+    "scalar": _single("SELECT COUNT(*) AS N, SUM(V) AS S, MIN(V) AS MN, MAX(D) AS MX, "
+                      "AVG(D) AS AD FROM T1 {where}"),
+    "holistic": _single("SELECT K, COUNT(DISTINCT V) AS DV, MEDIAN(V) AS MED, "
+                        "LISTAGG(G, ',') WITHIN GROUP (ORDER BY G) AS GS FROM T1 GROUP BY K"),
+    "having": _single("SELECT G, COUNT(*) AS N, SUM(V) AS S FROM T1 GROUP BY G "
+                      "HAVING COUNT(*) > {c1}"),
+    "time-having": _single("SELECT K, COUNT(*) AS N, MAX(TS) AS LAST FROM T1 GROUP BY K "
+                           "HAVING MAX(TS) > DATEADD(hour, -{h}, {NOW})"),
+    "time-group-by": _single("SELECT G, COUNT(*) AS N, SUM(V) AS S FROM T1 "
+                             "WHERE TS > DATEADD(hour, -{h}, {NOW}) GROUP BY G"),
+    "scalar-holistic": _single("SELECT COUNT(DISTINCT K) AS DK, MAX(V) AS MX FROM T1 {where}"),
+    "group-over-union": _single(
+        "SELECT K, COUNT(*) AS N, SUM(V) AS S FROM (SELECT K, V FROM T1 UNION ALL "
+        "SELECT K, V FROM T2) AS U GROUP BY K"),
+    "distinct": _single("SELECT DISTINCT K, G FROM T1 {where}"),
+    "union": _single("SELECT K FROM T1 UNION SELECT K FROM T2"),
+    "chain-linear-aggregate": lambda p: [
+        ("SILVER", "SELECT K, G, V + 1 AS V1 FROM T1 WHERE V > {c2} OR V IS NULL".format(**p)),
+        ("GOLD", "SELECT K, COUNT(*) AS N, SUM(V1) AS S, MIN(V1) AS MN FROM SILVER GROUP BY K")],
+    "chain-aggregate-linear": lambda p: [
+        ("AGG", "SELECT K, COUNT(*) AS N, SUM(V) AS S, MAX(V) AS MX FROM T1 GROUP BY K"),
+        ("TOP", "SELECT K, N, S FROM AGG WHERE N > 1")],
+    "chain-distinct": lambda p: [
+        ("SILVER", "SELECT K, G FROM T1 {where}".format(**p)),
+        ("DIST", "SELECT DISTINCT K FROM SILVER"),
+        ("CNT", "SELECT COUNT(*) AS N, COUNT(K) AS NK FROM DIST")],
+    "chain-time": lambda p: [
+        ("RECENT", "SELECT K, G, V FROM T1 WHERE TS > DATEADD(hour, -{h}, {NOW})".format(**p)),
+        ("BYG", "SELECT G, COUNT(*) AS N, SUM(V) AS S FROM RECENT GROUP BY G")],
+}
+
+
+# -- data and changes ------------------------------------------------------------------------
+KEYS = st.one_of(st.none(), st.integers(0, 3))
+VALUES = st.one_of(st.none(), st.integers(-3, 12))
+ROW = st.tuples(KEYS, st.sampled_from([None, "a", "b", "c"]), VALUES,
+                st.one_of(st.none(), st.integers(-500, 500).map(lambda c: Decimal(c) / 100)),
+                st.integers(-6, 2))
+TABLE = st.sampled_from(TABLES)
+OP = st.one_of(
+    st.tuples(st.just("insert"), TABLE, st.lists(ROW, min_size=1, max_size=4)),
+    st.tuples(st.just("duplicate"), TABLE, ROW, st.integers(2, 3)),
+    st.tuples(st.just("move"), TABLE, VALUES, KEYS),
+    st.tuples(st.just("bump"), TABLE, KEYS, st.integers(-3, 3)),
+    st.tuples(st.just("regroup"), TABLE, KEYS, st.sampled_from([None, "a", "b"])),
+    st.tuples(st.just("delete-key"), TABLE, KEYS),
+    st.tuples(st.just("delete-value"), TABLE, VALUES),
+    st.tuples(st.just("delete-min"), TABLE),
+    st.tuples(st.just("delete-max"), TABLE),
+    st.tuples(st.just("retime"), TABLE, VALUES, st.integers(-5, 1)),
+)
+STEP = st.tuples(st.lists(OP, min_size=0, max_size=4), st.integers(0, 5400))
+
+
+def _lit(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return str(value)
+
+
+def _is(column: str, value: Any) -> str:
+    return f"{column} IS NULL" if value is None else f"{column} = {_lit(value)}"
+
+
+@dataclass
+class Case:
+    family: str
+    params: dict[str, Any]
+    initial: list[tuple[str, list[Any]]]
+    steps: list[Any]
+
+
+def _rows_sql(table: str, rows: list[Any], twin: Twin) -> str:
+    now = twin.clock.now().replace(tzinfo=None)
+    values = ", ".join(
+        f"({_lit(k)}, {_lit(g)}, {_lit(v)}, {_lit(d)}, "
+        f"'{(now + timedelta(hours=h)).isoformat(sep=' ')}')" for k, g, v, d, h in rows)
+    return f"INSERT INTO {table} VALUES {values}"
+
+
+def _op_sql(op: tuple[Any, ...], twin: Twin) -> str | None:
+    kind, table = op[0], op[1]
+    if kind == "insert":
+        return _rows_sql(table, op[2], twin)
+    if kind == "duplicate":
+        return _rows_sql(table, [op[2]] * op[3], twin)
+    if kind == "move":
+        return f"UPDATE {table} SET K = {_lit(op[3])} WHERE {_is('V', op[2])}"
+    if kind == "bump":
+        return f"UPDATE {table} SET V = V + {op[3]} WHERE {_is('K', op[2])}"
+    if kind == "regroup":
+        return f"UPDATE {table} SET G = {_lit(op[3])} WHERE {_is('K', op[2])}"
+    if kind == "delete-key":
+        return f"DELETE FROM {table} WHERE {_is('K', op[2])}"
+    if kind == "delete-value":
+        return f"DELETE FROM {table} WHERE {_is('V', op[2])}"
+    if kind in ("delete-min", "delete-max"):
+        fn = "MIN" if kind == "delete-min" else "MAX"
+        value = twin.subject.sql(f"SELECT {fn}(V) FROM {table}").scalar()
+        return None if value is None else f"DELETE FROM {table} WHERE V = {value}"
+    if kind == "retime":
+        stamp = (twin.clock.now().replace(tzinfo=None) + timedelta(hours=op[3]))
+        return f"UPDATE {table} SET TS = '{stamp.isoformat(sep=' ')}' WHERE {_is('V', op[2])}"
+    raise AssertionError(kind)
+
+
+CASES = st.builds(
+    Case,
+    family=st.sampled_from(sorted(FAMILY)),
+    params=st.fixed_dictionaries({"c": st.integers(-1, 8), "c1": st.integers(0, 3),
+                                  "c2": st.integers(-2, 6), "h": st.integers(1, 4),
+                                  "w": st.integers(0, len(WHERES) - 1)}),
+    initial=st.lists(st.tuples(TABLE, st.lists(ROW, min_size=1, max_size=5)), max_size=2),
+    steps=st.lists(STEP, min_size=1, max_size=5),
+)
+
+
+def _pipeline(case: Case) -> list[tuple[str, str]]:
+    params = dict(case.params)
+    params["where"] = WHERES[params["w"]].format(**params)
+    params["NOW"] = NOW
+    return FAMILY[case.family](params)
+
+
+def _check(twin: Twin, names: list[str], context: str, one_round: bool = True,
+           state: bool = False) -> None:
+    s = twin.subject
+    times = {}
+    for name in names:
+        dt = s.rt.catalog.dynamic_table(s.rt.resolver.lookup(exp.to_table(name)).oid)
+        times[name] = s.rt.catalog.version_time(dt.data_version)
+    if one_round:
+        assert len(set(times.values())) == 1, f"{context}: one round at several times {times}"
+    twin.shadow_views(times)
+    for name in names:
+        expected = twin.shadow.sql(f"SELECT * FROM {name}").arrow()
+        cols = ", ".join(f'"{c}"' for c in expected.schema.names)
+        extra, missing, sample = bag_diff(s, f"SELECT {cols} FROM {twin.relation(name)}",
+                                          expected)
+        assert (extra, missing) == (0, 0), (
+            f"{context}: {name} has {extra} extra and {missing} missing rows; sample "
+            f"(extra -- missing): {sample}\n--- replay ---\n{twin.replay()}")
+        assert not state or physical_diff(s, name) == (0, 0), (
+            f"{context}: hidden state of {name} drifted from its plan\n--- replay ---\n"
+            f"{twin.replay()}")
+
+
+_TWIN: list[Twin] = []
+
+
+def twin_for_cases() -> Twin:
+    if not _TWIN:
+        _TWIN.append(Twin(ManualClock(datetime(2026, 1, 1, 12, tzinfo=UTC))))
+    return _TWIN[0]
+
+
+def run_case(case: Case) -> None:
+    twin = twin_for_cases()
+    twin.begin()
+    try:
+        for table in TABLES:
+            twin.both(f"CREATE TABLE {table} ({COLUMNS})")
+        for table, rows in case.initial:
+            twin.both(_rows_sql(table, rows, twin))
+        pipeline = _pipeline(case)
+        names = [name for name, _ in pipeline]
+        for name, template in pipeline:
+            twin.clock.advance(1)
+            twin.create(name, template)
+        note(twin.replay())
+        _check(twin, names, "after CREATE", one_round=False)
+        timed = NOW in " ".join(t for _, t in pipeline)
+        oids = [twin.subject.rt.resolver.lookup(exp.to_table(n)).oid for n in names]
+        for number, (ops, seconds) in enumerate(case.steps, 1):
+            twin.clock.advance(seconds + 1)
+            twin.shadow.clock.set(twin.clock.now())  # type: ignore[attr-defined]
+            for op in ops:
+                sql = _op_sql(op, twin)
+                if sql is not None:
+                    twin.clock.advance(1)
+                    twin.both(sql)
+            twin.clock.advance(1)
+            twin.script.append(f"-- refresh round {number}: " + ", ".join(names))
+            outcomes = twin.subject.refresher.refresh(oids, "MANUAL")
+            for outcome in outcomes:
+                assert outcome.state == "SUCCEEDED", (
+                    f"refresh of {outcome.name} failed: {outcome.message}\n--- replay ---\n"
+                    f"{twin.replay()}")
+                assert outcome.action in ("INCREMENTAL", "NO_DATA"), outcome.action
+            if timed and any(o.action == "NO_DATA" for o in outcomes):
+                # Known gap (test_time_window_moves_without_source_change): NO_DATA leaves a
+                # time window where it was. The next real refresh must repair it, so later
+                # rounds are still checked.
+                twin.script.append("-- (NO_DATA on a time-dependent table: not compared)")
+                continue
+            # hidden state never heals once it drifts: checking it last is enough
+            _check(twin, names, f"after refresh round {number}",
+                   state=number == len(case.steps))
+    finally:
+        twin.end()
+
+
+PHASES = [Phase.explicit, Phase.generate] + (
+    [Phase.shrink] if os.environ.get("SNOWMELT_ORACLE_SHRINK", "1") != "0" else [])
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, phases=PHASES,
+          report_multiple_bugs=False,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(CASES)
+def test_incremental_refresh_equals_from_scratch_evaluation(case: Case) -> None:
+    run_case(case)
