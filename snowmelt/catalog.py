@@ -432,7 +432,13 @@ class Catalog:
         ]
 
     def set_consumed(self, oid: int, input_oid: int, version: int, generation: int) -> None:
-        self.invalidate()
+        with self._lock:  # every refresh does this: patch the memo rather than drop it
+            cached = self._memo.get(("inputs", oid))
+            if cached is not None:
+                self._memo[("inputs", oid)] = [
+                    (i, version, generation) if i == input_oid else (i, v, g)
+                    for i, v, g in cached
+                ]
         self.engine.execute(
             f'UPDATE "{M}".dependencies SET consumed_version = ?, consumed_generation = ?'
             " WHERE oid = ? AND input_oid = ?",

@@ -461,9 +461,12 @@ def qualify_names(rt: Runtime, query: exp.Expression) -> exp.Expression:
     """Rewrite table references to three-part names, so stored text means the same later."""
 
     def qualified(obj: CatalogObject, table: exp.Table) -> exp.Expression:
-        return exp.table_(
-            quoted(obj.name.name), db=quoted(obj.name.schema), catalog=quoted(obj.name.database)
-        )
+        # keep the node (SAMPLE, AT/BEFORE, positions); only its name parts change
+        new = table.copy()
+        new.set("this", quoted(obj.name.name))
+        new.set("db", quoted(obj.name.schema))
+        new.set("catalog", quoted(obj.name.database))
+        return new
 
     return rt.resolver.bind(query, qualified)
 

@@ -214,7 +214,7 @@ class Refresher:
             return "REINITIALIZE"
         if any(generation != source.generation for source, _, generation in inputs):
             return "REINITIALIZE"
-        if all(
+        if not _reads_the_clock(dt) and all(
             consumed is not None and self._source_version(source) <= consumed
             for source, consumed, _ in inputs
         ):
@@ -560,3 +560,13 @@ def _parsed(sql: str) -> exp.Expression:
     it; the incremental compiler works from its own persisted plan)."""
     return parse_padded(sql)
 
+
+def _reads_the_clock(dt: DynamicTable) -> bool:
+    """Whether the table's contents can change with time alone (CURRENT_TIMESTAMP in a
+    filter): such a table is never NO_DATA. The text test may over-approximate (a column
+    named CURRENT_X), which only costs a refresh, never correctness."""
+    if dt.plan.get("time_dependent"):
+        return True
+    text = dt.query_sql.upper()
+    return any(word in text for word in ("CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME",
+                                         "SYSDATE", "GETDATE", "LOCALTIMESTAMP"))

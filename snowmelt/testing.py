@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject
+from snowmelt.ivm.api import bind_time
 from snowmelt.session import Session
 from snowmelt.sql.parse import parse_padded
 from snowmelt.sql.resolve import parse_object_name
@@ -30,7 +31,10 @@ def definition_at(session: Session, oid: int, version: int) -> str:
         return rt.resolver.bind(query, source, inline_views=True)
 
     dt = rt.catalog.dynamic_table(oid)
-    return rt.to_engine(expand(parse_padded(dt.query_sql))).sql("duckdb")
+    query = expand(parse_padded(dt.query_sql))
+    # CURRENT_TIMESTAMP means the statement time of the data version, as in a refresh
+    query = bind_time(query, rt.catalog.version_time(version))
+    return rt.to_engine(query).sql("duckdb")
 
 
 def bag_difference(session: Session, left: str, right: str) -> tuple[int, int]:

@@ -175,7 +175,6 @@ class Resolver:
                         "alias",
                         exp.TableAlias(this=exp.to_identifier(alias or default_alias, quoted=True)),
                     )
-                new.set("when", None)
             else:
                 new = exp.Subquery(
                     this=new.unnest() if isinstance(new, exp.Subquery) else new,

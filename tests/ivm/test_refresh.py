@@ -177,9 +177,6 @@ def test_time_window_drops_rows_as_time_passes(clock: ManualClock, s: Session) -
     assert rows(s, "SELECT * FROM RECENT") == [(3,)]
 
 
-@pytest.mark.xfail(strict=True, reason="refresh._action decides NO_DATA from source versions "
-                   "alone; a table whose filter reads the current time must be refreshed as "
-                   "time passes (reported to the lead)")
 def test_time_window_moves_without_source_change(clock: ManualClock, s: Session) -> None:
     s.sql("INSERT INTO T (K, TS) VALUES (1, '2026-01-01 11:30:00')")
     s.sql("CREATE TABLE OTHER (X INT)")
@@ -190,14 +187,14 @@ def test_time_window_moves_without_source_change(clock: ManualClock, s: Session)
     assert rows(s, "SELECT * FROM RECENT") == []
 
 
-def test_a_real_refresh_after_no_data_repairs_a_time_window(clock: ManualClock,
-                                                            s: Session) -> None:
+def test_a_time_window_is_never_no_data(clock: ManualClock, s: Session) -> None:
     s.sql("INSERT INTO T (K, TS) VALUES (1, '2026-01-01 11:30:00'), (2, '2026-01-01 11:50:00')")
     s.sql("CREATE TABLE OTHER (X INT)")
     create(s, "RECENT", "SELECT K FROM T WHERE TS > DATEADD(hour, -1, CURRENT_TIMESTAMP())")
-    clock.advance(45 * 60)  # 12:45: K = 1 has left the window
+    clock.advance(45 * 60)  # 12:45: K = 1 has left the window, though no source changed
     s.sql("INSERT INTO OTHER VALUES (1)")
-    assert refresh(s, "RECENT")["action"] == "NO_DATA"  # (the gap: contents stay at 12:00)
+    assert refresh(s, "RECENT")["action"] == "INCREMENTAL"
+    assert rows(s, "SELECT * FROM RECENT") == [(2,)]
     clock.advance(10 * 60)  # 12:55: K = 2 has left too
     s.sql("INSERT INTO T (K, TS) VALUES (3, '2026-01-01 12:50:00')")
     assert refresh(s, "RECENT")["action"] == "INCREMENTAL"
