@@ -9,6 +9,7 @@ in ``_snowmelt.meta``. Callers hold the engine's transaction; this module never 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass, field
@@ -160,7 +161,11 @@ class Catalog:
         with self._lock:
             if key not in self._memo:
                 self._memo[key] = load()
-            return copy.deepcopy(self._memo[key])
+            value = self._memo[key]
+            if isinstance(value, DynamicTable):
+                # shallow: the plan (large, compiled SQL) is shared and never mutated in place
+                return dataclasses.replace(value)
+            return copy.deepcopy(value)
 
     # -- set-up -------------------------------------------------------------------------
     def migrate(self) -> None:
