@@ -1,8 +1,14 @@
-"""Incremental vs full refresh of a sensor pipeline, side by side.
+"""Incremental vs full refresh, side by side: the demo's medallion DAG, or a sensor chain.
 
-    python -m bench.refresh                       # N = 1M and 10M, changes of 0.1% and 1%
-    python -m bench.refresh --sizes 100000        # a quick run
-    python -m bench.refresh --sizes 1e6 --fractions 0.001 --repeat 3
+    python -m bench.refresh                       # medallion DAG, N = 10M, changes 0.1%, 1%
+    python -m bench.refresh --sizes 1e6           # a quicker run
+    python -m bench.refresh --dag sensor          # the sensor chain, N = 1M and 10M
+    python -m bench.refresh --dag sensor --sizes 1e6 --fractions 0.001 --repeat 3
+
+``--dag medallion`` (the default) is ``bench.medallion``: the demo's seven dynamic tables
+(three silver — a cleaned filter/projection with LAG windows, a join with two dimensions, a
+window-based sessionization — and four gold aggregates) over N rows of bronze history, an
+incremental and a full copy refreshed side by side. ``--dag sensor`` is the chain below.
 
 For each history size N a fresh in-memory database gets ``READINGS`` (N sensor readings, one
 per device per minute, 1,000 devices, 2% flagged bad) and two identical pipelines over it, one
@@ -56,11 +62,11 @@ def rss_bytes() -> int:
 
 
 @contextmanager
-def peak_memory(s: Any) -> Iterator[list[int]]:
+def peak_memory(s: Any, every: float = 0.002) -> Iterator[list[int]]:
     """Yields ``[rss, duckdb]``, which end up holding the peak growth in bytes, during the
     block, of the process RSS and of the memory DuckDB's buffer manager accounts for
-    (``duckdb_memory()``: hash tables, sorts, scratch tables, new data), sampled every 2 ms
-    from a second connection to the same database."""
+    (``duckdb_memory()``: hash tables, sorts, scratch tables, new data), sampled every
+    ``every`` seconds (2 ms by default) from a second connection to the same database."""
     cursor = s.rt.engine._con.cursor()  # the benchmark may look inside the engine
     query = "SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
 
@@ -76,7 +82,7 @@ def peak_memory(s: Any) -> Iterator[list[int]]:
         while not done.is_set():
             peak[0] = max(peak[0], rss_bytes())
             peak[1] = max(peak[1], duck())
-            time.sleep(0.002)
+            time.sleep(every)
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
@@ -243,8 +249,10 @@ def _mb(pair: tuple[float, float]) -> str:
     return f"{pair[0]:.0f}/{pair[1]:.0f}"
 
 
-def table(rows: list[Row]) -> str:
-    head = (f"{'N':>11} {'change':>7} {'table':<8} {'incr s':>8} {'full s':>8} {'full/incr':>9} "
+def table(rows: list[Row], total: str = "chain") -> str:
+    width = max([8, len(total)] + [len(r.table) for r in rows])
+    head = (f"{'N':>11} {'change':>7} {'table':<{width}} {'incr s':>8} {'full s':>8} "
+            f"{'full/incr':>9} "
             f"{'NO_DATA ms':>10} {'incr MB':>9} {'full MB':>9} {'ins':>7} {'del':>6}")
     lines = [head, "-" * len(head)]
     groups: dict[tuple[int, float], list[Row]] = {}
@@ -253,7 +261,7 @@ def table(rows: list[Row]) -> str:
     for (size, fraction), members in groups.items():
         for r in members:
             lines.append(
-                f"{size:>11,} {fraction:>7.1%} {r.table:<8} {r.incremental_s:>8.3f} "
+                f"{size:>11,} {fraction:>7.1%} {r.table:<{width}} {r.incremental_s:>8.3f} "
                 f"{r.full_s:>8.3f} {r.full_s / r.incremental_s:>8.0f}x {r.no_data_ms:>10.2f} "
                 f"{_mb(r.inc_peak_mb):>9} {_mb(r.full_peak_mb):>9} {r.inserted:>7,} "
                 f"{r.deleted:>6,}")
@@ -262,7 +270,7 @@ def table(rows: list[Row]) -> str:
         peak_i = (max(r.inc_peak_mb[0] for r in members), max(r.inc_peak_mb[1] for r in members))
         peak_f = (max(r.full_peak_mb[0] for r in members),
                   max(r.full_peak_mb[1] for r in members))
-        lines.append(f"{size:>11,} {fraction:>7.1%} {'chain':<8} {inc:>8.3f} {full:>8.3f} "
+        lines.append(f"{size:>11,} {fraction:>7.1%} {total:<{width}} {inc:>8.3f} {full:>8.3f} "
                      f"{full / inc:>8.0f}x {sum(r.no_data_ms for r in members):>10.2f} "
                      f"{_mb(peak_i):>9} {_mb(peak_f):>9}")
         lines.append("")
@@ -273,21 +281,35 @@ def table(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.refresh", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000000,10000000",
-                        help="history sizes N, comma separated (1e6 notation accepted)")
+    parser.add_argument("--dag", choices=("medallion", "sensor"), default="medallion",
+                        help="the demo's medallion DAG (default) or the sensor chain")
+    parser.add_argument("--sizes", default=None,
+                        help="history sizes N, comma separated (1e6 notation accepted); "
+                             "default 10M for the medallion DAG, 1M and 10M for the sensor "
+                             "chain")
     parser.add_argument("--fractions", default="0.001,0.01",
                         help="change sizes as fractions of N, comma separated")
     parser.add_argument("--repeat", type=int, default=10, help="NO_DATA refreshes per table")
     args = parser.parse_args(argv)
-    sizes = [int(float(x)) for x in args.sizes.split(",") if x]
+    default = "10000000" if args.dag == "medallion" else "1000000,10000000"
+    sizes = [int(float(x)) for x in (args.sizes or default).split(",") if x]
     fractions = [float(x) for x in args.fractions.split(",") if x]
     rows: list[Row] = []
+    runner = run_size
+    if args.dag == "medallion":
+        from bench import medallion
+
+        runner = medallion.run_size
     for size in sizes:
-        rows += run_size(size, fractions, args.repeat, lambda m: print(m, flush=True))
+        rows += runner(size, fractions, args.repeat, lambda m: print(m, flush=True))
     print()
-    print("Refresh of each table of the pipeline after appending change·N readings "
-          "(incremental and full pipelines side by side, upstream first):")
-    print(table(rows))
+    if args.dag == "medallion":
+        print("Refresh of each table of the medallion DAG after change·N new bronze rows "
+              "(incremental and full DAGs side by side, upstream first; 'DAG' is the sum):")
+    else:
+        print("Refresh of each table of the pipeline after appending change·N readings "
+              "(incremental and full pipelines side by side, upstream first):")
+    print(table(rows, "DAG" if args.dag == "medallion" else "chain"))
 
 
 if __name__ == "__main__":

@@ -238,9 +238,8 @@ class Refresher:
         produces.
         """
         rt = self.rt
-        analysis = ivm.Analysis(mode=dt.refresh_mode, plan=dt.plan)
-        query = ivm.api.materialize(parse_padded(dt.query_sql), analysis)
-        with_ids = ivm.api.reads_row_ids(dt.plan) and dt.refresh_mode == "INCREMENTAL"
+        incremental = dt.refresh_mode == "INCREMENTAL"
+        with_ids = ivm.api.reads_row_ids(dt.plan) and incremental
 
         def snapshot(source: CatalogObject, table: exp.Table) -> exp.Expression:
             if source.kind == "DYNAMIC TABLE":
@@ -253,10 +252,18 @@ class Refresher:
                 return rt.store.live(source.oid, source.column_names, with_row_id=with_ids)
             return rt.store.snapshot(source.oid, source.column_names, version, with_row_id=with_ids)
 
-        bound = rt.resolver.bind(query, snapshot, inline_views=True)
-        bound = ivm.api.bind_time(bound, _statement_time(rt, version))
-        engine_query = rt.to_engine(bound)
-        hidden = [c.name for c in _state(dt)] if dt.refresh_mode == "INCREMENTAL" else []
+        if incremental and not dt.plan.get("time_dependent") and rt.dialect == "snowflake":
+            # the plan's full contents, translated once per process; only the sources
+            # (plain storage readers) are bound here. An incremental plan reads no views.
+            template = _translated(dt.plan.get("materialize") or dt.query_sql)
+            engine_query = rt.resolver.bind(template.copy(), snapshot, inline_views=True)
+        else:
+            analysis = ivm.Analysis(mode=dt.refresh_mode, plan=dt.plan)
+            query = ivm.api.materialize(parse_padded(dt.query_sql), analysis)
+            bound = rt.resolver.bind(query, snapshot, inline_views=True)
+            bound = ivm.api.bind_time(bound, _statement_time(rt, version))
+            engine_query = rt.to_engine(bound)
+        hidden = [c.name for c in _state(dt)] if incremental else []
         if not hidden:
             return engine_query
         users = rt.catalog.get(dt.oid).column_names
@@ -552,6 +559,15 @@ def _evaluated_time(rt: Runtime, dt: DynamicTable) -> datetime | None:
             code="INCREMENTAL_INVARIANT",
         )
     return _statement_time(rt, int(rows[0][0]))
+
+
+@functools.lru_cache(maxsize=256)
+def _translated(sql: str) -> exp.Expression:
+    """An incremental plan's full-contents query (Snowflake SQL) translated for the engine,
+    once per process (shared: callers copy it before binding its sources)."""
+    from snowmelt.sql.translate import to_duckdb
+
+    return to_duckdb(parse_padded(sql))
 
 
 @functools.lru_cache(maxsize=256)

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from snowmelt.ivm.canonical import WEIGHT, column, locate, null_safe_equal, subquery, time_nodes
+from snowmelt.ivm.count_distinct import KIND as DISTINCT_COUNT
+from snowmelt.ivm.count_distinct import with_distinct_counts
 from snowmelt.ivm.linear import LEAF, Form, is_linear, referenced_columns, rewrite
 
 STATE = "_sm_g"  # alias of a relation in state schema: _sm_k{i}, _sm_cnt, components
@@ -48,7 +50,7 @@ class Unsupported(Exception):
 @dataclass
 class Component:
     name: str
-    kind: str  # COUNT | COUNT_IF | SUM | MIN | MAX | HOLISTIC
+    kind: str  # COUNT | COUNT_IF | SUM | MIN | MAX | DISTINCT_COUNT | HOLISTIC
     arg: exp.Expr | None
     node: exp.Expr  # the aggregate as written (HOLISTIC recomputes it verbatim)
     count: str | None = None  # SUM: the COUNT(x) component that says when it is NULL
@@ -220,6 +222,9 @@ def _component(call: exp.Expr, components: list[Component]) -> exp.Expr:
     def ref(component: Component) -> exp.Expr:
         return column(component.name, STATE)
 
+    if isinstance(call, exp.Count) and isinstance(call.this, exp.Distinct) and len(
+            call.this.expressions) == 1:  # maintained by ``count_distinct``
+        return ref(add(DISTINCT_COUNT, call.this.expressions[0], call))
     plain = isinstance(call, exp.AggFunc) and not call.expressions and not isinstance(
         call.this, exp.Distinct) and call.this is not None
     if isinstance(call, exp.Count):
@@ -319,13 +324,56 @@ def delta_select(g: Grouping, leaves: int) -> exp.Select:
             value = exp.func(fn, _when(_positive(w), arg, None))  # type: ignore[arg-type]
             items.append(exp.alias_(exp.func(fn, _when(_negative(w), arg.copy(), None)),  # type: ignore[union-attr]
                                     f"_sm_del_{c.name}", quoted=True))
+        elif c.kind == DISTINCT_COUNT:
+            value = exp.Literal.number(0)  # joined in by ``with_distinct_counts``
         else:
             value = exp.Null()
         items.append(exp.alias_(value, c.name, quoted=True))
     out = exp.select(*items).from_(subquery(source, g.alias))
     if g.keys:
-        return out.group_by(*[k.copy() for k in g.keys])
-    return out.having(exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(0)))
+        out = out.group_by(*[k.copy() for k in g.keys])
+    else:
+        out = out.having(exp.GT(this=exp.func("count", exp.Star()),
+                                expression=exp.Literal.number(0)))
+    return with_distinct_counts(g, _net_deletions(g, out, leaves), leaves)
+
+
+def _net_deletions(g: Grouping, delta: exp.Select, leaves: int) -> exp.Select:
+    """G with each MIN/MAX's deleted extreme taken over values whose count in the group
+    went down: a value deleted and inserted again (a row updated in a column the extreme
+    does not read) leaves the group's multiset of values, and so its extreme, as it was, and
+    need not send the group to recompute."""
+    extremes = [c for c in g.components if c.kind in ("MIN", "MAX")]
+    if not extremes:
+        return delta
+    names = [Grouping.key(i) for i in range(len(g.keys))]
+    source = rewrite(g.input, Form("delta", (WEIGHT,), leaves))
+    replaced = {f"_sm_del_{c.name}": f"_sm_x{i}" for i, c in enumerate(extremes)}
+    items: list[exp.Expr] = []
+    for e in delta.expressions:
+        name = e.alias_or_name
+        items.append(exp.alias_(column(name, replaced[name]), name, quoted=True)
+                     if name in replaced else column(name, "_sm_g"))
+    out = exp.select(*items)
+    out = out.from_(subquery(delta, "_sm_g"))
+    for i, c in enumerate(extremes):
+        per_value = exp.select(*[exp.alias_(k.copy(), n, quoted=True)
+                                 for k, n in zip(g.keys, names, strict=True)],
+                               exp.alias_(c.arg.copy(), "_sm_v", quoted=True),  # type: ignore[union-attr]
+                               exp.alias_(exp.func("sum", column(WEIGHT, g.alias)), "_sm_nw",
+                                          quoted=True)).from_(
+            subquery(source.copy(), g.alias)).group_by(
+            *[k.copy() for k in g.keys], c.arg.copy())  # type: ignore[union-attr]
+        fn = "min" if c.kind == "MIN" else "max"
+        gone = exp.select(*[column(n) for n in names],
+                          exp.alias_(exp.func(fn, column("_sm_v")), f"_sm_del_{c.name}",
+                                     quoted=True)).from_(per_value.subquery("_sm_pv")).where(
+            exp.LT(this=column("_sm_nw"), expression=exp.Literal.number(0)))
+        if names:
+            gone = gone.group_by(*[column(n) for n in names])
+        out = out.join(gone.subquery(f"_sm_x{i}"), join_type="left", on=null_safe_equal(
+            (column(n, "_sm_g"), column(n, f"_sm_x{i}")) for n in names))
+    return out
 
 
 def _when(condition: exp.Expr, then: exp.Expr | None,
@@ -367,7 +415,7 @@ def merge_select(g: Grouping, delta: exp.Table, old: exp.Expr,
     recompute: list[exp.Expr] = [exp.true()] if g.recomputes else []
     by_name = {c.name: c for c in g.components}
     for c in g.components:
-        if c.kind in ("COUNT", "COUNT_IF"):
+        if c.kind in ("COUNT", "COUNT_IF", DISTINCT_COUNT):
             value: exp.Expr = plus(c.name)
         elif c.kind == "SUM":
             assert c.count is not None

@@ -2,12 +2,13 @@
 
 ``analyze`` runs at CREATE. It first looks for constructs no rule maintains (the reference's
 list: non-deterministic functions, LIMIT/TOP, set difference, subqueries outside FROM,
-ROLLUP/CUBE/GROUPING SETS, WITH RECURSIVE, the current time outside WHERE/HAVING/QUALIFY,
-and, until their rules exist, joins, windows, QUALIFY and LATERAL FLATTEN), reporting the
-first one in the text with its line and column. It then canonicalizes the query
-(``canonical``) and offers it to the rules in ``rules.RULES`` order; the first rule that
-claims the query plans it. A rule may still refuse a claimed query (e.g. GROUP BY over a
-subquery that aggregates), naming the construct.
+ROLLUP/CUBE/GROUP SETS, WITH RECURSIVE, the current time outside WHERE/HAVING/QUALIFY,
+windows without PARTITION BY, lateral joins other than FLATTEN, NATURAL and ASOF joins),
+reporting the first one in the text with its line and column. It then canonicalizes the
+query (``canonical``, ``normalize``), refuses outer joins whose sides meet other than by
+equality, and offers it to the rules in ``rules.RULES`` order; the first rule that claims
+the query plans it. A rule may still refuse a claimed query (e.g. windows that share no
+PARTITION BY key), naming the construct.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from snowmelt.ivm.aggregate import Unsupported
 from snowmelt.ivm.canonical import TIME_NODES, canonicalize, table_name, time_nodes
 from snowmelt.ivm.distinct import union_to_distinct
 from snowmelt.ivm.linear import number_leaves
+from snowmelt.ivm.normalize import normalize
 from snowmelt.names import ObjectName
 
 FORMAT = 1
@@ -65,14 +67,15 @@ def _clause(node: exp.Expr) -> str:
 def _misplaced_query(node: exp.Query) -> str | None:
     """A construct name when query ``node`` sits outside FROM / set operations / CTEs."""
     parent = node.parent
-    relational = exp.Union | exp.Except | exp.Intersect | exp.CTE | exp.From | exp.Join
+    relational = (exp.Union | exp.Except | exp.Intersect | exp.CTE | exp.From | exp.Join |
+                  exp.Lateral)
     if parent is None or isinstance(parent, relational) or (
             isinstance(parent, exp.Subquery) and isinstance(node, exp.Subquery)):
         return None
     if isinstance(parent, exp.Subquery):
         holder = parent.parent
         if holder is None or isinstance(holder, exp.From | exp.Join | exp.Union | exp.Except |
-                                        exp.Intersect | exp.CTE | exp.Subquery):
+                                        exp.Intersect | exp.CTE | exp.Subquery | exp.Lateral):
             return None
         node = parent
         parent = holder
@@ -85,17 +88,54 @@ def _misplaced_query(node: exp.Query) -> str | None:
     return f"subquery in {_clause(node)}"
 
 
-def _join_name(join: exp.Join) -> str:
-    inner = join.this
-    if isinstance(inner, exp.Lateral):
-        return "LATERAL FLATTEN" if isinstance(inner.this, exp.Explode) or "FLATTEN" in \
-            inner.sql("snowflake").upper() else "LATERAL"
-    if isinstance(inner, exp.Unnest | exp.TableFromRows):
-        return "table function in FROM"
-    words = [w for w in (join.side, join.kind) if w]
-    if not words and not join.args.get("on") and not join.args.get("using"):
-        return "JOIN (comma-separated FROM)"
-    return " ".join(words + ["JOIN"]).upper()
+def _is_flatten(node: exp.Expr) -> bool:
+    return isinstance(node.this, exp.Explode)
+
+
+def _join_problem(join: exp.Join) -> Unsupported | None:
+    method = str(join.args.get("method") or "").upper()
+    if method in ("NATURAL", "ASOF"):
+        return _refuse(f"{method} JOIN", join, "; join with explicit ON conditions")
+    if str(join.kind or "").upper() in ("SEMI", "ANTI"):
+        return _refuse(f"{join.kind} JOIN", join)
+    return None
+
+
+def canonical_problem(query: exp.Expr) -> Unsupported | None:
+    """What only the canonical (qualified) query shows: an outer join whose sides meet other
+    than by equality, FLATTEN's SEQ column, ``*`` over a table function."""
+    from snowmelt.ivm.outer import NotEquiJoin, split
+
+    flattened = {n.alias_or_name: n for n in query.find_all(exp.Lateral, exp.TableFromRows)
+                 if _is_flatten(n)}
+    for col in query.find_all(exp.Column):
+        if col.table in flattened and col.name.upper() == "SEQ":
+            at = col if col.meta.get("line") else flattened[col.table]  # SELECT * shows none
+            return Unsupported("FLATTEN's SEQ column", "FLATTEN's SEQ column is not supported "
+                               "by incremental refresh; select the other FLATTEN columns by "
+                               "name", at)
+    for select in query.find_all(exp.Select):
+        joins = select.args.get("joins") or []
+        if not joins or select.args.get("from_") is None:
+            continue
+        aliases = [select.args["from_"].this.alias_or_name]
+        for join in joins:
+            side = str(join.side or "").upper()
+            if side in ("LEFT", "RIGHT", "FULL") and not isinstance(join.this, exp.Lateral):
+                try:
+                    split(join.args.get("on"), set(aliases), join.this.alias_or_name)
+                except NotEquiJoin as err:
+                    return Unsupported(f"{side} OUTER JOIN with a non-equality condition",
+                                       f"{side} OUTER JOIN with a non-equality condition is "
+                                       f"not supported by incremental refresh: {err}", err.node)
+            aliases.append(join.this.alias_or_name)
+        if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and
+                                           isinstance(s.this, exp.Star))
+               for s in select.expressions):
+            return Unsupported("SELECT * over a table function", "SELECT * over a table "
+                               "function is not supported by incremental refresh; name the "
+                               "columns", select)
+    return None
 
 
 def problem(node: exp.Expr, sources: dict[ObjectName, Any]) -> Unsupported | None:
@@ -116,15 +156,15 @@ def problem(node: exp.Expr, sources: dict[ObjectName, Any]) -> Unsupported | Non
         return _refuse(f"GROUP BY {name}", node)
     if isinstance(node, exp.Query) and (found := _misplaced_query(node)):
         return _refuse(found, node, " (subqueries are supported only in FROM)")
-    if isinstance(node, exp.Window) and _clause(node) != "QUALIFY":
-        return _refuse("window function (OVER ...)", node, verb=_LATER)
-    if isinstance(node, exp.Select) and node.args.get("qualify"):
-        return _refuse("QUALIFY", node.args["qualify"], verb=_LATER)
-    if isinstance(node, exp.Join):
-        return _refuse(_join_name(node), node, verb=_LATER)
-    if isinstance(node, exp.Lateral | exp.TableFromRows) or (
+    if isinstance(node, exp.Window) and not node.args.get("partition_by"):
+        return _refuse("window function without PARTITION BY", node,
+                       " (every refresh would recompute the whole table); add a PARTITION BY")
+    if isinstance(node, exp.Join) and (joined := _join_problem(node)):
+        return joined
+    if isinstance(node, exp.Lateral | exp.TableFromRows) and not _is_flatten(node) or (
             isinstance(node, exp.Unnest) and node.find_ancestor(exp.From) is not None):
-        return _refuse("LATERAL / table function", node, verb=_LATER)
+        name = "LATERAL subquery" if isinstance(node, exp.Lateral) else "table function"
+        return _refuse(name, node, " (of lateral joins, only LATERAL FLATTEN is)")
     if isinstance(node, exp.Pivot):
         return _refuse("UNPIVOT" if node.args.get("unpivot") else "PIVOT", node, verb=_LATER)
     if isinstance(node, exp.TableSample):
@@ -176,12 +216,15 @@ def analyze(query: exp.Expr, sources: dict[ObjectName, Any]) -> dict[str, Any]:
         return refuse(found)
     try:
         canonical = canonicalize(query, {n: list(s.columns) for n, s in sources.items()})
-        canonical = union_to_distinct(canonical)
+        canonical = normalize(union_to_distinct(canonical))
     except OptimizeError as err:
         return refuse(Unsupported("query", f"the query could not be analysed for incremental "
                                   f"refresh ({err})"))
     except Unsupported as err:
         return refuse(err)
+    found = canonical_problem(canonical)
+    if found is not None:
+        return refuse(found)
     leaves = number_leaves(canonical)
     for rule in RULES:
         try:

@@ -61,11 +61,14 @@ def number_leaves(query: exp.Expr) -> list[ObjectName]:
 @dataclass(frozen=True)
 class Form:
     """How to rewrite: ``mode`` delta | old | new | full; ``carry`` hidden columns to pass
-    up (``_sm_src``, ``_sm_weight``); ``leaves`` the number of source references."""
+    up (``_sm_src``, ``_sm_weight``); ``leaves`` the number of source references;
+    ``changed`` the leaves whose source changed in this refresh (None: any may have), so the
+    join rule can leave out the terms of unchanged ones."""
 
     mode: str
     carry: tuple[str, ...]
     leaves: int
+    changed: frozenset[int] | None = None
 
 
 def rewrite(node: exp.Expr, form: Form) -> exp.Expr:
@@ -88,6 +91,10 @@ def _copy(node: exp.Expr | None) -> exp.Expr | None:
 
 
 def _select(select: exp.Select, form: Form) -> exp.Expr:
+    if select.args.get("joins"):
+        from snowmelt.ivm.join import differentiate
+
+        return differentiate(select, form, rewrite)  # type: ignore[arg-type]
     source = select.args["from_"].this
     name = source.alias_or_name
     where = select.args.get("where")
@@ -102,7 +109,7 @@ def _select(select: exp.Select, form: Form) -> exp.Expr:
                 value = exp.Neg(this=value)
             carried.append(exp.alias_(value, hidden, quoted=True))
         out = exp.select(*[p.copy() for p in projections], *carried).from_(
-            _from_item(source, select, Form(mode, form.carry, form.leaves)))
+            _from_item(source, select, Form(mode, form.carry, form.leaves, form.changed)))
         if condition is not None:
             out = out.where(condition)
         return out
@@ -192,8 +199,8 @@ def is_linear(node: exp.Expr) -> exp.Expr | None:
         return is_linear(node.this) or is_linear(node.expression)
     if not isinstance(node, exp.Select):
         return node
-    for key in ("group", "having", "qualify", "joins", "laterals", "limit", "offset",
-                "connect", "pivots"):
+    for key in ("group", "having", "qualify", "laterals", "limit", "offset", "connect",
+                "pivots"):
         if node.args.get(key):
             return node.args[key] if not isinstance(node.args[key], list) else node.args[key][0]
     if node.args.get("distinct"):
@@ -203,12 +210,16 @@ def is_linear(node: exp.Expr) -> exp.Expr | None:
     source = node.args.get("from_")
     if source is None:
         return node
-    item = source.this
-    if isinstance(item, exp.Subquery):
-        return is_linear(item.this)
-    if isinstance(item, exp.Table) and LEAF in item.meta:
-        return None
-    return item
+    items = [source.this] + [j.this for j in node.args.get("joins") or []]
+    for position, item in enumerate(items):
+        if isinstance(item, exp.Subquery):
+            broken = is_linear(item.this)
+            if broken is not None:
+                return broken
+        elif not (isinstance(item, exp.Table) and LEAF in item.meta) and not (
+                position > 0 and isinstance(item, exp.Lateral | exp.TableFromRows)):
+            return item
+    return None
 
 
 def _is_aggregate(node: exp.Expr) -> bool:

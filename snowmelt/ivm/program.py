@@ -32,8 +32,9 @@ _CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Compiled]] = \
 _CACHE_LIMIT = 256
 
 
-# Version bounds no real table reaches; ``change_reader`` turns them into parameters.
+# Versions no real table reaches; the readers turn them into parameters.
 _AFTER, _UPTO = 9_000_000_000_000_000_000, 9_100_000_000_000_000_000
+_AT = 9_200_000_000_000_000_000
 
 
 def _bound(kind: str, source: int) -> exp.Placeholder:
@@ -65,7 +66,7 @@ class Compiled:
         """Template ``name`` for ``ctx``'s engine and the key its SQL may be cached under
         (None when it must be rendered again at each refresh)."""
         source = template if template is not None else self.templates[name]
-        dynamic = self.time_dependent or self.reads_states(source)
+        dynamic = self.time_dependent  # versions are parameters: only the time is bound
 
         def build() -> exp.Expr:
             timed = bind_time(source.copy(), ctx.now, ctx.then) if self.time_dependent \
@@ -78,11 +79,8 @@ class Compiled:
         def read(kind: str, leaf: int) -> exp.Expr:
             if kind == "change":
                 return self.change_reader(ctx, leaf)
-            source = ctx.sources[self.leaves[leaf]]
-            if kind == "old":
-                return source.old()
-            if kind == "new":
-                return source.new()
+            if kind in ("old", "new"):
+                return self.state_reader(ctx, leaf, kind)
             raise ValueError(f"unknown placeholder kind {kind!r}")
 
         return read
@@ -102,18 +100,34 @@ class Compiled:
 
         return reader.transform(swap, copy=False)
 
+    def state_reader(self, ctx: Any, leaf: int, kind: str) -> exp.Expr:
+        """Leaf ``leaf``'s source as of the version it was last consumed at (``old``, $o<i>)
+        or of this refresh (``new``, $n<i>), with row ids."""
+        first = self.leaves.index(self.leaves[leaf])
+        source = ctx.sources[self.leaves[leaf]]
+        reader = ctx.store.snapshot(source.oid, source.columns, _AT, with_row_id=True)
+        bound = _bound("o" if kind == "old" else "n", first)
+
+        def swap(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Literal) and not node.is_string and node.this == str(_AT):
+                return bound.copy()
+            return node
+
+        return reader.transform(swap, copy=False)
+
     def read_changes(self, ctx: Any, run: Runner) -> None:
         """No-op kept for rules written against the earlier interface (which copied each
         change into a scratch table first): changes are now read inline, parameterized."""
 
     def change_params(self, ctx: Any) -> dict[str, Any]:
-        """The version range of each source's change, by parameter name."""
+        """The version range of each source's change (and the versions of its old and new
+        states), by parameter name."""
         params: dict[str, Any] = {}
         for leaf, name in enumerate(self.leaves):
             if self.leaves.index(name) == leaf:
                 source = ctx.sources[name]
-                params[f"a{leaf}"] = source.old_version
-                params[f"b{leaf}"] = source.new_version
+                params[f"a{leaf}"] = params[f"o{leaf}"] = source.old_version
+                params[f"b{leaf}"] = params[f"n{leaf}"] = source.new_version
         return params
 
 

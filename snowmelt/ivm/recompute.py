@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from snowmelt.ivm import pushdown
 from snowmelt.ivm.aggregate import (
     COUNT,
     RECOMPUTE,
@@ -48,11 +49,8 @@ def temp_table(prefix: str, name: str) -> exp.Table:
 def recompute_select(g: Grouping, leaves: int, keys: exp.Table | None) -> exp.Select:
     """Q's state over the new input, restricted to the groups listed in ``keys``."""
     select = state_select(g, rewrite(g.input, Form("new", (), leaves)))
-    if keys is not None and g.keys:
-        inside = exp.select(exp.Literal.number(1)).from_(keys.copy().as_("_sm_keys")).where(
-            null_safe_equal((column(Grouping.key(i), "_sm_keys"), k.copy())
-                            for i, k in enumerate(g.keys)))
-        select = select.where(exp.Exists(this=inside))
+    if keys is not None and g.keys:  # a semi join pushed to the scans (not EXISTS: slow)
+        pushdown.push(select, [k.copy() for k in g.keys], keys)
     return select
 
 
@@ -230,7 +228,7 @@ def _merge_stats(g: Grouping, merged: exp.Table, todo: exp.Expr) -> exp.Select:
     negative = exp.or_(
         exp.LT(this=column(COUNT), expression=exp.Literal.number(0)),
         *[exp.LT(this=column(c.name), expression=exp.Literal.number(0))
-          for c in g.components if c.kind in ("COUNT", "COUNT_IF")])
+          for c in g.components if c.kind in ("COUNT", "COUNT_IF", "DISTINCT_COUNT")])
     stored = exp.Not(this=exp.Is(this=column(ROW_ID), expression=exp.Null()))
     groups = exp.Count(this=exp.Distinct(expressions=[exp.Anonymous(this="row", expressions=[
         column(Grouping.key(i)) for i in range(len(g.keys))])])) if g.keys else \

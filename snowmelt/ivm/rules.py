@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from snowmelt.catalog import Column
-from snowmelt.ivm import aggregate, recompute
+from snowmelt.ivm import aggregate, bag, recompute, window
 from snowmelt.ivm.aggregate import Unsupported, aggregates_of, decompose
 from snowmelt.ivm.canonical import SRC, WEIGHT
 from snowmelt.ivm.linear import Form, is_linear, number_leaves, rewrite
@@ -100,7 +100,7 @@ class AggregateRule:
         g = decompose(canonical, len(canonical.expressions))
         state = [Column(g.key(i), PLACEHOLDER_TYPE) for i in g.hidden]
         state.append(Column(aggregate.COUNT, "BIGINT"))
-        state += [Column(c.name, "BIGINT" if c.kind in ("COUNT", "COUNT_IF") else
+        state += [Column(c.name, "BIGINT" if c.kind in ("COUNT", "COUNT_IF", "DISTINCT_COUNT") else
                          PLACEHOLDER_TYPE) for c in g.components]
         return Planned(g.strategy, state, {"row_ids": False})
 
@@ -118,5 +118,78 @@ class AggregateRule:
         return recompute.refresh(ctx, compiled, run)
 
 
-RULES: tuple[Rule, ...] = (AggregateRule(), LinearRule())
+def changed_leaves(ctx: Any, compiled: Compiled) -> frozenset[int]:
+    """The leaves whose source changed since the table's last refresh."""
+    return frozenset(i for i, name in enumerate(compiled.leaves) if ctx.sources[name].changed)
+
+
+def _mask(changed: frozenset[int], leaves: int) -> str:
+    return "".join("1" if i in changed else "0" for i in range(leaves))
+
+
+class JoinRule:
+    """Linear queries with joins (inner, cross, outer equi-joins) or LATERAL FLATTEN
+    (``join``, ``outer``), applied by value (``bag``)."""
+
+    name = "join"
+
+    def plan(self, canonical: exp.Expr, leaves: list[ObjectName]) -> Planned | None:
+        if not any(s.args.get("joins") for s in canonical.find_all(exp.Select)):
+            return None
+        broken = is_linear(canonical)
+        if broken is not None:
+            name = aggregate._name_of(broken)
+            raise Unsupported(name, f"{name} inside a subquery or UNION ALL branch is not "
+                              "supported by incremental refresh; move it into its own "
+                              "dynamic table and read that", broken)
+        return Planned("join", [], {"row_ids": False})
+
+    def compile(self, oid: int, plan: dict[str, Any]) -> Compiled:
+        canonical, leaves = parse(plan)
+        return Compiled(self.name, plan, canonical, leaves, {})
+
+    def materialize(self, compiled: Compiled) -> exp.Expr:
+        return compiled.canonical.copy()
+
+    def refresh(self, ctx: Any, compiled: Compiled, run: Runner) -> tuple[int, int]:
+        changed = changed_leaves(ctx, compiled)
+        name = "delta:" + _mask(changed, len(compiled.leaves))
+        template = compiled.templates.get(name)
+        if template is None:
+            template = compiled.templates[name] = rewrite(compiled.canonical, Form(
+                "delta", (WEIGHT,), len(compiled.leaves), changed))
+        build, key = compiled.statement(ctx, run, name, template)
+        return bag.apply_change(run, ctx.commit, ctx.target_oid, ctx.columns, build, key,
+                                "join")
+
+
+class WindowRule:
+    """Windows with PARTITION BY, QUALIFY, and stacks of windows/aggregates sharing a key
+    (``window``): affected-partition recompute."""
+
+    name = "window"
+
+    def plan(self, canonical: exp.Expr, leaves: list[ObjectName]) -> Planned | None:
+        stack = window.analyze(canonical)
+        if stack is None:
+            return None
+        return Planned("partition-recompute", window.state_columns(stack), {"row_ids": False})
+
+    def compile(self, oid: int, plan: dict[str, Any]) -> Compiled:
+        canonical, leaves = parse(plan)
+        stack = window.analyze(canonical)
+        assert stack is not None
+        return Compiled(self.name, plan, canonical, leaves,
+                        window.templates(stack, canonical, f"_sm_ivm_{oid}_"), data=stack)
+
+    def materialize(self, compiled: Compiled) -> exp.Expr:
+        return window.augment(compiled.canonical, compiled.data)[0]
+
+    def refresh(self, ctx: Any, compiled: Compiled, run: Runner) -> tuple[int, int]:
+        changed = changed_leaves(ctx, compiled)
+        return window.refresh(ctx, compiled, run, changed, Form(
+            "delta", (WEIGHT,), len(compiled.leaves), changed))
+
+
+RULES: tuple[Rule, ...] = (WindowRule(), AggregateRule(), JoinRule(), LinearRule())
 BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}

@@ -241,12 +241,6 @@ def test_every_refresh_succeeded_and_reports_what_it_touched(run: Run) -> None:
             assert actions <= {"INCREMENTAL", "NO_DATA"}, (name, actions)
 
 
-@pytest.mark.xfail(
-    reason="notyet: incremental joins and window functions (issue 4) have not landed; the "
-    "silver tables resolve to FULL (QUERY_NOT_SUPPORTED_FOR_INCREMENTAL) and the gold tables "
-    "follow (UPSTREAM_USES_FULL_REFRESH)",
-    strict=False,
-)
 def test_all_seven_dynamic_tables_resolve_to_incremental(run: Run) -> None:
     shown = run.session.sql(f"SHOW DYNAMIC TABLES IN DATABASE {core.DATABASE}").dicts()
     assert {r["name"]: r["refresh_mode"] for r in shown} == {

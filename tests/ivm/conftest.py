@@ -1,8 +1,8 @@
 """Fixtures and helpers of the incremental-compiler tests.
 
-``Twin`` runs the same statements on two databases: the *subject* maintains dynamic tables
-incrementally; the *shadow* never refreshes anything — its dynamic tables are plain views —
-so evaluating a table's SQL there is an independent from-scratch answer over the same data.
+``Solo`` is the differential oracles' harness: one database for many generated cases, and
+for each dynamic table the independent from-scratch answer — its own SQL over the base tables
+as of its data version, upstream dynamic tables expanded into their SQL.
 """
 
 from __future__ import annotations
@@ -42,69 +42,93 @@ def history(s: Session, name: str) -> list[dict[str, Any]]:
     return rows.to_dict("records")
 
 
-class Twin:
-    """A subject database and its shadow, fed the same statements.
+class Solo:
+    """One database for many generated cases, and the from-scratch answer for each table.
 
-    Opening two databases costs more than a generated case, so one pair serves many cases:
-    ``begin`` gives each case its own snowmelt database (``CASE<n>.S``) and ``end`` drops it.
+    Opening a database costs more than a generated case, so one serves them all: ``begin``
+    gives each case its own schema (``O.C<n>``) and ``end`` drops it. ``expected`` is a
+    table's own SQL over the base tables as of its data version — upstream dynamic tables
+    expanded into their SQL, each with ``CURRENT_TIMESTAMP`` bound to the statement time of
+    its own data version — so no refresh machinery stands behind the answer.
     """
 
     def __init__(self, clock: ManualClock):
         self.clock = clock
-        self.subject = snowmelt.connect(clock=clock)
-        self.shadow = snowmelt.connect(clock=ManualClock(clock.now()))
+        self.session = snowmelt.connect(clock=clock)
+        self.session.sql("CREATE WAREHOUSE WH; CREATE DATABASE O")
         self.script: list[str] = []
-        self.views: dict[str, str] = {}
-        self.defined: dict[str, str] = {}  # shadow view name -> its current SQL
         self.cases = 0
-        self.database = "D"
-        for s in (self.subject, self.shadow):
-            s.sql("CREATE WAREHOUSE WH")
 
     def begin(self) -> None:
         self.cases += 1
-        self.database = f"CASE{self.cases}"
-        self.script, self.views, self.defined = [], {}, {}
-        for s in (self.subject, self.shadow):
-            s.sql(f"CREATE DATABASE {self.database}; CREATE SCHEMA {self.database}.S; "
-                  f"USE SCHEMA {self.database}.S")
+        self.script = []
+        self.run(f"CREATE SCHEMA O.C{self.cases}")
+        self.run(f"USE SCHEMA O.C{self.cases}")
 
     def end(self) -> None:
-        for s in (self.subject, self.shadow):
-            s.sql(f"DROP DATABASE IF EXISTS {self.database}")
-
-    def relation(self, name: str) -> str:
-        """The engine relation (a DuckDB view) of table ``name`` in the current case."""
-        return f'"{self.database}.S"."{name}"'
+        self.session.sql(f"DROP SCHEMA IF EXISTS O.C{self.cases}")
 
     def close(self) -> None:
-        self.subject.close()
-        self.shadow.close()
+        self.session.close()
 
-    def both(self, sql: str) -> None:
+    def run(self, sql: str) -> None:
         self.script.append(sql + ";")
-        self.subject.sql(sql)
-        self.shadow.sql(sql)
+        self.session.sql(sql)
 
     def create(self, name: str, template: str, mode: str = "INCREMENTAL") -> None:
         text = template.replace(NOW, "CURRENT_TIMESTAMP()")
-        sql = f"CREATE DYNAMIC TABLE {name} {DT.format(mode=mode)} AS {text}"
-        self.script.append(sql + ";")
-        self.subject.sql(sql)
-        self.views[name] = template
+        self.run(f"CREATE DYNAMIC TABLE {name} {DT.format(mode=mode)} AS {text}")
 
-    def expected_sql(self, name: str, when: datetime) -> str:
-        literal = f"'{when.astimezone(UTC).isoformat(sep=' ')}'::TIMESTAMP_LTZ"
-        return self.views[name].replace(NOW, literal)
+    def oid(self, name: str) -> int:
+        from sqlglot import exp
 
-    def shadow_views(self, times: dict[str, datetime]) -> None:
-        """(Re)define every dynamic table as a view on the shadow, its CURRENT_TIMESTAMP
-        bound to the statement time of the table's data version."""
-        for name in self.views:
-            sql = self.expected_sql(name, times[name])
-            if self.defined.get(name) != sql:  # only time-dependent views change
-                self.shadow.sql(f"CREATE OR REPLACE VIEW {name} AS {sql}")
-                self.defined[name] = sql
+        return int(self.session.rt.resolver.lookup(exp.to_table(name)).oid)
+
+    def expected(self, oid: int) -> str:
+        """Engine SQL of table ``oid``'s query from scratch (see the class docstring)."""
+        from snowmelt.catalog import CatalogObject
+        from snowmelt.ivm.api import bind_time
+        from snowmelt.sql.parse import parse_padded
+
+        rt = self.session.rt
+        version = rt.catalog.dynamic_table(oid).data_version
+
+        def expand(table_oid: int) -> Any:
+            dt = rt.catalog.dynamic_table(table_oid)
+            query = bind_time(parse_padded(dt.query_sql),
+                              rt.catalog.version_time(dt.data_version))
+
+            def source(obj: CatalogObject, table: Any) -> Any:
+                if obj.kind == "DYNAMIC TABLE":
+                    return expand(obj.oid)
+                return rt.store.snapshot(obj.oid, obj.column_names, version)
+
+            return rt.resolver.bind(query, source, inline_views=True)
+
+        return str(rt.to_engine(expand(oid)).sql("duckdb"))
+
+    def check(self, names: list[str], context: str, one_round: bool = True,
+              state: bool = True) -> None:
+        """Every table equals its query from scratch (bags); with ``state``, its physical
+        rows, hidden state included, equal its plan from scratch too."""
+        s = self.session
+        oids = {name: self.oid(name) for name in names}
+        times = {name: s.rt.catalog.version_time(s.rt.catalog.dynamic_table(oid).data_version)
+                 for name, oid in oids.items()}
+        if one_round:
+            assert len(set(times.values())) == 1, f"{context}: one round at several times {times}"
+        for name, oid in oids.items():
+            obj = s.rt.catalog.get(oid)
+            expected = s.rt.engine.query(self.expected(oid))
+            cols = ", ".join(f'"{c}"' for c in obj.column_names)
+            actual = f'SELECT {cols} FROM "{obj.name.schema_key}"."{obj.name.name}"'
+            extra, missing, sample = bag_diff(s, actual, expected)
+            assert (extra, missing) == (0, 0), (
+                f"{context}: {name} has {extra} extra and {missing} missing rows; sample "
+                f"(extra -- missing): {sample}\n--- replay ---\n{self.replay()}")
+            assert not state or physical_diff(s, name) == (0, 0), (
+                f"{context}: hidden state of {name} drifted from its plan\n--- replay ---\n"
+                f"{self.replay()}")
 
     def replay(self) -> str:
         return "\n".join(self.script)

@@ -1,0 +1,142 @@
+"""Pushing an affected-key filter down to the source scans.
+
+An affected-key recompute evaluates its query only for the keys in a small table K. The
+filter ``(e_0, …, e_n) ∈ K`` is stated over the input of the operator that defines the key
+(a window's PARTITION BY, a GROUP BY); written there, the engine would compute every row of
+the input below it first. ``push`` moves it down through projections (substituting the
+projected expressions), filters and UNION ALL branches, and through joins into the input the
+key comes from, until it reaches the SELECT reading the source, where it becomes a semi join
+with K::
+
+    SELECT … FROM (SELECT d, DATE_TRUNC('hour', ts) AS h FROM RAW) AS x  [key x.d, x.h]
+    → SELECT … FROM (SELECT d, DATE_TRUNC('hour', ts) AS h FROM RAW
+                     SEMI JOIN K ON K.k0 IS NOT DISTINCT FROM RAW.d
+                              AND K.k1 IS NOT DISTINCT FROM DATE_TRUNC('hour', RAW.ts)) AS x
+
+so the scan of RAW feeds only the rows of the affected keys to everything above it. (A
+semi join, not ``EXISTS``: the engine turns a correlated EXISTS into a far slower plan.)
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from snowmelt.ivm.canonical import PLACEHOLDER, ROW_ID, column, null_safe_equal
+from snowmelt.ivm.join import LEAF
+from snowmelt.ivm.normalize import blocking
+
+KEYS = "_sm_keys"
+IDS = "_sm_ids"
+
+
+def key_name(i: int) -> str:
+    return f"_sm_k{i}"
+
+
+def _linear(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Union):
+        return not node.args.get("distinct") and _linear(node.this) and _linear(node.expression)
+    return isinstance(node, exp.Select) and not blocking(node) and not any(
+        node.args.get(k) for k in ("limit", "offset", "fetch"))
+
+
+def _branches(node: exp.Expr) -> list[exp.Select]:
+    if isinstance(node, exp.Union):
+        return _branches(node.this) + _branches(node.expression)
+    if isinstance(node, exp.Subquery):
+        return _branches(node.this)
+    assert isinstance(node, exp.Select)
+    return [node]
+
+
+def _outputs(select: exp.Select) -> dict[str, exp.Expr]:
+    return {p.alias_or_name: p.unalias() for p in select.expressions}
+
+
+def _substitute(expression: exp.Expr, alias: str,
+                outputs: dict[str, exp.Expr]) -> exp.Expr | None:
+    """``expression`` with ``alias.c`` replaced by the projection ``c`` of the relation below;
+    None when a column is not projected there."""
+    missing: list[str] = []
+
+    def swap(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and node.table == alias:
+            found = outputs.get(node.name)
+            if found is None:
+                missing.append(node.name)
+                return node
+            return found.copy()
+        return node
+
+    out = expression.copy().transform(swap)
+    return None if missing else out
+
+
+def _home(select: exp.Select, exprs: list[exp.Expr]) -> int | None:
+    """The FROM item every column of ``exprs`` comes from, if the filter may move into it."""
+    items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
+    used = {c.table for e in exprs for c in e.find_all(exp.Column)}
+    names = [i.alias_or_name for i in items]
+    if len(used) != 1 or next(iter(used)) not in names:
+        return None
+    index = names.index(next(iter(used)))
+    joins = select.args.get("joins") or []
+    sides = [str(j.side or "").upper() for j in joins]
+    if index == 0:  # the preserved side of LEFT joins; not below a FULL join
+        return None if sides and sides[0] == "FULL" else 0
+    return index if sides[index - 1] == "" and not isinstance(items[index], exp.Lateral) \
+        else None
+
+
+def push(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table) -> None:
+    """Restrict ``select``'s input to rows whose ``exprs`` (over that input) are in
+    ``keys`` (``_sm_k0``, ...), as deep as the filter can go (in place)."""
+    if select.args.get("from_") is None:
+        raise ValueError("a key filter needs a FROM clause")
+    index = _home(select, exprs)
+    if index is not None:
+        items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
+        item = items[index]
+        if isinstance(item, exp.Subquery) and _linear(item.this):
+            branches = _branches(item.this)
+            names = [p.alias_or_name for p in branches[0].expressions]
+            mapped_all = []
+            for branch in branches:
+                outputs = dict(zip(names, [p.unalias() for p in branch.expressions],
+                                   strict=True))
+                mapped = [_substitute(e, item.alias_or_name, outputs) for e in exprs]
+                if any(m is None for m in mapped):
+                    break
+                mapped_all.append((branch, mapped))
+            else:
+                for branch, mapped in mapped_all:
+                    push(branch, mapped, keys)  # type: ignore[arg-type]
+                return
+    _attach(select, exprs, keys, index)
+
+
+def _attach(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table,
+            index: int | None) -> None:
+    """The semi join with K, at ``select``. When the key comes from one source reference,
+    the rows are picked by row id from a first scan of the key columns alone, so the scan
+    feeding ``select`` reads its other columns only for the affected keys."""
+    on = null_safe_equal((column(key_name(i), KEYS), e.copy()) for i, e in enumerate(exprs))
+    items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
+    leaf = items[index] if index is not None else None
+    if not isinstance(leaf, exp.Table) or not (LEAF in leaf.meta or
+                                               leaf.name.startswith(PLACEHOLDER)):
+        select.join(keys.copy().as_(KEYS), join_type="semi", copy=False, on=on)
+        return
+    alias = leaf.alias_or_name
+    ids = exp.select(column(ROW_ID, alias)).from_(leaf.copy()).join(
+        keys.copy().as_(KEYS), join_type="semi", on=on)
+    select.join(ids.subquery(IDS), join_type="semi", copy=False, on=exp.EQ(
+        this=column(ROW_ID, alias), expression=column(ROW_ID, IDS)))
+
+
+def semi_join(select: exp.Select, names: list[str], alias: str, keys: exp.Table) -> exp.Select:
+    """``select`` restricted to rows of relation ``alias`` whose columns ``names`` are in
+    ``keys`` (for reading a table's stored rows of the affected keys)."""
+    return select.join(keys.copy().as_(KEYS), join_type="semi", copy=False,
+                       on=null_safe_equal((column(key_name(i), KEYS), column(n, alias))
+                                          for i, n in enumerate(names)))
