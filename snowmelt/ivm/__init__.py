@@ -13,13 +13,21 @@ Modules, one concern each:
   refresh_incremental) and ``session`` (explain);
 * ``analysis`` — unsupported constructs with line/column, then which rule claims the query;
 * ``canonical`` — the canonical query (qualified, CTEs inlined), placeholders, time binding;
-* ``rules`` — the rule registry (issue 4's joins and windows plug in here);
+* ``normalize`` — joins under aggregates/windows moved into subqueries, RIGHT → LEFT joins;
+* ``rules`` — the rule registry;
 * ``linear`` — Δσπ(R) = σπ(ΔR), UNION ALL, time-dependent filters; also the input
   differentiator every other rule uses;
+* ``join`` — inner and cross joins of any number of inputs (telescoping over the FROM
+  items), LATERAL FLATTEN; ``outer`` — LEFT/RIGHT/FULL equi-joins (the NULL-extended rows);
 * ``aggregate`` — GROUP BY / scalar aggregates merged into hidden per-group state;
+  ``count_distinct`` — COUNT(DISTINCT x) from the change and a probe of the new state;
 * ``recompute`` — affected-key recompute (MIN/MAX after deletes, holistic aggregates, HAVING)
   and the aggregate rule's executor;
+* ``window`` — windows with PARTITION BY, QUALIFY, stacks of windows and aggregates on one
+  key (sessionization): affected-partition recompute; ``pushdown`` — the key filter pushed
+  down to the source scans;
 * ``distinct`` — DISTINCT and UNION by counting;
+* ``bag`` — applying a weighted change by value (rules whose rows carry no identity);
 * ``writes`` — writes that keep the storage contract (delete log, versions, row ids);
 * ``program`` / ``runner`` — compiled-plan cache, statement rendering, execution or EXPLAIN.
 

@@ -45,7 +45,8 @@ def distinct_delta(g: Any, c: Any, leaves: int, index: int) -> exp.Select:
     keys = list(g.keys) + [c.arg]
     names = [pushdown.key_name(i) for i in range(len(keys))]
     pairs = exp.Table(this=exp.to_identifier(f"_sm_p{index}", quoted=True))
-    probe = exp.select(*[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(keys, names, strict=True)],
+    probe = exp.select(*[exp.alias_(k.copy(), n, quoted=True)
+                         for k, n in zip(keys, names, strict=True)],
                        exp.alias_(exp.func("count", exp.Star()), "_sm_n", quoted=True)).from_(
         subquery(rewrite(g.input, Form("new", (), leaves)), g.alias))
     pushdown.push(probe, [k.copy() for k in keys], pairs)

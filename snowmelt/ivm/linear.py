@@ -19,9 +19,11 @@ the change of σ_p(R) is not a function of ΔR alone:
 The two extra terms read the old state of R (a scan of R, not of the change): that is the
 price of a moving window, and it is paid only by queries that use the current time.
 
-``rewrite`` is also the input differentiator of the aggregate rule: any operator whose input
-is linear differentiates that input here. Joins (issue 4) extend ``rewrite`` with the join
-rule over the old and new states of the other inputs.
+``rewrite`` is also the input differentiator of the aggregate and window rules: any operator
+whose input is linear differentiates that input here. A SELECT with joins (or LATERAL
+FLATTEN) is handed to the join rule (``join``), which differentiates over the old and new
+states of the other inputs; ``Form.changed`` lets it leave out the terms of unchanged
+sources.
 """
 
 from __future__ import annotations

@@ -50,6 +50,8 @@ class Compiled:
     canonical: exp.Expr
     leaves: list[ObjectName]
     templates: dict[str, exp.Expr] = field(default_factory=dict)
+    # builds ``templates`` on first use: CREATE compiles a plan only for its full contents
+    builder: Callable[[], dict[str, exp.Expr]] | None = None
     data: Any = None  # the rule's own decomposition (e.g. the grouping)
     memo: dict[str, str] = field(default_factory=dict)  # rendered SQL by statement key
 
@@ -61,11 +63,18 @@ class Compiled:
         return any(t.name.startswith((f"{PLACEHOLDER}old_", f"{PLACEHOLDER}new_"))
                    for t in template.find_all(exp.Table))
 
+    def template(self, name: str) -> exp.Expr:
+        """Template ``name``, building the rule's templates the first time one is asked."""
+        if name not in self.templates and self.builder is not None:
+            self.templates.update(self.builder())
+            self.builder = None
+        return self.templates[name]
+
     def statement(self, ctx: Any, run: Runner, name: str,
                   template: exp.Expr | None = None) -> tuple[Statement, str | None]:
         """Template ``name`` for ``ctx``'s engine and the key its SQL may be cached under
         (None when it must be rendered again at each refresh)."""
-        source = template if template is not None else self.templates[name]
+        source = template if template is not None else self.template(name)
         dynamic = self.time_dependent  # versions are parameters: only the time is bound
 
         def build() -> exp.Expr:

@@ -4,8 +4,13 @@ rule's templates, full contents and refresh.
 A rule is a small object with ``plan`` (claim and plan a canonical query at CREATE, or return
 None to let the next rule try), ``compile`` (persisted plan → templates), ``materialize``
 (the full contents, user columns then state columns) and ``refresh``. ``RULES`` is tried in
-order; a new strategy (windows, outer joins, FLATTEN in issue 4) is a new module plus an
-entry here, placed before the rules it is more specific than.
+order; a new strategy is a new module plus an entry here, placed before the rules it is more
+specific than:
+
+* ``WindowRule`` — windows, QUALIFY, stacks of non-linear layers on one key (``window``);
+* ``AggregateRule`` — one GROUP BY / DISTINCT / scalar aggregate on top (``aggregate``);
+* ``JoinRule`` — linear queries with joins or LATERAL FLATTEN (``join``, ``outer``);
+* ``LinearRule`` — projections, filters, UNION ALL (``linear``).
 """
 
 from __future__ import annotations
@@ -108,8 +113,8 @@ class AggregateRule:
         canonical, leaves = parse(plan)
         assert isinstance(canonical, exp.Select)
         g = decompose(canonical, len(canonical.expressions))
-        templates = recompute.templates(g, len(leaves), f"_sm_ivm_{oid}_")
-        return Compiled(self.name, plan, canonical, leaves, templates, data=g)
+        return Compiled(self.name, plan, canonical, leaves, data=g, builder=lambda: (
+            recompute.templates(g, len(leaves), f"_sm_ivm_{oid}_")))
 
     def materialize(self, compiled: Compiled) -> exp.Expr:
         return aggregate.materialize(compiled.data, len(compiled.leaves))
@@ -179,8 +184,8 @@ class WindowRule:
         canonical, leaves = parse(plan)
         stack = window.analyze(canonical)
         assert stack is not None
-        return Compiled(self.name, plan, canonical, leaves,
-                        window.templates(stack, canonical, f"_sm_ivm_{oid}_"), data=stack)
+        return Compiled(self.name, plan, canonical, leaves, data=stack, builder=lambda: (
+            window.templates(stack, canonical, f"_sm_ivm_{oid}_")))
 
     def materialize(self, compiled: Compiled) -> exp.Expr:
         return window.augment(compiled.canonical, compiled.data)[0]

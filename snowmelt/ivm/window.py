@@ -347,7 +347,7 @@ def refresh(ctx: Any, compiled: Compiled, run: Runner, changed: frozenset[int],
                                  key_columns(stack, list(ctx.columns)), "t", keys)
         stored = stored.where(exp.In(this=column(ROW_ID, "t"), query=exp.Subquery(this=ids)))
     name = "recompute" if keys is not None else "recompute_all"
-    build, key = compiled.statement(ctx, run, name, compiled.templates[name])
+    build, key = compiled.statement(ctx, run, name)
     types: dict[str, str] = {}
 
     def change() -> exp.Expr:

@@ -23,7 +23,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
-from sqlglot import exp
 
 from snowmelt.clock import ManualClock
 

@@ -143,6 +143,11 @@ FAMILY: dict[str, Any] = {
     "window-over-join": _one("SELECT F.ID, D.NAME, ROW_NUMBER() OVER (PARTITION BY F.K "
                              "ORDER BY " + JOINED_ORDER + ") AS RN FROM F JOIN DIM D "
                              "ON F.K = D.K"),
+    "window-over-flatten": _one("SELECT F.ID, X.VALUE::INT AS E, ROW_NUMBER() OVER (PARTITION BY "
+                                "F.K ORDER BY F.ID, X.INDEX, F.TS, F.G, F.V, F.J) AS RN FROM F, "
+                                "LATERAL FLATTEN(input => PARSE_JSON(F.J)) X"),
+    "window-by-null-side": _one("SELECT F.ID, D.NAME, COUNT(*) OVER (PARTITION BY D.NAME) AS N "
+                                "FROM F LEFT JOIN DIM D ON F.K = D.K"),
     "window-over-left-join": _one("SELECT F.ID, F.K, D.NAME, COUNT(*) OVER (PARTITION BY F.K) "
                                   "AS N FROM F LEFT JOIN DIM D ON F.K = D.K"),
     # -- stacks on one key --------------------------------------------------------------------------
