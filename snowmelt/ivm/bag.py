@@ -18,6 +18,7 @@ exact for its consumers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlglot import exp
 
@@ -31,13 +32,20 @@ NET = "_sm_n"
 IDS = "_sm_ids"
 
 
-def consolidate(change: Statement, columns: Sequence[str], ids: bool = False) -> exp.Select:
+def consolidate(change: Statement, columns: Sequence[str], ids: bool = False,
+                types: dict[str, str] | None = None) -> exp.Select:
     """``change`` (``columns`` + weight, by position; + the row id of a stored copy when
     ``ids``) summed per row value, zeros dropped; with ``ids``, each value also lists the
-    row ids of its stored copies."""
+    row ids of its stored copies. With ``types``, values are first cast to the stored column
+    types, so a value compares equal to the copy the table holds."""
     body = change() if callable(change) else change
     total = exp.func("sum", column(WEIGHT))
     names = list(columns) + [WEIGHT] + ([ROW_ID] if ids else [])
+    if types:
+        body = exp.select(*[exp.alias_(exp.cast(column(c, "_sm_u"), exp.DataType.build(
+            types[c], dialect="duckdb")), c, quoted=True) for c in columns],
+            *[column(c, "_sm_u") for c in names[len(columns):]]).from_(
+            subquery(body, "_sm_u", names))
     items: list[exp.Expr] = [column(c) for c in columns]
     items.append(exp.cast(total, "BIGINT").as_(NET))
     if ids:
@@ -86,14 +94,21 @@ def _copies(columns: Sequence[str], net: exp.Table) -> exp.Select:
 
 def apply_change(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
                  change: Statement, key: str | None, name: str,
-                 ids: bool = False) -> tuple[int, int]:
+                 ids: bool = False, engine: Any = None,
+                 label: str = "consolidate the change per row value") -> tuple[int, int]:
     """Apply ``change`` (``columns`` + ``_sm_weight``, + ``_sm_rowid`` when ``ids``: the row
     id of each stored copy it removes, NULL for added rows) to table ``oid`` by value;
     returns (rows inserted, rows deleted). ``key`` caches the consolidation's SQL (None:
-    render at each refresh); ``name`` prefixes the cache keys of the writes."""
+    render at each refresh); ``name`` prefixes the cache keys of the writes. Given the
+    ``engine``, values are cast to the table's column types first."""
     cols = list(columns)
-    net, rows = run.temp_count("consolidate the change per row value", "net",
-                               lambda: consolidate(change, cols, ids),
+
+    def net_select() -> exp.Expr:
+        types = dict(engine.columns_of(exp.select("*").from_(data_table(oid)))) \
+            if engine is not None else None
+        return consolidate(change, cols, ids, types)
+
+    net, rows = run.temp_count(label, "net", net_select,
                                None if key is None else f"{key}:net")
     if not rows:
         return 0, 0

@@ -165,7 +165,7 @@ class JoinRule:
                 "delta", (WEIGHT,), len(compiled.leaves), changed))
         build, key = compiled.statement(ctx, run, name, template)
         return bag.apply_change(run, ctx.commit, ctx.target_oid, ctx.columns, build, key,
-                                "join")
+                                "join", engine=ctx.store.engine)
 
 
 class WindowRule:

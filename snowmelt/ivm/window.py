@@ -163,8 +163,7 @@ class Stack:
     hidden: list[list[bool]]  # per layer, whether that column is added by the rule
     positions: list[int | None]  # per key, the user column at the top (None: hidden state)
     time_above: bool
-    user_columns: int
-    state: list[str] = field(default_factory=list)
+    state: list[str] = field(default_factory=list)  # the hidden key columns, in order
 
 
 def _locate(select: exp.Select, expression: exp.Expr, i: int) -> tuple[str, bool]:
@@ -223,7 +222,6 @@ def analyze(query: exp.Expr) -> Stack | None:
                           "query share no partitioning key, so a change cannot be confined to "
                           "some partitions; split the query into dynamic tables", lowest)
     top = chain[0]
-    user = len(top.expressions)
     positions = []
     for i in alive:
         position = next((p for p, e in enumerate(top.expressions)
@@ -236,7 +234,7 @@ def analyze(query: exp.Expr) -> Stack | None:
         for part in (value if isinstance(value, list) else [value])
         if isinstance(part, exp.Expr))
     stack = Stack([candidates[i] for i in alive], [names[i] for i in alive],
-                  [hidden[i] for i in alive], positions, time_above, user)
+                  [hidden[i] for i in alive], positions, time_above)
     stack.state = [hidden_name(i) for i, p in zip(alive, positions, strict=True) if p is None]
     return stack
 
@@ -361,7 +359,8 @@ def refresh(ctx: Any, compiled: Compiled, run: Runner, changed: frozenset[int],
         return exp.union(fresh, stored, distinct=False)
 
     return bag.apply_change(run, ctx.commit, oid, physical, change,
-                            None if key is None else f"{key}:change", "window", ids=True)
+                            None if key is None else f"{key}:change", "window", ids=True,
+                            label="recompute those partitions, diff them with the stored rows")
 
 
 def templates(stack: Stack, query: exp.Expr, prefix: str) -> dict[str, exp.Expr]:

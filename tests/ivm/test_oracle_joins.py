@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from snowmelt.clock import ManualClock
 
-from .conftest import Solo
+from .conftest import NOW, Solo
 
 EXAMPLES = int(os.environ.get("SNOWMELT_ORACLE_JOIN_EXAMPLES", "300"))
 FACTS = ("F", "F2")
@@ -143,6 +143,10 @@ FAMILY: dict[str, Any] = {
     "window-over-join": _one("SELECT F.ID, D.NAME, ROW_NUMBER() OVER (PARTITION BY F.K "
                              "ORDER BY " + JOINED_ORDER + ") AS RN FROM F JOIN DIM D "
                              "ON F.K = D.K"),
+    "join-time-window": _one("SELECT F.ID, D.NAME, F.TS FROM F JOIN DIM D ON F.K = D.K "
+                             "WHERE F.TS > DATEADD(minute, -{m}, {NOW})"),
+    "qualify-time": _one("SELECT ID, K, TS FROM F QUALIFY MAX(TS) OVER (PARTITION BY K) > "
+                         "DATEADD(minute, -{m}, {NOW})"),
     "window-over-flatten": _one("SELECT F.ID, X.VALUE::INT AS E, ROW_NUMBER() OVER (PARTITION BY "
                                 "F.K ORDER BY F.ID, X.INDEX, F.TS, F.G, F.V, F.J) AS RN FROM F, "
                                 "LATERAL FLATTEN(input => PARSE_JSON(F.J)) X"),
@@ -212,7 +216,7 @@ OP = st.one_of(
     st.tuples(st.just("dim-rename"), KEYS, NAMES),
     st.tuples(st.just("dim-rekey"), NAMES, KEYS),
 )
-STEP = st.lists(OP, min_size=0, max_size=4)
+STEP = st.tuples(st.lists(OP, min_size=0, max_size=4), st.integers(0, 3600))  # ops, seconds
 
 
 def _lit(value: Any) -> str:
@@ -304,7 +308,8 @@ CASES = st.builds(
 
 
 def pipeline(case: Case) -> list[tuple[str, str]]:
-    params = dict(case.params, order=ORDER, order_desc=ORDER_DESC, sorder=ORDER[:-3])
+    params = dict(case.params, order=ORDER, order_desc=ORDER_DESC, sorder=ORDER[:-3], NOW=NOW,
+                  m=30 * (1 + case.params["c1"]))
     params["where"] = WHERES[params["w"]].format(**params)
     return FAMILY[case.family](params)
 
@@ -328,7 +333,8 @@ def run_case(case: Case) -> None:
         note(harness.replay())
         harness.check(names, "after CREATE", one_round=False, state=False)
         oids = [harness.oid(n) for n in names]
-        for number, ops in enumerate(case.steps, 1):
+        for number, (ops, seconds) in enumerate(case.steps, 1):
+            harness.clock.advance(seconds)
             for op in ops:
                 harness.clock.advance(1)
                 harness.run(_op_sql(op, harness))
