@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.refresh import Row, peak_memory
+from bench.refresh import Row, no_data_ms, peak_memory
 
 DATABASE = "DATA_ENGINEERING_DEMO"
 SILVER = ("SENSOR_READINGS_CLEANED", "TRANSACTIONS_ENRICHED", "CUSTOMER_SESSIONS")
@@ -342,7 +342,7 @@ def run_size(size: int, fractions: list[float], repeat: int,
         for name, row in done.items():
             row.incremental_s = statistics.median(t[0] for t in times[name])
             row.full_s = statistics.median(t[1] for t in times[name])
-            row.no_data_ms = 1000 * min(timed(s, name, ("NO_DATA",))[0] for _ in range(repeat))
+            row.no_data_ms = no_data_ms(s, _oid(s, name), repeat)
         rows += done.values()
         say(f"N = {size:,}, change {fraction:.1%} (median of {ROUNDS} rounds): "
             f"{sum(r.incremental_s for r in done.values()):.2f} s incremental, "

@@ -130,6 +130,13 @@ class DynamicTable:
 
 
 _DT_FIELDS = [f for f in DynamicTable.__dataclass_fields__]
+_NO_DATA_FIELDS = ("data_version", "data_timestamp")
+# the latest successful NO_DATA refresh of one table (``?`` = its oid), or of all (NULL)
+_LATEST_NO_DATA = (
+    f'SELECT oid, data_version, data_timestamp FROM "{M}".refresh_history'
+    " WHERE (oid = ? OR ? IS NULL) AND state = 'SUCCEEDED' AND refresh_action = 'NO_DATA'"
+    " QUALIFY row_number() OVER (PARTITION BY oid ORDER BY refresh_id DESC) = 1"
+)
 
 
 class Catalog:
@@ -161,11 +168,7 @@ class Catalog:
         with self._lock:
             if key not in self._memo:
                 self._memo[key] = load()
-            value = self._memo[key]
-            if isinstance(value, DynamicTable):
-                # shallow: the plan (large, compiled SQL) is shared and never mutated in place
-                return dataclasses.replace(value)
-            return copy.deepcopy(value)
+            return _copy(self._memo[key])
 
     # -- set-up -------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -378,8 +381,15 @@ class Catalog:
         return self._cached(("dt", oid), lambda: self._dynamic_table(oid))  # type: ignore[no-any-return]
 
     def _dynamic_table(self, oid: int) -> DynamicTable:
+        # A NO_DATA refresh records its frontier in its history row only (one statement):
+        # the frontier is the later of the table's row and its latest NO_DATA success.
+        fields = ", ".join(
+            f"coalesce(h.{f}, d.{f})" if f in _NO_DATA_FIELDS else f"d.{f}" for f in _DT_FIELDS
+        )
         rows = self.engine.rows(
-            f'SELECT {", ".join(_DT_FIELDS)} FROM "{M}".dynamic_tables WHERE oid = ?', [oid]
+            f'SELECT {fields} FROM "{M}".dynamic_tables d LEFT JOIN ({_LATEST_NO_DATA}) h'
+            " ON h.oid = d.oid AND h.data_version > d.data_version WHERE d.oid = ?",
+            [oid, oid, oid],
         )
         if not rows:
             raise ObjectNotFound(f"Object id {oid} is not a dynamic table")
@@ -398,6 +408,24 @@ class Catalog:
         sets = ", ".join(f"{k} = ?" for k in values)
         self.engine.execute(
             f'UPDATE "{M}".dynamic_tables SET {sets} WHERE oid = ?', [*values.values(), oid]
+        )
+
+    def advance_frontier(self, oid: int, version: int, when: datetime) -> None:
+        """A NO_DATA refresh moved the frontier of ``oid``: its history row (written by the
+        caller) is the durable record; this keeps the memo in step without a statement."""
+        with self._lock:
+            cached = self._memo.get(("dt", oid))
+            if cached is not None:
+                cached.data_version, cached.data_timestamp = version, when
+
+    def fold_frontiers(self) -> None:
+        """Copy NO_DATA frontiers from the history into the tables' rows (before the
+        history is pruned)."""
+        self.engine.execute(
+            f'UPDATE "{M}".dynamic_tables d SET data_version = h.data_version,'
+            f" data_timestamp = h.data_timestamp FROM ({_LATEST_NO_DATA}) h"
+            " WHERE h.oid = d.oid AND h.data_version > d.data_version",
+            [None, None],
         )
 
     # -- dependencies -------------------------------------------------------------------------
@@ -527,3 +555,23 @@ class Catalog:
 
 def _columns_json(columns: list[Column]) -> str:
     return json.dumps([c.__dict__ for c in columns])
+
+
+def _copy(value: Any) -> Any:
+    """A memoized value for a caller to keep (and perhaps change): dynamic tables shallowly
+    (the plan, large compiled SQL, is shared and never mutated in place), objects with their
+    own column list, immutable values as they are."""
+    if isinstance(value, DynamicTable):
+        return dataclasses.replace(value)
+    if isinstance(value, CatalogObject):
+        return dataclasses.replace(value, columns=[dataclasses.replace(c) for c in value.columns])
+    if value is None or isinstance(value, (int, str, datetime, ObjectName)):
+        return value
+    if isinstance(value, list) and all(
+        isinstance(v, tuple) and all(i is None or isinstance(i, (int, str)) for i in v)
+        for v in value
+    ):
+        return list(value)
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return copy.deepcopy(value)

@@ -40,9 +40,29 @@ class RefreshOutcome:
     data_timestamp: datetime
     inserted: int = 0
     deleted: int = 0
+    read: int = 0  # source rows consumed (STATISTICS numRowsRead)
     message: str | None = None
     code: str | None = None
     statistics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Attempt:
+    """One refresh of one table, as its history row will describe it."""
+
+    obj: CatalogObject
+    dt: DynamicTable
+    trigger: str
+    start: datetime  # on the session clock
+    version: int  # the data version refreshed to
+    when: datetime  # the data timestamp
+    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.perf_counter)
+
+    def outcome(self, state: str, action: str | None, inserted: int = 0, deleted: int = 0,
+                message: str | None = None, code: str | None = None) -> RefreshOutcome:
+        return RefreshOutcome(self.obj.oid, self.obj.name, state, action, self.when,
+                              inserted=inserted, deleted=deleted, message=message, code=code)
 
 
 class Refresher:
@@ -122,32 +142,13 @@ class Refresher:
         self, obj: CatalogObject, dt: DynamicTable, version: int, when: datetime, trigger: str
     ) -> RefreshOutcome:
         rt = self.rt
-        start = rt.clock.now()
-        started = time.perf_counter()
-        query_id = str(uuid.uuid4())
+        attempt = Attempt(obj, dt, trigger, rt.clock.now(), version, when)
         self.running.add(obj.oid)
         try:
             inputs = self._inputs(obj)
             action = self._action(dt, inputs)
             if action == "NO_DATA":
-                with rt.engine.transaction():
-                    self._advance(
-                        obj, dt, version, when, dt.commit_version, inputs, consumed_changed=False
-                    )
-                    outcome = RefreshOutcome(obj.oid, obj.name, "SUCCEEDED", action, when)
-                    self._history(
-                        obj,
-                        dt,
-                        outcome,
-                        trigger,
-                        start,
-                        query_id,
-                        version,
-                        dt.commit_version,
-                        started,
-                        inputs,
-                    )
-                return outcome
+                return self._no_data(attempt, inputs)
             with rt.store.write("REFRESH") as commit:
                 if action == "INCREMENTAL":
                     inserted, deleted = ivm.refresh_incremental(
@@ -164,32 +165,32 @@ class Refresher:
                     else dt.commit_version
                 )
                 self._advance(obj, dt, version, when, commit_version, inputs)
-                outcome = RefreshOutcome(
-                    obj.oid, obj.name, "SUCCEEDED", action, when, inserted, deleted
-                )
-                self._history(
-                    obj,
-                    dt,
-                    outcome,
-                    trigger,
-                    start,
-                    query_id,
-                    version,
-                    commit_version,
-                    started,
-                    inputs,
-                )
+                outcome = attempt.outcome("SUCCEEDED", action, inserted, deleted)
+                outcome.read = self._rows_read(action, version, inputs)
+                self._history(attempt, outcome, commit_version, inputs)
             return outcome
-        except SnowmeltError as err:
-            return self._record_failure(
-                obj, dt, trigger, start, when, version, query_id, started, err
-            )
         except Exception as err:  # an engine error is a refresh failure, not a crash
-            return self._record_failure(
-                obj, dt, trigger, start, when, version, query_id, started, err
-            )
+            return self._record_failure(attempt, err)
         finally:
             self.running.discard(obj.oid)
+
+    def _no_data(
+        self, attempt: Attempt, inputs: list[tuple[CatalogObject, int | None, int | None]]
+    ) -> RefreshOutcome:
+        """No input changed: only the frontier moves. Usually one statement, the history
+        row, which is also the durable record of the new frontier (the catalog reads it
+        back); a table with failures to clear updates its row in the same transaction."""
+        obj, dt = attempt.obj, attempt.dt
+        outcome = attempt.outcome("SUCCEEDED", "NO_DATA")
+        if dt.consecutive_failures:
+            with self.rt.engine.transaction():
+                self._advance(obj, dt, attempt.version, attempt.when, dt.commit_version, inputs,
+                              consumed_changed=False)
+                self._history(attempt, outcome, dt.commit_version, inputs)
+            return outcome
+        self._history(attempt, outcome, dt.commit_version, inputs)
+        self.rt.catalog.advance_frontier(obj.oid, attempt.version, attempt.when)
+        return outcome
 
     # -- pieces ----------------------------------------------------------------------------------
     def _inputs(self, obj: CatalogObject) -> list[tuple[CatalogObject, int | None, int | None]]:
@@ -220,6 +221,21 @@ class Refresher:
         ):
             return "NO_DATA"
         return "INCREMENTAL" if dt.refresh_mode == "INCREMENTAL" else "FULL"
+
+    def _rows_read(
+        self, action: str, version: int, inputs: list[tuple[CatalogObject, int | None, int | None]]
+    ) -> int:
+        """STATISTICS numRowsRead: the source rows the refresh consumed — every input's
+        snapshot for a full evaluation, the inputs' net changes for an incremental one
+        (rows that joins, windows and recomputed groups look up by key are not counted)."""
+        store, total = self.rt.store, 0
+        for source, consumed, _ in inputs:
+            upto = self._source_version(source) if source.kind == "DYNAMIC TABLE" else version
+            if action != "INCREMENTAL":
+                total += store.count(store.snapshot(source.oid, [], upto, with_row_id=True))
+            elif consumed is not None and upto > consumed:
+                total += store.count(store.change(source.oid, [], consumed, upto))
+        return total
 
     def _source_version(self, source: CatalogObject) -> int:
         """The version a consumer should record as consumed for ``source`` right now."""
@@ -355,22 +371,18 @@ class Refresher:
 
     def _history(
         self,
-        obj: CatalogObject,
-        dt: DynamicTable,
+        attempt: Attempt,
         outcome: RefreshOutcome,
-        trigger: str,
-        start: datetime,
-        query_id: str,
-        version: int,
         commit_version: int | None,
-        started: float,
         inputs: list[tuple[CatalogObject, int | None, int | None]] | None,
     ) -> None:
+        obj, dt, start, version = attempt.obj, attempt.dt, attempt.start, attempt.version
         rt = self.rt
-        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        elapsed_ms = int((time.perf_counter() - attempt.started) * 1000)
         outcome.statistics = {
             "numInsertedRows": outcome.inserted,
             "numDeletedRows": outcome.deleted,
+            "numRowsRead": outcome.read,
             "numCopiedRows": 0,
             "numAddedPartitions": 0,
             "numRemovedPartitions": 0,
@@ -408,7 +420,7 @@ class Refresher:
                 "state": outcome.state,
                 "state_code": outcome.code,
                 "state_message": outcome.message,
-                "query_id": query_id,
+                "query_id": attempt.query_id,
                 "data_timestamp": outcome.data_timestamp,
                 "refresh_start_time": start,
                 "refresh_end_time": end,
@@ -421,7 +433,7 @@ class Refresher:
                 else None,
                 "statistics": outcome.statistics,
                 "refresh_action": outcome.action,
-                "refresh_trigger": trigger,
+                "refresh_trigger": attempt.trigger,
                 "target_lag_sec": dt.target_lag_sec,
                 "graph_history_valid_from": rt.catalog.graph_valid_from(obj.oid),
                 "inputs_with_changed_data": changed or None,
@@ -438,31 +450,19 @@ class Refresher:
             }
         )
 
-    def _record_failure(
-        self,
-        obj: CatalogObject,
-        dt: DynamicTable,
-        trigger: str,
-        start: datetime,
-        when: datetime,
-        version: int,
-        query_id: str,
-        started: float,
-        err: Exception,
-    ) -> RefreshOutcome:
+    def _record_failure(self, attempt: Attempt, err: Exception) -> RefreshOutcome:
+        obj, dt = attempt.obj, attempt.dt
         code = getattr(err, "code", None) or "REFRESH_FAILED"
         message = f"{type(err).__name__}: {err}" if not isinstance(err, SnowmeltError) else str(err)
-        outcome = RefreshOutcome(
-            obj.oid, obj.name, "FAILED", None, when, message=message, code=code
-        )
+        outcome = attempt.outcome("FAILED", None, message=message, code=code)
         if self.rt.store.open_commit is not None:  # inside CREATE: the CREATE fails whole
             raise RefreshError(
                 f"Initial refresh of {obj.name} failed: {message}", name=str(obj.name), code=code
             ) from err
         with self.rt.engine.transaction():
-            failures = dt.consecutive_failures + (1 if trigger == "SCHEDULED" else 0)
+            failures = dt.consecutive_failures + (1 if attempt.trigger == "SCHEDULED" else 0)
             self.rt.catalog.update_dynamic_table(obj.oid, consecutive_failures=failures)
-            self._history(obj, dt, outcome, trigger, start, query_id, version, None, started, None)
+            self._history(attempt, outcome, None, None)
         return outcome
 
     def _record_upstream_failed(
@@ -474,29 +474,16 @@ class Refresher:
         version: int,
         upstream: int,
     ) -> RefreshOutcome:
+        attempt = Attempt(obj, dt, trigger, self.rt.clock.now(), version, when)
         name = self.rt.catalog.get(upstream).name
-        outcome = RefreshOutcome(
-            obj.oid,
-            obj.name,
+        outcome = attempt.outcome(
             "UPSTREAM_FAILED",
             None,
-            when,
             message=f"Upstream dynamic table {name} failed to refresh",
             code="UPSTREAM_FAILED",
         )
         with self.rt.engine.transaction():
-            self._history(
-                obj,
-                dt,
-                outcome,
-                trigger,
-                self.rt.clock.now(),
-                str(uuid.uuid4()),
-                version,
-                None,
-                time.perf_counter(),
-                None,
-            )
+            self._history(attempt, outcome, None, None)
         return outcome
 
 

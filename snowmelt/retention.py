@@ -26,6 +26,7 @@ def prune(rt: Runtime, now: datetime) -> dict[str, int]:
     counts = {"refresh_history": 0, "graph_history": 0, "delete_log": 0}
     history_cutoff = now - HISTORY_RETENTION
     with rt.store.lock, rt.engine.transaction():
+        rt.catalog.fold_frontiers()  # NO_DATA frontiers live in history rows until folded
         counts["refresh_history"] = _deleted(
             rt,
             f'DELETE FROM "{META_SCHEMA}".refresh_history WHERE refresh_end_time < ?',

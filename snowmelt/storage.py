@@ -208,6 +208,12 @@ class Store:
         )
         return exp.union(exp.union(born_alive, born_logged, distinct=False), died, distinct=False)
 
+    def count(self, rows: exp.Expression) -> int:
+        """How many rows a reader (``snapshot``, ``change``) yields."""
+        counted = exp.select("count(*)").from_(exp.Subquery(this=rows, alias=exp.TableAlias(
+            this=exp.to_identifier("_sm_n"))))
+        return int(self.engine.rows(counted)[0][0])
+
     def count_rows(self, oid: int) -> int:
         return int(self.engine.rows(exp.select("count(*)").from_(data_table(oid)))[0][0])
 

@@ -72,6 +72,7 @@ def table_status(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
         mode,
         initialized,
     ) in tables:
+        data_ts = rt.catalog.dynamic_table(oid).data_timestamp  # includes NO_DATA frontiers
         lag = (now - data_ts).total_seconds() if data_ts is not None else None
         last_state, last_code, last_message, last_end = last.get(oid, (None,) * 4)
         found.append(

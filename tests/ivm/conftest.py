@@ -8,11 +8,13 @@ as of its data version, upstream dynamic tables expanded into their SQL.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 
 import snowmelt
 from snowmelt.clock import ManualClock
@@ -208,3 +210,63 @@ def physical_diff(s: Session, name: str) -> tuple[int, int]:
         f"SELECT (SELECT COUNT(*) FROM (({actual}) EXCEPT ALL ({expected}))), "
         f"(SELECT COUNT(*) FROM (({expected}) EXCEPT ALL ({actual})))")[0]
     return int(extra), int(missing)
+
+
+# -- pieces of the generated oracle suites (test_oracle, test_oracle_joins) --------------------
+def lit(value: Any) -> str:
+    """A SQL literal of a generated value."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+def is_(column: str, value: Any) -> str:
+    """``column`` equals ``value``, NULL included."""
+    return f"{column} IS NULL" if value is None else f"{column} = {lit(value)}"
+
+
+_HARNESSES: dict[str, Solo] = {}
+
+
+def shared_harness(module: str) -> Solo:
+    """The one database the generated cases of ``module`` share."""
+    if module not in _HARNESSES:
+        _HARNESSES[module] = Solo(ManualClock(datetime(2026, 1, 1, 12, tzinfo=UTC)))
+    return _HARNESSES[module]
+
+
+def oracle_settings(examples: int) -> Callable[[Any], Any]:
+    """Hypothesis settings of a generated oracle: ``examples`` derandomized cases, shrunk on
+    failure unless ``SNOWMELT_ORACLE_SHRINK=0``."""
+    phases = [Phase.explicit, Phase.generate]
+    if os.environ.get("SNOWMELT_ORACLE_SHRINK", "1") != "0":
+        phases.append(Phase.shrink)
+    return settings(max_examples=examples, deadline=None, derandomize=True, phases=phases,
+                    report_multiple_bugs=False,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def refresh_rounds(harness: Solo, names: list[str], steps: Sequence[tuple[list[Any], int]],
+                   op_sql: Callable[[Any, Solo], str | None]) -> None:
+    """Created tables ``names`` through the change stream ``steps`` (per round: operations
+    and seconds the clock moves first): after each round's refresh, every table equals its
+    from-scratch answer; after the last, its hidden state too (it never heals once it
+    drifts)."""
+    oids = [harness.oid(n) for n in names]
+    for number, (ops, seconds) in enumerate(steps, 1):
+        harness.clock.advance(seconds + 1)
+        for op in ops:
+            sql = op_sql(op, harness)
+            if sql is not None:
+                harness.clock.advance(1)
+                harness.run(sql)
+        harness.clock.advance(1)
+        harness.script.append(f"-- refresh round {number}: " + ", ".join(names))
+        for outcome in harness.session.refresher.refresh(oids, "MANUAL"):
+            assert outcome.state == "SUCCEEDED", (
+                f"refresh of {outcome.name} failed: {outcome.message}\n--- replay ---\n"
+                f"{harness.replay()}")
+            assert outcome.action in ("INCREMENTAL", "NO_DATA"), outcome.action
+        harness.check(names, f"after refresh round {number}", state=number == len(steps))

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 
-from snowmelt.clock import ManualClock
-
-from .conftest import NOW, Solo
+from .conftest import NOW, Solo, is_, lit, oracle_settings, refresh_rounds, shared_harness
 
 EXAMPLES = int(os.environ.get("SNOWMELT_ORACLE_EXAMPLES", "300"))
 TABLES = ("T1", "T2")
@@ -119,18 +117,6 @@ OP = st.one_of(
 STEP = st.tuples(st.lists(OP, min_size=0, max_size=4), st.integers(0, 5400))
 
 
-def _lit(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return f"'{value}'"
-    return str(value)
-
-
-def _is(column: str, value: Any) -> str:
-    return f"{column} IS NULL" if value is None else f"{column} = {_lit(value)}"
-
-
 @dataclass
 class Case:
     family: str
@@ -142,7 +128,7 @@ class Case:
 def _rows_sql(table: str, rows: list[Any], harness: Solo) -> str:
     now = harness.clock.now().replace(tzinfo=None)
     values = ", ".join(
-        f"({_lit(k)}, {_lit(g)}, {_lit(v)}, {_lit(d)}, "
+        f"({lit(k)}, {lit(g)}, {lit(v)}, {lit(d)}, "
         f"'{(now + timedelta(hours=h)).isoformat(sep=' ')}')" for k, g, v, d, h in rows)
     return f"INSERT INTO {table} VALUES {values}"
 
@@ -154,22 +140,22 @@ def _op_sql(op: tuple[Any, ...], harness: Solo) -> str | None:
     if kind == "duplicate":
         return _rows_sql(table, [op[2]] * op[3], harness)
     if kind == "move":
-        return f"UPDATE {table} SET K = {_lit(op[3])} WHERE {_is('V', op[2])}"
+        return f"UPDATE {table} SET K = {lit(op[3])} WHERE {is_('V', op[2])}"
     if kind == "bump":
-        return f"UPDATE {table} SET V = V + {op[3]} WHERE {_is('K', op[2])}"
+        return f"UPDATE {table} SET V = V + {op[3]} WHERE {is_('K', op[2])}"
     if kind == "regroup":
-        return f"UPDATE {table} SET G = {_lit(op[3])} WHERE {_is('K', op[2])}"
+        return f"UPDATE {table} SET G = {lit(op[3])} WHERE {is_('K', op[2])}"
     if kind == "delete-key":
-        return f"DELETE FROM {table} WHERE {_is('K', op[2])}"
+        return f"DELETE FROM {table} WHERE {is_('K', op[2])}"
     if kind == "delete-value":
-        return f"DELETE FROM {table} WHERE {_is('V', op[2])}"
+        return f"DELETE FROM {table} WHERE {is_('V', op[2])}"
     if kind in ("delete-min", "delete-max"):
         fn = "MIN" if kind == "delete-min" else "MAX"
         value = harness.session.sql(f"SELECT {fn}(V) FROM {table}").scalar()
         return None if value is None else f"DELETE FROM {table} WHERE V = {value}"
     if kind == "retime":
         stamp = (harness.clock.now().replace(tzinfo=None) + timedelta(hours=op[3]))
-        return f"UPDATE {table} SET TS = '{stamp.isoformat(sep=' ')}' WHERE {_is('V', op[2])}"
+        return f"UPDATE {table} SET TS = '{stamp.isoformat(sep=' ')}' WHERE {is_('V', op[2])}"
     raise AssertionError(kind)
 
 
@@ -191,18 +177,8 @@ def _pipeline(case: Case) -> list[tuple[str, str]]:
     return FAMILY[case.family](params)
 
 
-_SOLO: list[Solo] = []
-
-
-def harness_for_cases() -> Solo:
-    """The one database the generated cases of this module share."""
-    if not _SOLO:
-        _SOLO.append(Solo(ManualClock(datetime(2026, 1, 1, 12, tzinfo=UTC))))
-    return _SOLO[0]
-
-
 def run_case(case: Case) -> None:
-    harness = harness_for_cases()
+    harness = shared_harness(__name__)
     harness.begin()
     try:
         for table in TABLES:
@@ -216,43 +192,12 @@ def run_case(case: Case) -> None:
             harness.create(name, template)
         note(harness.replay())
         harness.check(names, "after CREATE", one_round=False, state=False)
-        timed = NOW in " ".join(t for _, t in pipeline)
-        oids = [harness.oid(n) for n in names]
-        for number, (ops, seconds) in enumerate(case.steps, 1):
-            harness.clock.advance(seconds + 1)
-            for op in ops:
-                sql = _op_sql(op, harness)
-                if sql is not None:
-                    harness.clock.advance(1)
-                    harness.run(sql)
-            harness.clock.advance(1)
-            harness.script.append(f"-- refresh round {number}: " + ", ".join(names))
-            outcomes = harness.session.refresher.refresh(oids, "MANUAL")
-            for outcome in outcomes:
-                assert outcome.state == "SUCCEEDED", (
-                    f"refresh of {outcome.name} failed: {outcome.message}\n--- replay ---\n"
-                    f"{harness.replay()}")
-                assert outcome.action in ("INCREMENTAL", "NO_DATA"), outcome.action
-            if timed and any(o.action == "NO_DATA" for o in outcomes):
-                # Known gap (test_time_window_moves_without_source_change): NO_DATA leaves a
-                # time window where it was. The next real refresh must repair it, so later
-                # rounds are still checked.
-                harness.script.append("-- (NO_DATA on a time-dependent table: not compared)")
-                continue
-            # hidden state never heals once it drifts: checking it last is enough
-            harness.check(names, f"after refresh round {number}",
-                          state=number == len(case.steps))
+        refresh_rounds(harness, names, case.steps, _op_sql)
     finally:
         harness.end()
 
 
-PHASES = [Phase.explicit, Phase.generate] + (
-    [Phase.shrink] if os.environ.get("SNOWMELT_ORACLE_SHRINK", "1") != "0" else [])
-
-
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, phases=PHASES,
-          report_multiple_bugs=False,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@oracle_settings(EXAMPLES)
 @given(CASES)
 def test_incremental_refresh_equals_from_scratch_evaluation(case: Case) -> None:
     run_case(case)

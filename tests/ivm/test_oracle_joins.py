@@ -21,15 +21,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 
-from snowmelt.clock import ManualClock
-
-from .conftest import NOW, Solo
+from .conftest import NOW, Solo, is_, lit, oracle_settings, refresh_rounds, shared_harness
 
 EXAMPLES = int(os.environ.get("SNOWMELT_ORACLE_JOIN_EXAMPLES", "300"))
 FACTS = ("F", "F2")
@@ -219,18 +217,6 @@ OP = st.one_of(
 STEP = st.tuples(st.lists(OP, min_size=0, max_size=4), st.integers(0, 3600))  # ops, seconds
 
 
-def _lit(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return str(value)
-
-
-def _is(column: str, value: Any) -> str:
-    return f"{column} IS NULL" if value is None else f"{column} = {_lit(value)}"
-
-
 @dataclass
 class Case:
     family: str
@@ -240,30 +226,20 @@ class Case:
     steps: list[Any]
 
 
-_SOLO: list[Solo] = []
-
-
-def solo() -> Solo:
-    """The one database the generated cases of this module share."""
-    if not _SOLO:
-        _SOLO.append(Solo(ManualClock(datetime(2026, 1, 1, 12, tzinfo=UTC))))
-    return _SOLO[0]
-
-
 def _stamp(harness: Solo, minutes: int) -> str:
     base = harness.clock.now().replace(tzinfo=None, minute=0, second=0, microsecond=0)
     return f"'{(base - timedelta(hours=2) + timedelta(minutes=minutes)).isoformat(sep=' ')}'"
 
 
 def _fact_sql(table: str, rows: list[Any], harness: Solo) -> str:
-    values = ", ".join(f"({_lit(i)}, {_lit(k)}, {_lit(g)}, {_lit(v)}, {_stamp(harness, m)}, "
-                       f"{_lit(j)})" for i, k, g, v, m, j in rows)
+    values = ", ".join(f"({lit(i)}, {lit(k)}, {lit(g)}, {lit(v)}, {_stamp(harness, m)}, "
+                       f"{lit(j)})" for i, k, g, v, m, j in rows)
     return f"INSERT INTO {table} VALUES {values}"
 
 
 def _dim_sql(rows: list[Any]) -> str:
     return "INSERT INTO DIM VALUES " + ", ".join(
-        f"({_lit(k)}, {_lit(n)}, {_lit(w)})" for k, n, w in rows)
+        f"({lit(k)}, {lit(n)}, {lit(w)})" for k, n, w in rows)
 
 
 def _op_sql(op: tuple[Any, ...], harness: Solo) -> str:
@@ -273,25 +249,25 @@ def _op_sql(op: tuple[Any, ...], harness: Solo) -> str:
     if kind == "duplicate":
         return _fact_sql(op[1], [op[2], op[2]], harness)
     if kind == "move":
-        return f"UPDATE {op[1]} SET K = {_lit(op[3])} WHERE {_is('ID', op[2])}"
+        return f"UPDATE {op[1]} SET K = {lit(op[3])} WHERE {is_('ID', op[2])}"
     if kind == "bump":
-        return f"UPDATE {op[1]} SET V = V + {op[3]} WHERE {_is('K', op[2])}"
+        return f"UPDATE {op[1]} SET V = V + {op[3]} WHERE {is_('K', op[2])}"
     if kind == "retime":
-        return f"UPDATE {op[1]} SET TS = {_stamp(harness, op[3])} WHERE {_is('ID', op[2])}"
+        return f"UPDATE {op[1]} SET TS = {_stamp(harness, op[3])} WHERE {is_('ID', op[2])}"
     if kind == "regroup":
-        return f"UPDATE {op[1]} SET G = {_lit(op[3])} WHERE {_is('K', op[2])}"
+        return f"UPDATE {op[1]} SET G = {lit(op[3])} WHERE {is_('K', op[2])}"
     if kind == "delete-key":
-        return f"DELETE FROM {op[1]} WHERE {_is('K', op[2])}"
+        return f"DELETE FROM {op[1]} WHERE {is_('K', op[2])}"
     if kind == "delete-id":
-        return f"DELETE FROM {op[1]} WHERE {_is('ID', op[2])}"
+        return f"DELETE FROM {op[1]} WHERE {is_('ID', op[2])}"
     if kind == "dim-insert":
         return _dim_sql(op[1])
     if kind == "dim-delete":
-        return f"DELETE FROM DIM WHERE {_is('K', op[1])}"
+        return f"DELETE FROM DIM WHERE {is_('K', op[1])}"
     if kind == "dim-rename":
-        return f"UPDATE DIM SET NAME = {_lit(op[2])} WHERE {_is('K', op[1])}"
+        return f"UPDATE DIM SET NAME = {lit(op[2])} WHERE {is_('K', op[1])}"
     if kind == "dim-rekey":
-        return f"UPDATE DIM SET K = {_lit(op[2])} WHERE {_is('NAME', op[1])}"
+        return f"UPDATE DIM SET K = {lit(op[2])} WHERE {is_('NAME', op[1])}"
     raise AssertionError(kind)
 
 
@@ -315,7 +291,7 @@ def pipeline(case: Case) -> list[tuple[str, str]]:
 
 
 def run_case(case: Case) -> None:
-    harness = solo()
+    harness = shared_harness(__name__)
     harness.begin()
     try:
         for table in FACTS:
@@ -332,33 +308,14 @@ def run_case(case: Case) -> None:
             harness.create(name, query)
         note(harness.replay())
         harness.check(names, "after CREATE", one_round=False, state=False)
-        oids = [harness.oid(n) for n in names]
-        for number, (ops, seconds) in enumerate(case.steps, 1):
-            harness.clock.advance(seconds)
-            for op in ops:
-                harness.clock.advance(1)
-                harness.run(_op_sql(op, harness))
-            harness.clock.advance(1)
-            harness.script.append(f"-- refresh round {number}: " + ", ".join(names))
-            for outcome in harness.session.refresher.refresh(oids, "MANUAL"):
-                assert outcome.state == "SUCCEEDED", (
-                    f"refresh of {outcome.name} failed: {outcome.message}\n--- replay ---\n"
-                    f"{harness.replay()}")
-                assert outcome.action in ("INCREMENTAL", "NO_DATA"), outcome.action
-            # hidden state never heals once it drifts: checking it last is enough
-            harness.check(names, f"after refresh round {number}",
-                          state=number == len(case.steps))
+        refresh_rounds(harness, names, case.steps, _op_sql)
     finally:
         harness.end()
 
 
-PHASES = [Phase.explicit, Phase.generate] + (
-    [Phase.shrink] if os.environ.get("SNOWMELT_ORACLE_SHRINK", "1") != "0" else [])
-
-
 def test_every_family_resolves_to_incremental() -> None:
     """Each shape of the family is maintained incrementally (not silently FULL)."""
-    harness = solo()
+    harness = shared_harness(__name__)
     harness.begin()
     try:
         for table in FACTS:
@@ -378,9 +335,7 @@ def test_every_family_resolves_to_incremental() -> None:
         harness.end()
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, phases=PHASES,
-          report_multiple_bugs=False,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@oracle_settings(EXAMPLES)
 @given(CASES)
 def test_joins_and_windows_refresh_equal_from_scratch_evaluation(case: Case) -> None:
     run_case(case)

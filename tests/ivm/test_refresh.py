@@ -237,3 +237,55 @@ def test_explain_shows_mode_strategy_and_the_incremental_statements(s: Session) 
     row = s.sql("EXPLAIN DYNAMIC TABLE F").df().to_dict("records")[0]
     assert row["refresh_mode_reason"] == "QUERY_NOT_SUPPORTED_FOR_INCREMENTAL"
     assert "LIMIT" in row["reason_detail"]
+
+
+def test_statistics_count_the_source_rows_a_refresh_read(s: Session) -> None:
+    s.sql("INSERT INTO T (K, V) VALUES (1, 1), (2, 2), (3, 3), (4, 4)")
+    create(s, "INC", "SELECT K, V FROM T WHERE V > 1")
+    create(s, "FUL", "SELECT K, V FROM T WHERE V > 1", mode="FULL")
+    s.sql("INSERT INTO T (K, V) VALUES (5, 5)")
+    s.sql("DELETE FROM T WHERE K = 1")
+    # incremental: the net change (one row in, one out); full: the whole snapshot (4 rows)
+    assert refresh(s, "INC")["numRowsRead"] == 2
+    assert refresh(s, "FUL")["numRowsRead"] == 4
+    assert refresh(s, "INC")["numRowsRead"] == 0  # NO_DATA reads nothing
+    s.sql("UPDATE T SET V = 9 WHERE K = 2")  # an update is a delete and an insert
+    assert refresh(s, "INC")["numRowsRead"] == 2
+
+
+def test_a_no_data_frontier_survives_reopening_and_pruning(db_path: Any) -> None:
+    """A NO_DATA refresh writes only its history row; the catalog must read the new data
+    timestamp back from it after a reopen, and pruning the history must keep it."""
+    from datetime import timedelta
+
+    import snowmelt
+    from snowmelt import retention
+
+    clock = ManualClock()
+    s = snowmelt.connect(str(db_path), clock=clock)
+    s.sql("CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH; "
+          "CREATE TABLE T (K INT, V INT); INSERT INTO T VALUES (1, 1)")
+    create(s, "A", "SELECT K, SUM(V) AS S FROM T GROUP BY K")
+    created = s.sql("SELECT LATEST_DATA_TIMESTAMP FROM TABLE(INFORMATION_SCHEMA."
+                    "DYNAMIC_TABLES(NAME => 'A'))").scalar()
+    clock.advance(3600)
+    assert refresh(s, "A")["action"] == "NO_DATA"
+    frontier = s.rt.catalog.dynamic_table(s.rt.catalog.find(ObjectName("D", "S", "A")).oid)
+    assert frontier.data_timestamp == created + timedelta(hours=1)
+    s.close()
+
+    def data_timestamp(session: Session) -> Any:
+        obj = session.rt.catalog.find(ObjectName("D", "S", "A"))
+        return session.rt.catalog.dynamic_table(obj.oid).data_timestamp
+
+    s = snowmelt.connect(str(db_path), clock=clock)
+    s.sql("USE SCHEMA D.S")
+    assert data_timestamp(s) == frontier.data_timestamp
+    clock.advance(8 * 24 * 3600)  # the NO_DATA history row expires ...
+    assert retention.prune(s.rt, clock.now())["refresh_history"] >= 2
+    s.rt.catalog.invalidate()
+    assert data_timestamp(s) == frontier.data_timestamp  # ... but its frontier was kept
+    s.sql("INSERT INTO T VALUES (1, 2)")
+    assert refresh(s, "A")["action"] == "INCREMENTAL"
+    assert rows(s, "SELECT * FROM A") == [(1, 3)]
+    s.close()
