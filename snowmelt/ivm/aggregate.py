@@ -339,16 +339,19 @@ def delta_select(g: Grouping, leaves: int) -> exp.Select:
 
 
 def _net_deletions(g: Grouping, delta: exp.Select, leaves: int) -> exp.Select:
-    """G with each MIN/MAX's deleted extreme taken over values whose count in the group
-    went down: a value deleted and inserted again (a row updated in a column the extreme
-    does not read) leaves the group's multiset of values, and so its extreme, as it was, and
-    need not send the group to recompute."""
+    """G with each MIN/MAX taken over the values whose count in the group went up, and its
+    deleted extreme over the values whose count went down. A value deleted and inserted
+    again (a row updated in a column the extreme does not read) leaves the group's multiset
+    of values, and so its extreme, as it was, and need not send the group to recompute; and
+    a value a join's delta adds and removes in one refresh (an old row meeting a new
+    dimension row, then its update) is not in a new group at all."""
     extremes = [c for c in g.components if c.kind in ("MIN", "MAX")]
     if not extremes:
         return delta
     names = [Grouping.key(i) for i in range(len(g.keys))]
     source = rewrite(g.input, Form("delta", (WEIGHT,), leaves))
     replaced = {f"_sm_del_{c.name}": f"_sm_x{i}" for i, c in enumerate(extremes)}
+    replaced.update({c.name: f"_sm_x{i}" for i, c in enumerate(extremes)})
     items: list[exp.Expr] = []
     for e in delta.expressions:
         name = e.alias_or_name
@@ -365,10 +368,14 @@ def _net_deletions(g: Grouping, delta: exp.Select, leaves: int) -> exp.Select:
             subquery(source.copy(), g.alias)).group_by(
             *[k.copy() for k in g.keys], c.arg.copy())  # type: ignore[union-attr]
         fn = "min" if c.kind == "MIN" else "max"
-        gone = exp.select(*[column(n) for n in names],
-                          exp.alias_(exp.func(fn, column("_sm_v")), f"_sm_del_{c.name}",
-                                     quoted=True)).from_(per_value.subquery("_sm_pv")).where(
-            exp.LT(this=column("_sm_nw"), expression=exp.Literal.number(0)))
+
+        def net(sign: type[exp.Expr], name: str, fn: str = fn) -> exp.Expr:
+            return exp.alias_(exp.func(fn, _when(sign(this=column("_sm_nw"),
+                                                     expression=exp.Literal.number(0)),
+                                                 column("_sm_v"), None)), name, quoted=True)
+
+        gone = exp.select(*[column(n) for n in names], net(exp.LT, f"_sm_del_{c.name}"),
+                          net(exp.GT, c.name)).from_(per_value.subquery("_sm_pv"))
         if names:
             gone = gone.group_by(*[column(n) for n in names])
         out = out.join(gone.subquery(f"_sm_x{i}"), join_type="left", on=null_safe_equal(

@@ -128,10 +128,52 @@ def _attach(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table,
         select.join(keys.copy().as_(KEYS), join_type="semi", copy=False, on=on)
         return
     alias = leaf.alias_or_name
-    ids = exp.select(column(ROW_ID, alias)).from_(leaf.copy()).join(
-        keys.copy().as_(KEYS), join_type="semi", on=on)
+
+    def scan() -> exp.Select:
+        return exp.select(column(ROW_ID, alias)).from_(leaf.copy()).join(
+            keys.copy().as_(KEYS), join_type="semi", on=on.copy())
+
+    ranges = _time_ranges(exprs, keys)
+    ids: exp.Query = scan()
+    if ranges:
+        # Keys truncating a time column (DATE_TRUNC('hour', ts)) bound the column itself:
+        # the scan skips the row groups outside [min key, max key + unit) by their zone
+        # maps. Rows with a NULL time (matching a NULL key) come from a second branch.
+        inside = scan().where(exp.and_(*[r for r, _ in ranges]))
+        null = scan().where(exp.or_(*[n for _, n in ranges]))
+        ids = exp.union(inside, null, distinct=False)
     select.join(ids.subquery(IDS), join_type="semi", copy=False, on=exp.EQ(
         this=column(ROW_ID, alias), expression=column(ROW_ID, IDS)))
+
+
+_UNITS = {"SECOND": (1, "SECOND"), "MINUTE": (1, "MINUTE"), "HOUR": (1, "HOUR"),
+          "DAY": (1, "DAY"), "WEEK": (7, "DAY"), "MONTH": (1, "MONTH"),
+          "QUARTER": (3, "MONTH"), "YEAR": (1, "YEAR")}
+
+
+def _time_ranges(exprs: list[exp.Expr], keys: exp.Table) -> list[tuple[exp.Expr, exp.Expr]]:
+    """For each key ``DATE_TRUNC(unit, column)``: (the column within the keys' span, the
+    column IS NULL)."""
+    found: list[tuple[exp.Expr, exp.Expr]] = []
+    for i, e in enumerate(exprs):
+        if not isinstance(e, exp.TimestampTrunc | exp.DateTrunc) or not isinstance(
+                e.this, exp.Column):
+            continue
+        unit_node = e.args.get("unit")
+        unit = _UNITS.get(str(unit_node.name if unit_node is not None else "").upper())
+        if unit is None:
+            continue
+
+        def bound(fn: str, k: int = i) -> exp.Expr:
+            return exp.Subquery(this=exp.select(exp.func(fn, column(key_name(k)))).from_(
+                keys.copy()))
+
+        step = exp.Interval(this=exp.Literal.string(str(unit[0])), unit=exp.Var(this=unit[1]))
+        inside = exp.and_(exp.GTE(this=e.this.copy(), expression=bound("min")),
+                          exp.LT(this=e.this.copy(), expression=exp.Add(
+                              this=bound("max"), expression=step)))
+        found.append((inside, exp.Is(this=e.this.copy(), expression=exp.Null())))
+    return found
 
 
 def semi_join(select: exp.Select, names: list[str], alias: str, keys: exp.Table) -> exp.Select:
