@@ -56,14 +56,19 @@ TABLES = {"BENCH.S.SILVER": 1, "BENCH.S.GOLD": 5}
 def make_batch(start_id: int, rows: int) -> pa.Table:
     ids = pa.array(range(start_id, start_id + rows), pa.int64())
     now = datetime.now(UTC).replace(tzinfo=None)
-    return pa.table({
-        "ID": ids, "TS": pa.array([now] * rows, pa.timestamp("us")),
-        "CUSTOMER": pa.array([(i * 7919) % 1000 for i in range(start_id, start_id + rows)],
-                             pa.int32()),
-        "AMOUNT": pa.array([((i * 37) % 2000) / 10 - 10 for i in range(start_id,
-                                                                         start_id + rows)]),
-        "STATUS": pa.array([("new", "paid", "shipped")[i % 3] for i in range(rows)]),
-    })
+    return pa.table(
+        {
+            "ID": ids,
+            "TS": pa.array([now] * rows, pa.timestamp("us")),
+            "CUSTOMER": pa.array(
+                [(i * 7919) % 1000 for i in range(start_id, start_id + rows)], pa.int32()
+            ),
+            "AMOUNT": pa.array(
+                [((i * 37) % 2000) / 10 - 10 for i in range(start_id, start_id + rows)]
+            ),
+            "STATUS": pa.array([("new", "paid", "shipped")[i % 3] for i in range(rows)]),
+        }
+    )
 
 
 def ipc(table: pa.Table) -> bytes:
@@ -77,9 +82,12 @@ class Server:
     def __init__(self, db: Path):
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.log = open(db.with_suffix(".log"), "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "snowmelt.server.main", "--db",
-                                      str(db), "--port", "0"], env=env, stdout=self.log,
-                                     stderr=self.log)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "snowmelt.server.main", "--db", str(db), "--port", "0"],
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             info = serverfile.read(serverfile.path_for(db))
@@ -95,23 +103,40 @@ class Server:
         self.conn.connect()
         self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def call(self, method: str, path: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        self.conn.request(method, path, body=body, headers={
-            "Authorization": f"Bearer {self.info.token}", **(headers or {})})
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        self.conn.request(
+            method,
+            path,
+            body=body,
+            headers={"Authorization": f"Bearer {self.info.token}", **(headers or {})},
+        )
         response = self.conn.getresponse()
         return response.status, response.read()
 
     def sql(self, text: str) -> dict:
-        status, data = self.call("POST", "/v1/sql", json.dumps({"sql": text}).encode(),
-                                 {"Content-Type": "application/json"})
+        status, data = self.call(
+            "POST",
+            "/v1/sql",
+            json.dumps({"sql": text}).encode(),
+            {"Content-Type": "application/json"},
+        )
         if status != 200:
             raise SystemExit(f"SQL failed ({status}): {data[:500]!r}")
         return json.loads(data)
 
     def ingest(self, table: str, body: bytes, key: str) -> None:
-        status, data = self.call("POST", f"/v1/tables/{table}/rows", body,
-                                 {"Content-Type": ARROW, "Idempotency-Key": key})
+        status, data = self.call(
+            "POST",
+            f"/v1/tables/{table}/rows",
+            body,
+            {"Content-Type": ARROW, "Idempotency-Key": key},
+        )
         if status != 200:
             raise SystemExit(f"ingest failed ({status}): {data[:500]!r}")
 
@@ -129,12 +154,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def observed_lags(history: list[dict], start: datetime, end: datetime,
-                  step: float = 0.01) -> list[float]:
+def observed_lags(
+    history: list[dict], start: datetime, end: datetime, step: float = 0.01
+) -> list[float]:
     """The lag sawtooth sampled every ``step`` seconds over [start, end]."""
-    done = sorted(((datetime.fromisoformat(h["REFRESH_END_TIME"]),
-                    datetime.fromisoformat(h["DATA_TIMESTAMP"]))
-                   for h in history if h["STATE"] == "SUCCEEDED"), key=lambda p: p[0])
+    done = sorted(
+        (
+            (
+                datetime.fromisoformat(h["REFRESH_END_TIME"]),
+                datetime.fromisoformat(h["DATA_TIMESTAMP"]),
+            )
+            for h in history
+            if h["STATE"] == "SUCCEEDED"
+        ),
+        key=lambda p: p[0],
+    )
     lags, index, latest = [], 0, None
     t = start
     total = (end - start).total_seconds()
@@ -148,8 +182,9 @@ def observed_lags(history: list[dict], start: datetime, end: datetime,
     return lags
 
 
-def paced_http_ingest(server: Server, seconds: float, rate: int, batch_rows: int
-                      ) -> tuple[int, float, list[float]]:
+def paced_http_ingest(
+    server: Server, seconds: float, rate: int, batch_rows: int
+) -> tuple[int, float, list[float]]:
     interval = batch_rows / rate
     sent, latencies = 0, []
     start = time.monotonic()
@@ -184,12 +219,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="load window (60)")
     parser.add_argument("--rate", type=int, default=5000, help="rows per second (5000)")
     parser.add_argument("--batch", type=int, default=500, help="rows per request (500)")
-    parser.add_argument("--throughput-seconds", type=float, default=5.0,
-                        help="length of each flat-out throughput measurement (5)")
+    parser.add_argument(
+        "--throughput-seconds",
+        type=float,
+        default=5.0,
+        help="length of each flat-out throughput measurement (5)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="snowmelt-freshness-"))
-    print(f"snowmelt freshness benchmark: {args.rate} rows/s for {args.seconds:g} s in batches"
-          f" of {args.batch}, {os.cpu_count()} CPUs, work dir {work}")
+    print(
+        f"snowmelt freshness benchmark: {args.rate} rows/s for {args.seconds:g} s in batches"
+        f" of {args.batch}, {os.cpu_count()} CPUs, work dir {work}"
+    )
 
     server = Server(work / "served.duckdb")
     for statement in SETUP:
@@ -199,11 +240,15 @@ def main() -> None:
     sent, elapsed, latencies = paced_http_ingest(server, args.seconds, args.rate, args.batch)
     window_end = datetime.now(UTC)
 
-    print(f"\nPaced HTTP ingest: {sent:,} rows in {elapsed:.1f} s = {sent / elapsed:,.0f} rows/s"
-          f" (request latency p50 {percentile(latencies, .5) * 1000:.1f} ms, p99 "
-          f"{percentile(latencies, .99) * 1000:.1f} ms)")
-    print(f"\n{'table':<16}{'target':>8}{'lag p50':>10}{'lag p99':>10}{'max':>8}"
-          f"{'within':>10}{'refreshes':>11}{'mean refresh':>14}  actions")
+    print(
+        f"\nPaced HTTP ingest: {sent:,} rows in {elapsed:.1f} s = {sent / elapsed:,.0f} rows/s"
+        f" (request latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p99 "
+        f"{percentile(latencies, 0.99) * 1000:.1f} ms)"
+    )
+    print(
+        f"\n{'table':<16}{'target':>8}{'lag p50':>10}{'lag p99':>10}{'max':>8}"
+        f"{'within':>10}{'refreshes':>11}{'mean refresh':>14}  actions"
+    )
     start_literal = window_start.strftime("%Y-%m-%d %H:%M:%S.%f")
     ratios = {}
     for name, target in TABLES.items():
@@ -213,28 +258,43 @@ def main() -> None:
         metrics = server.sql(
             "SELECT TIME_WITHIN_TARGET_LAG_RATIO, MAXIMUM_LAG_SEC FROM TABLE(BENCH."
             f"INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => '{name}', REFRESH_DATA_TIMESTAMP_START"
-            f" => '{start_literal}'::TIMESTAMP_LTZ))")["rows"][0]
+            f" => '{start_literal}'::TIMESTAMP_LTZ))"
+        )["rows"][0]
         ratios[name] = metrics[0]
-        in_window = [h for h in history if h["STATE"] == "SUCCEEDED" and
-                     window_start <= datetime.fromisoformat(h["DATA_TIMESTAMP"]) <= window_end]
-        durations = [(datetime.fromisoformat(h["REFRESH_END_TIME"]) -
-                      datetime.fromisoformat(h["REFRESH_START_TIME"])).total_seconds()
-                     for h in in_window]
+        in_window = [
+            h
+            for h in history
+            if h["STATE"] == "SUCCEEDED"
+            and window_start <= datetime.fromisoformat(h["DATA_TIMESTAMP"]) <= window_end
+        ]
+        durations = [
+            (
+                datetime.fromisoformat(h["REFRESH_END_TIME"])
+                - datetime.fromisoformat(h["REFRESH_START_TIME"])
+            ).total_seconds()
+            for h in in_window
+        ]
         actions: dict[str, int] = {}
         for h in in_window:
             actions[h["REFRESH_ACTION"]] = actions.get(h["REFRESH_ACTION"], 0) + 1
-        print(f"{name:<16}{target:>7}s{percentile(lags, .5):>9.2f}s{percentile(lags, .99):>9.2f}s"
-              f"{max(lags):>7.2f}s{metrics[0]:>10.4f}{len(in_window):>11}"
-              f"{statistics.mean(durations) * 1000 if durations else 0:>11.1f} ms  "
-              + ", ".join(f"{k}={v}" for k, v in sorted(actions.items())))
+        print(
+            f"{name:<16}{target:>7}s{percentile(lags, 0.5):>9.2f}s{percentile(lags, 0.99):>9.2f}s"
+            f"{max(lags):>7.2f}s{metrics[0]:>10.4f}{len(in_window):>11}"
+            f"{statistics.mean(durations) * 1000 if durations else 0:>11.1f} ms  "
+            + ", ".join(f"{k}={v}" for k, v in sorted(actions.items()))
+        )
 
     batches = [make_batch(10_000_000 + i * args.batch, args.batch) for i in range(20)]
     bodies = [ipc(b) for b in batches]
-    rows, secs = flat_out(args.throughput_seconds, batches, lambda b, k: server.ingest(
-        "BENCH.S.EVENTS_FLAT_OUT", bodies[k % len(bodies)], f"flat-{k}"))
+    rows, secs = flat_out(
+        args.throughput_seconds,
+        batches,
+        lambda b, k: server.ingest("BENCH.S.EVENTS_FLAT_OUT", bodies[k % len(bodies)], f"flat-{k}"),
+    )
     http_rate = rows / secs
-    counts = server.sql("SELECT (SELECT COUNT(*) FROM BENCH.S.EVENTS), "
-                        "(SELECT COUNT(*) FROM BENCH.S.SILVER)")["rows"][0]
+    counts = server.sql(
+        "SELECT (SELECT COUNT(*) FROM BENCH.S.EVENTS), (SELECT COUNT(*) FROM BENCH.S.SILVER)"
+    )["rows"][0]
     server.stop()
 
     import snowmelt
@@ -242,13 +302,16 @@ def main() -> None:
     session = snowmelt.connect(work / "in_process.duckdb")
     for statement in SETUP[:3]:
         session.sql(statement)
-    rows_ip, secs_ip = flat_out(args.throughput_seconds, batches,
-                                lambda b, k: session.insert("BENCH.S.EVENTS_FLAT_OUT", b))
+    rows_ip, secs_ip = flat_out(
+        args.throughput_seconds, batches, lambda b, k: session.insert("BENCH.S.EVENTS_FLAT_OUT", b)
+    )
     session.close()
 
     con = duckdb.connect(str(work / "plain.duckdb"))
-    con.execute("CREATE TABLE events (ID BIGINT, TS TIMESTAMP, CUSTOMER INTEGER, AMOUNT DOUBLE,"
-                " STATUS VARCHAR)")
+    con.execute(
+        "CREATE TABLE events (ID BIGINT, TS TIMESTAMP, CUSTOMER INTEGER, AMOUNT DOUBLE,"
+        " STATUS VARCHAR)"
+    )
 
     def duck_append(batch: pa.Table, k: int) -> None:
         con.register("batch", batch)
@@ -259,13 +322,19 @@ def main() -> None:
     con.close()
     duck_rate, ip_rate = rows_dk / secs_dk, rows_ip / secs_ip
 
-    print(f"\nIngest throughput, {args.batch}-row batches, one commit per batch, flat out for "
-          f"{args.throughput_seconds:g} s each (same batches, same run):")
+    print(
+        f"\nIngest throughput, {args.batch}-row batches, one commit per batch, flat out for "
+        f"{args.throughput_seconds:g} s each (same batches, same run):"
+    )
     print(f"  DuckDB INSERT from Arrow (plain file)   {duck_rate:>12,.0f} rows/s   1.00x")
-    print(f"  snowmelt in-process (Session.insert)    {ip_rate:>12,.0f} rows/s   "
-          f"{ip_rate / duck_rate:.2f}x")
-    print(f"  snowmelt over HTTP (Arrow IPC, 1 conn)  {http_rate:>12,.0f} rows/s   "
-          f"{http_rate / duck_rate:.2f}x   (scheduler running)")
+    print(
+        f"  snowmelt in-process (Session.insert)    {ip_rate:>12,.0f} rows/s   "
+        f"{ip_rate / duck_rate:.2f}x"
+    )
+    print(
+        f"  snowmelt over HTTP (Arrow IPC, 1 conn)  {http_rate:>12,.0f} rows/s   "
+        f"{http_rate / duck_rate:.2f}x   (scheduler running)"
+    )
     print(f"\nRows at the end: EVENTS {counts[0]:,}, SILVER {counts[1]:,}")
     verdict = all(r is not None and r >= 0.99 for r in ratios.values())
     print(f"TIME_WITHIN_TARGET_LAG_RATIO >= 0.99 for every table: {'yes' if verdict else 'NO'}")

@@ -37,8 +37,12 @@ from bench.refresh import Row, no_data_ms, peak_memory
 
 DATABASE = "DATA_ENGINEERING_DEMO"
 SILVER = ("SENSOR_READINGS_CLEANED", "TRANSACTIONS_ENRICHED", "CUSTOMER_SESSIONS")
-GOLD = ("DEVICE_HEALTH_HOURLY", "DAILY_SALES_SUMMARY", "PRODUCT_PERFORMANCE",
-        "CUSTOMER_BEHAVIOR_METRICS")
+GOLD = (
+    "DEVICE_HEALTH_HOURLY",
+    "DAILY_SALES_SUMMARY",
+    "PRODUCT_PERFORMANCE",
+    "CUSTOMER_BEHAVIOR_METRICS",
+)
 TABLES = tuple(f"SILVER.{t}" for t in SILVER) + tuple(f"GOLD.{t}" for t in GOLD)
 SHARES = {"sensors": 0.5, "transactions": 0.25, "events": 0.25}
 DEVICES = 1000
@@ -94,27 +98,40 @@ def sensors(start: int, count: int, late: float, seed: int) -> Any:
     kind = device % 4
     types = ["temperature", "humidity", "pressure", "vibration"]
     imperial = device % 7 == 0
-    unit = np.where(imperial, _pick(["F", "%", "psi", "in/s"], kind),
-                    _pick(["C", "%RH", "kPa", "mm/s"], kind))
+    unit = np.where(
+        imperial, _pick(["F", "%", "psi", "in/s"], kind), _pick(["C", "%RH", "kPa", "mm/s"], kind)
+    )
     base = np.array([21.0, 45.0, 101.3, 3.0])[kind]
     value = base + rng.normal(0, 1, count) * np.array([2.0, 5.0, 1.5, 1.0])[kind]
     value = np.where(imperial & (kind == 0), value * 9 / 5 + 32, value)
     value = np.where(rng.random(count) < 0.01, value + 40, value)  # spikes
     text = pc.cast(pa.array(np.round(value, 2)), pa.string())
     broken = rng.random(count)
-    text = pc.if_else(pa.array(broken < 0.01), pa.array(_pick(["", "NaN", "ERR"], rng.integers(
-        0, 3, count)), pa.string()), text)
-    metadata = [None if d % 50 == 0 else
-                f'{{"firmware": "v{1 + d % 3}.{d % 10}", "battery_pct": {5 + d * 7 % 96}, '
-                f'"rssi_dbm": {-40 - d % 50}, "location": {{"site": "SITE-{d % 12:02d}", '
-                f'"zone": "Z{d % 5}"}}}}' for d in range(DEVICES)]
-    return pa.table({
-        "READING_ID": _strings("R", i, 10), "DEVICE_ID": _strings("DEV-", device, 4),
-        "SENSOR_TYPE": pa.array(_pick(types, kind), pa.string()),
-        "READING_VALUE": text, "UNIT": pa.array(unit, pa.string()),
-        "READING_TS": _timestamps(ts),
-        "METADATA": pa.array(_pick(metadata, device), pa.string()),
-        "_LOADED_AT": _timestamps(ts + 30_000_000)})
+    text = pc.if_else(
+        pa.array(broken < 0.01),
+        pa.array(_pick(["", "NaN", "ERR"], rng.integers(0, 3, count)), pa.string()),
+        text,
+    )
+    metadata = [
+        None
+        if d % 50 == 0
+        else f'{{"firmware": "v{1 + d % 3}.{d % 10}", "battery_pct": {5 + d * 7 % 96}, '
+        f'"rssi_dbm": {-40 - d % 50}, "location": {{"site": "SITE-{d % 12:02d}", '
+        f'"zone": "Z{d % 5}"}}}}'
+        for d in range(DEVICES)
+    ]
+    return pa.table(
+        {
+            "READING_ID": _strings("R", i, 10),
+            "DEVICE_ID": _strings("DEV-", device, 4),
+            "SENSOR_TYPE": pa.array(_pick(types, kind), pa.string()),
+            "READING_VALUE": text,
+            "UNIT": pa.array(unit, pa.string()),
+            "READING_TS": _timestamps(ts),
+            "METADATA": pa.array(_pick(metadata, device), pa.string()),
+            "_LOADED_AT": _timestamps(ts + 30_000_000),
+        }
+    )
 
 
 def transactions(start: int, count: int, total: int, late: float, seed: int) -> Any:
@@ -133,26 +150,34 @@ def transactions(start: int, count: int, total: int, late: float, seed: int) -> 
     products = [p[0] for p in catalogue.PRODUCTS] + ["P999"]
     prices = [float(p[4]) for p in catalogue.PRODUCTS] + [9.99]
     store = np.where(rng.random(count) < 0.01, len(stores) - 1, basket % (len(stores) - 1))
-    product = np.where(rng.random(count) < 0.01, len(products) - 1,
-                       rng.integers(0, len(products) - 1, count))
+    product = np.where(
+        rng.random(count) < 0.01, len(products) - 1, rng.integers(0, len(products) - 1, count)
+    )
     customer = _strings("C", rng.integers(0, max(total // 20, 100), count), 7)
     anonymous = rng.random(count) < 0.25
     quantity = np.where(rng.random(count) < 0.01, 0, rng.integers(1, 4, count))
     price = np.array(prices)[product]
-    return pa.table({
-        "TRANSACTION_ID": _strings("TX", basket, 9), "LINE_NUMBER": pa.array(i % 3 + 1),
-        "TRANSACTION_TS": _timestamps(ts),
-        "STORE_ID": pa.array(_pick(stores, store), pa.string()),
-        "CUSTOMER_ID": pa.array(np.where(anonymous, None, customer.to_numpy(
-            zero_copy_only=False)), pa.string()),
-        "PRODUCT_ID": pa.array(_pick(products, product), pa.string()),
-        "QUANTITY": pa.array(quantity),
-        "UNIT_PRICE": pa.array(np.round(price, 2)).cast(pa.decimal128(10, 2)),
-        "DISCOUNT_PCT": pa.array(_pick([0.0, 0.0, 10.0, 20.0], rng.integers(0, 4, count))
-                                 .astype(float)).cast(pa.decimal128(5, 2)),
-        "PAYMENT_METHOD": pa.array(_pick(["card", "cash", " Mobile "], rng.integers(
-            0, 3, count)), pa.string()),
-        "_LOADED_AT": _timestamps(ts + 60_000_000)})
+    return pa.table(
+        {
+            "TRANSACTION_ID": _strings("TX", basket, 9),
+            "LINE_NUMBER": pa.array(i % 3 + 1),
+            "TRANSACTION_TS": _timestamps(ts),
+            "STORE_ID": pa.array(_pick(stores, store), pa.string()),
+            "CUSTOMER_ID": pa.array(
+                np.where(anonymous, None, customer.to_numpy(zero_copy_only=False)), pa.string()
+            ),
+            "PRODUCT_ID": pa.array(_pick(products, product), pa.string()),
+            "QUANTITY": pa.array(quantity),
+            "UNIT_PRICE": pa.array(np.round(price, 2)).cast(pa.decimal128(10, 2)),
+            "DISCOUNT_PCT": pa.array(
+                _pick([0.0, 0.0, 10.0, 20.0], rng.integers(0, 4, count)).astype(float)
+            ).cast(pa.decimal128(5, 2)),
+            "PAYMENT_METHOD": pa.array(
+                _pick(["card", "cash", " Mobile "], rng.integers(0, 3, count)), pa.string()
+            ),
+            "_LOADED_AT": _timestamps(ts + 60_000_000),
+        }
+    )
 
 
 def events(start: int, count: int, total: int, late: float, seed: int) -> Any:
@@ -170,19 +195,30 @@ def events(start: int, count: int, total: int, late: float, seed: int) -> Any:
     step = SPAN_DAYS * 24 * 60 * MINUTE_US * 5 // max(total, 5)
     ts = _late(rng, BASE_US + session * step + position * 3 * MINUTE_US, late)
     depth = (session * 40_503) % 10  # how far down the funnel this session goes
-    kinds = np.array(["page_view", "search", "add_to_cart", "checkout", "purchase"],
-                     dtype=object)
+    kinds = np.array(["page_view", "search", "add_to_cart", "checkout", "purchase"], dtype=object)
     kind = np.where(position <= np.minimum(depth, 4), kinds[position], "page_view")
-    props = np.where(kind == "purchase", '{"order_total": 42.50, "currency": "USD"}',
-                     np.where(kind == "page_view", '{"page": "/home", "referrer": "search"}',
-                              '{"product_id": "P001", "price": 79.99}'))
-    return pa.table({
-        "EVENT_ID": _strings("E", i, 10), "CUSTOMER_ID": _strings("C", customer, 7),
-        "EVENT_TYPE": pa.array(kind, pa.string()), "EVENT_TS": _timestamps(ts),
-        "DEVICE_TYPE": pa.array(_pick(["mobile", "desktop", "tablet"], session % 3),
-                                pa.string()),
-        "PROPERTIES": pa.array(props, pa.string()),
-        "_LOADED_AT": _timestamps(ts + 5_000_000)})
+    props = np.where(
+        kind == "purchase",
+        '{"order_total": 42.50, "currency": "USD"}',
+        np.where(
+            kind == "page_view",
+            '{"page": "/home", "referrer": "search"}',
+            '{"product_id": "P001", "price": 79.99}',
+        ),
+    )
+    return pa.table(
+        {
+            "EVENT_ID": _strings("E", i, 10),
+            "CUSTOMER_ID": _strings("C", customer, 7),
+            "EVENT_TYPE": pa.array(kind, pa.string()),
+            "EVENT_TS": _timestamps(ts),
+            "DEVICE_TYPE": pa.array(
+                _pick(["mobile", "desktop", "tablet"], session % 3), pa.string()
+            ),
+            "PROPERTIES": pa.array(props, pa.string()),
+            "_LOADED_AT": _timestamps(ts + 5_000_000),
+        }
+    )
 
 
 class Feeds:
@@ -202,8 +238,11 @@ class Feeds:
         return maker(start, count, self.totals[kind], late, self.seed)
 
 
-TABLE_OF = {"sensors": "BRONZE.RAW_SENSOR_READINGS", "transactions": "BRONZE.RAW_TRANSACTIONS",
-            "events": "BRONZE.RAW_CUSTOMER_EVENTS"}
+TABLE_OF = {
+    "sensors": "BRONZE.RAW_SENSOR_READINGS",
+    "transactions": "BRONZE.RAW_TRANSACTIONS",
+    "events": "BRONZE.RAW_CUSTOMER_EVENTS",
+}
 
 
 # -- the DAGs -------------------------------------------------------------------------------------
@@ -222,8 +261,9 @@ def dynamic_sql(statement: str, mode: str, suffix: str) -> str:
     """One demo dynamic table, in schemas SILVER{suffix}/GOLD{suffix}, with ``mode``."""
     text = re.sub(r"\bSILVER\.", f"SILVER{suffix}.", statement)
     text = re.sub(r"\bGOLD\.", f"GOLD{suffix}.", text)
-    return text.replace("WAREHOUSE = WH_DATA_ENG",
-                        f"WAREHOUSE = WH_DATA_ENG REFRESH_MODE = {mode}", 1)
+    return text.replace(
+        "WAREHOUSE = WH_DATA_ENG", f"WAREHOUSE = WH_DATA_ENG REFRESH_MODE = {mode}", 1
+    )
 
 
 def build(size: int, say: Callable[[str], None]) -> tuple[Any, Feeds]:
@@ -238,15 +278,16 @@ def build(size: int, say: Callable[[str], None]) -> tuple[Any, Feeds]:
     started = time.perf_counter()
     for kind, total in feeds.totals.items():
         for first in range(0, total, 2_000_000):
-            s.insert(f"{DATABASE}.{TABLE_OF[kind]}", feeds.batch(
-                kind, min(2_000_000, total - first), late=0.0))
+            s.insert(
+                f"{DATABASE}.{TABLE_OF[kind]}",
+                feeds.batch(kind, min(2_000_000, total - first), late=0.0),
+            )
     say(f"N = {size:,}: loaded the bronze history in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     for mode, suffix in (("INCREMENTAL", ""), ("FULL", "_F")):
         for statement in dynamic:
             s.sql(dynamic_sql(statement, mode, suffix))
-    say(f"N = {size:,}: created and initialized both DAGs in "
-        f"{time.perf_counter() - started:.1f} s")
+    say(f"N = {size:,}: created and initialized both DAGs in {time.perf_counter() - started:.1f} s")
     return s, feeds
 
 
@@ -296,26 +337,34 @@ def compare(s: Any) -> list[str]:
         doubles = [f'"{f.name}"' for f in fields if str(f.type) == "double"]
         a, b = f"{DATABASE}.{name}", f"{DATABASE}.{_full_name(name)}"
         cols = ", ".join(exact)
-        diff = s.sql(f"SELECT (SELECT COUNT(*) FROM (SELECT {cols} FROM {a} EXCEPT ALL "
-                     f"SELECT {cols} FROM {b})) + (SELECT COUNT(*) FROM (SELECT {cols} FROM "
-                     f"{b} EXCEPT ALL SELECT {cols} FROM {a}))").scalar()
+        diff = s.sql(
+            f"SELECT (SELECT COUNT(*) FROM (SELECT {cols} FROM {a} EXCEPT ALL "
+            f"SELECT {cols} FROM {b})) + (SELECT COUNT(*) FROM (SELECT {cols} FROM "
+            f"{b} EXCEPT ALL SELECT {cols} FROM {a}))"
+        ).scalar()
         if diff:
             problems.append(f"{name}: {diff} rows differ between incremental and full")
             continue
         if not doubles:
             continue
         on = " AND ".join(f"x.{c} IS NOT DISTINCT FROM y.{c}" for c in exact)
-        far = " OR ".join(f"NOT (x.{c} IS NOT DISTINCT FROM y.{c} OR ABS(x.{c} - y.{c}) <= "
-                          f"1e-9 * GREATEST(1, ABS(y.{c})))" for c in doubles)
+        far = " OR ".join(
+            f"NOT (x.{c} IS NOT DISTINCT FROM y.{c} OR ABS(x.{c} - y.{c}) <= "
+            f"1e-9 * GREATEST(1, ABS(y.{c})))"
+            for c in doubles
+        )
         unique = s.sql(f"SELECT COUNT(*) = COUNT(DISTINCT ({cols})) FROM {b}").scalar()
-        if unique and s.sql(f"SELECT COUNT(*) FROM {a} AS x JOIN {b} AS y ON {on} "
-                            f"WHERE {far}").scalar():
+        if (
+            unique
+            and s.sql(f"SELECT COUNT(*) FROM {a} AS x JOIN {b} AS y ON {on} WHERE {far}").scalar()
+        ):
             problems.append(f"{name}: DOUBLE columns differ beyond 1e-9 (relative)")
     return problems
 
 
-def run_size(size: int, fractions: list[float], repeat: int,
-             say: Callable[[str], None]) -> list[Row]:
+def run_size(
+    size: int, fractions: list[float], repeat: int, say: Callable[[str], None]
+) -> list[Row]:
     s, feeds = build(size, say)
     # Warm-up: the first incremental refresh of a plan compiles it; measure the steady state.
     ingest(s, feeds, 2000, 0.01)
@@ -344,9 +393,11 @@ def run_size(size: int, fractions: list[float], repeat: int,
             row.full_s = statistics.median(t[1] for t in times[name])
             row.no_data_ms = no_data_ms(s, _oid(s, name), repeat)
         rows += done.values()
-        say(f"N = {size:,}, change {fraction:.1%} (median of {ROUNDS} rounds): "
+        say(
+            f"N = {size:,}, change {fraction:.1%} (median of {ROUNDS} rounds): "
             f"{sum(r.incremental_s for r in done.values()):.2f} s incremental, "
-            f"{sum(r.full_s for r in done.values()):.2f} s full")
+            f"{sum(r.full_s for r in done.values()):.2f} s full"
+        )
     for problem in compare(s):
         say("MISMATCH " + problem)
     s.close()

@@ -43,12 +43,12 @@ TYPES = ("temperature", "humidity", "pressure", "co2", "voc", "noise", "light", 
 TABLES = ("SILVER", "HOURLY", "BY_TYPE")
 QUERIES = {
     "SILVER": "SELECT DEVICE_ID, SENSOR_TYPE, TS, VALUE FROM READINGS "
-              "WHERE STATUS = 'OK' AND VALUE IS NOT NULL",
+    "WHERE STATUS = 'OK' AND VALUE IS NOT NULL",
     "HOURLY": "SELECT DEVICE_ID, DATE_TRUNC('hour', TS) AS HOUR, COUNT(*) AS N, "
-              "AVG(VALUE) AS AVG_VALUE, MIN(VALUE) AS MIN_VALUE, MAX(VALUE) AS MAX_VALUE "
-              "FROM SILVER{p} GROUP BY DEVICE_ID, DATE_TRUNC('hour', TS)",
+    "AVG(VALUE) AS AVG_VALUE, MIN(VALUE) AS MIN_VALUE, MAX(VALUE) AS MAX_VALUE "
+    "FROM SILVER{p} GROUP BY DEVICE_ID, DATE_TRUNC('hour', TS)",
     "BY_TYPE": "SELECT SENSOR_TYPE, COUNT(*) AS N, SUM(VALUE) AS TOTAL, AVG(VALUE) AS AVG_VALUE "
-               "FROM SILVER{p} GROUP BY SENSOR_TYPE",
+    "FROM SILVER{p} GROUP BY SENSOR_TYPE",
 }
 PIPELINES = {"I": "INCREMENTAL", "F": "FULL"}
 
@@ -125,16 +125,22 @@ def readings(start: int, count: int, late: float = 0.0, seed: int = 0) -> Any:
         back = rng.random(count) < late
         minute = np.where(back, np.maximum(minute - rng.integers(60, 600, count), 0), minute)
     ts = (np.datetime64("2026-01-01T00:00:00") + minute.astype("timedelta64[m]")).astype(
-        "datetime64[us]")
+        "datetime64[us]"
+    )
     kinds = np.array(TYPES, dtype=object)[device % len(TYPES)]
     value = np.round(rng.normal(50.0, 15.0, count), 3)
     bad = rng.random(count) < 0.02
     status = np.where(bad, "ERR", "OK").astype(object)
     value = np.where(rng.random(count) < 0.001, np.nan, value)
-    return pa.table({
-        "DEVICE_ID": pa.array(device), "SENSOR_TYPE": pa.array(kinds, pa.string()),
-        "TS": pa.array(ts), "VALUE": pa.array(value, from_pandas=True),
-        "STATUS": pa.array(status, pa.string())})
+    return pa.table(
+        {
+            "DEVICE_ID": pa.array(device),
+            "SENSOR_TYPE": pa.array(kinds, pa.string()),
+            "TS": pa.array(ts),
+            "VALUE": pa.array(value, from_pandas=True),
+            "STATUS": pa.array(status, pa.string()),
+        }
+    )
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -142,17 +148,21 @@ def build(size: int) -> Any:
     import snowmelt
 
     s = snowmelt.connect()
-    s.sql("CREATE DATABASE BENCH; CREATE SCHEMA BENCH.S; CREATE WAREHOUSE WH; "
-          "USE SCHEMA BENCH.S; CREATE TABLE READINGS (DEVICE_ID INT, SENSOR_TYPE VARCHAR, "
-          "TS TIMESTAMP_NTZ, VALUE DOUBLE, STATUS VARCHAR)")
+    s.sql(
+        "CREATE DATABASE BENCH; CREATE SCHEMA BENCH.S; CREATE WAREHOUSE WH; "
+        "USE SCHEMA BENCH.S; CREATE TABLE READINGS (DEVICE_ID INT, SENSOR_TYPE VARCHAR, "
+        "TS TIMESTAMP_NTZ, VALUE DOUBLE, STATUS VARCHAR)"
+    )
     step = 2_000_000
     for start in range(0, size, step):
         s.insert("READINGS", readings(start, min(step, size - start)))
     for suffix, mode in PIPELINES.items():
         for table in TABLES:
             query = QUERIES[table].format(p=f"_{suffix}")
-            s.sql(f"CREATE DYNAMIC TABLE {table}_{suffix} TARGET_LAG = '1 minute' "
-                  f"WAREHOUSE = WH REFRESH_MODE = {mode} AS {query}")
+            s.sql(
+                f"CREATE DYNAMIC TABLE {table}_{suffix} TARGET_LAG = '1 minute' "
+                f"WAREHOUSE = WH REFRESH_MODE = {mode} AS {query}"
+            )
     return s
 
 
@@ -164,8 +174,7 @@ def oid(s: Any, name: str) -> int:
     return int(obj.oid)
 
 
-def timed_refresh(s: Any, name: str,
-                  expect: tuple[str, ...]) -> tuple[float, tuple[int, int], Any]:
+def timed_refresh(s: Any, name: str, expect: tuple[str, ...]) -> tuple[float, tuple[int, int], Any]:
     """Refresh one table (its upstream is already fresh): seconds, peak growth in bytes
     (DuckDB, RSS), outcome."""
     gc.collect()
@@ -202,28 +211,37 @@ def compare(s: Any) -> list[str]:
     for table, keys in KEYS.items():
         a, b = f"SELECT * FROM {table}_I", f"SELECT * FROM {table}_F"
         if keys is None:
-            diff = s.sql(f"SELECT (SELECT COUNT(*) FROM ({a} EXCEPT ALL {b})) + "
-                         f"(SELECT COUNT(*) FROM ({b} EXCEPT ALL {a}))").scalar()
+            diff = s.sql(
+                f"SELECT (SELECT COUNT(*) FROM ({a} EXCEPT ALL {b})) + "
+                f"(SELECT COUNT(*) FROM ({b} EXCEPT ALL {a}))"
+            ).scalar()
         else:
             schema = s.sql(f"{a} LIMIT 0").arrow().schema
             on = " AND ".join(f"i.{k} = f.{k}" for k in keys)
             differs = " OR ".join(
                 f"abs(i.{c.name} - f.{c.name}) > 1e-9 * greatest(1, abs(f.{c.name})) OR "
-                f"(i.{c.name} IS NULL) <> (f.{c.name} IS NULL)" if str(c.type) == "double"
-                else f"i.{c.name} IS DISTINCT FROM f.{c.name}" for c in schema)
-            diff = s.sql(f"SELECT COUNT(*) FROM {table}_I i FULL JOIN {table}_F f ON {on} "
-                         f"WHERE {differs}").scalar()
+                f"(i.{c.name} IS NULL) <> (f.{c.name} IS NULL)"
+                if str(c.type) == "double"
+                else f"i.{c.name} IS DISTINCT FROM f.{c.name}"
+                for c in schema
+            )
+            diff = s.sql(
+                f"SELECT COUNT(*) FROM {table}_I i FULL JOIN {table}_F f ON {on} WHERE {differs}"
+            ).scalar()
         if diff:
             problems.append(f"{table}: {diff} rows differ between incremental and full")
     return problems
 
 
-def run_size(size: int, fractions: list[float], repeat: int,
-             say: Callable[[str], None]) -> list[Row]:
+def run_size(
+    size: int, fractions: list[float], repeat: int, say: Callable[[str], None]
+) -> list[Row]:
     started = time.perf_counter()
     s = build(size)
-    say(f"N = {size:,}: loaded and initialized both pipelines in "
-        f"{time.perf_counter() - started:.1f} s")
+    say(
+        f"N = {size:,}: loaded and initialized both pipelines in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     rows: list[Row] = []
     appended = size
     # Warm-up: the first incremental refresh of a plan compiles it (parse, decompose,
@@ -259,9 +277,11 @@ def _mb(pair: tuple[float, float]) -> str:
 
 def table(rows: list[Row], total: str = "chain") -> str:
     width = max([8, len(total)] + [len(r.table) for r in rows])
-    head = (f"{'N':>11} {'change':>7} {'table':<{width}} {'incr s':>8} {'full s':>8} "
-            f"{'full/incr':>9} "
-            f"{'NO_DATA ms':>10} {'incr MB':>9} {'full MB':>9} {'ins':>7} {'del':>6}")
+    head = (
+        f"{'N':>11} {'change':>7} {'table':<{width}} {'incr s':>8} {'full s':>8} "
+        f"{'full/incr':>9} "
+        f"{'NO_DATA ms':>10} {'incr MB':>9} {'full MB':>9} {'ins':>7} {'del':>6}"
+    )
     lines = [head, "-" * len(head)]
     groups: dict[tuple[int, float], list[Row]] = {}
     for r in rows:
@@ -272,31 +292,44 @@ def table(rows: list[Row], total: str = "chain") -> str:
                 f"{size:>11,} {fraction:>7.1%} {r.table:<{width}} {r.incremental_s:>8.3f} "
                 f"{r.full_s:>8.3f} {r.full_s / r.incremental_s:>8.0f}x {r.no_data_ms:>10.2f} "
                 f"{_mb(r.inc_peak_mb):>9} {_mb(r.full_peak_mb):>9} {r.inserted:>7,} "
-                f"{r.deleted:>6,}")
+                f"{r.deleted:>6,}"
+            )
         inc = sum(r.incremental_s for r in members)
         full = sum(r.full_s for r in members)
         peak_i = (max(r.inc_peak_mb[0] for r in members), max(r.inc_peak_mb[1] for r in members))
-        peak_f = (max(r.full_peak_mb[0] for r in members),
-                  max(r.full_peak_mb[1] for r in members))
-        lines.append(f"{size:>11,} {fraction:>7.1%} {total:<{width}} {inc:>8.3f} {full:>8.3f} "
-                     f"{full / inc:>8.0f}x {sum(r.no_data_ms for r in members):>10.2f} "
-                     f"{_mb(peak_i):>9} {_mb(peak_f):>9}")
+        peak_f = (max(r.full_peak_mb[0] for r in members), max(r.full_peak_mb[1] for r in members))
+        lines.append(
+            f"{size:>11,} {fraction:>7.1%} {total:<{width}} {inc:>8.3f} {full:>8.3f} "
+            f"{full / inc:>8.0f}x {sum(r.no_data_ms for r in members):>10.2f} "
+            f"{_mb(peak_i):>9} {_mb(peak_f):>9}"
+        )
         lines.append("")
     lines.append("MB = peak growth during the refresh: DuckDB-accounted / process RSS.")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.refresh", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dag", choices=("medallion", "sensor"), default="medallion",
-                        help="the demo's medallion DAG (default) or the sensor chain")
-    parser.add_argument("--sizes", default=None,
-                        help="history sizes N, comma separated (1e6 notation accepted); "
-                             "default 10M for the medallion DAG, 1M and 10M for the sensor "
-                             "chain")
-    parser.add_argument("--fractions", default="0.001,0.01",
-                        help="change sizes as fractions of N, comma separated")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.refresh",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--dag",
+        choices=("medallion", "sensor"),
+        default="medallion",
+        help="the demo's medallion DAG (default) or the sensor chain",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        help="history sizes N, comma separated (1e6 notation accepted); "
+        "default 10M for the medallion DAG, 1M and 10M for the sensor "
+        "chain",
+    )
+    parser.add_argument(
+        "--fractions", default="0.001,0.01", help="change sizes as fractions of N, comma separated"
+    )
     parser.add_argument("--repeat", type=int, default=10, help="NO_DATA refreshes per table")
     args = parser.parse_args(argv)
     default = "10000000" if args.dag == "medallion" else "1000000,10000000"
@@ -312,11 +345,15 @@ def main(argv: list[str] | None = None) -> None:
         rows += runner(size, fractions, args.repeat, lambda m: print(m, flush=True))
     print()
     if args.dag == "medallion":
-        print("Refresh of each table of the medallion DAG after change·N new bronze rows "
-              "(incremental and full DAGs side by side, upstream first; 'DAG' is the sum):")
+        print(
+            "Refresh of each table of the medallion DAG after change·N new bronze rows "
+            "(incremental and full DAGs side by side, upstream first; 'DAG' is the sum):"
+        )
     else:
-        print("Refresh of each table of the pipeline after appending change·N readings "
-              "(incremental and full pipelines side by side, upstream first):")
+        print(
+            "Refresh of each table of the pipeline after appending change·N readings "
+            "(incremental and full pipelines side by side, upstream first):"
+        )
     print(table(rows, "DAG" if args.dag == "medallion" else "chain"))
 
 

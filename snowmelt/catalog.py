@@ -469,8 +469,7 @@ class Catalog:
             cached = self._memo.get(("inputs", oid))
             if cached is not None:
                 self._memo[("inputs", oid)] = [
-                    (i, version, generation) if i == input_oid else (i, v, g)
-                    for i, v, g in cached
+                    (i, version, generation) if i == input_oid else (i, v, g) for i, v, g in cached
                 ]
         self.engine.execute(
             f'UPDATE "{M}".dependencies SET consumed_version = ?, consumed_generation = ?'

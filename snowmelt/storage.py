@@ -210,8 +210,9 @@ class Store:
 
     def count(self, rows: exp.Expression) -> int:
         """How many rows a reader (``snapshot``, ``change``) yields."""
-        counted = exp.select("count(*)").from_(exp.Subquery(this=rows, alias=exp.TableAlias(
-            this=exp.to_identifier("_sm_n"))))
+        counted = exp.select("count(*)").from_(
+            exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("_sm_n")))
+        )
         return int(self.engine.rows(counted)[0][0])
 
     def count_rows(self, oid: int) -> int:
@@ -291,7 +292,12 @@ class Store:
         return count
 
     def apply_weighted(
-        self, commit: Commit, oid: int, columns: Sequence[str], delta: exp.Expression
+        self,
+        commit: Commit,
+        oid: int,
+        columns: Sequence[str],
+        delta: exp.Expression,
+        cluster: Sequence[str] = (),
     ) -> tuple[int, int]:
         """Apply a weighted bag change (user columns + ``_sm_weight``) to ``t{oid}``.
 
@@ -312,7 +318,7 @@ class Store:
             .having(exp.NEQ(this=exp.func("sum", col(WEIGHT)), expression=exp.Literal.number(0)))
         )
         with self._temp(net, consolidate):
-            return self._apply_net(commit, oid, columns, net)
+            return self._apply_net(commit, oid, columns, net, cluster)
 
     @contextmanager
     def _temp(self, name: str, select: exp.Expression) -> Iterator[exp.Table]:
@@ -323,7 +329,7 @@ class Store:
         self.engine.execute(f'DROP TABLE IF EXISTS "{name}"')
 
     def _apply_net(
-        self, commit: Commit, oid: int, columns: Sequence[str], net: str
+        self, commit: Commit, oid: int, columns: Sequence[str], net: str, cluster: Sequence[str]
     ) -> tuple[int, int]:
         def same(left: str, right: str) -> exp.Condition:
             return (
@@ -399,6 +405,8 @@ class Store:
             .where('"_sm_n" > 0')
             .subquery("_sm_pos")
         )
+        if cluster:  # rows of nearby keys land in the same row groups (zone maps)
+            copies = copies.order_by(*[col(c) for c in cluster])
         inserted = (
             self.insert(commit, oid, columns, copies)
             if self.engine.rows(f'SELECT 1 FROM "{net}" WHERE "_sm_n" > 0 LIMIT 1')
@@ -408,9 +416,15 @@ class Store:
         return inserted, deleted
 
     def replace_contents(
-        self, commit: Commit, oid: int, columns: Sequence[str], query: exp.Expression
+        self,
+        commit: Commit,
+        oid: int,
+        columns: Sequence[str],
+        query: exp.Expression,
+        cluster: Sequence[str] = (),
     ) -> tuple[int, int]:
-        """Make ``t{oid}`` equal ``query`` as a bag, writing only the difference."""
+        """Make ``t{oid}`` equal ``query`` as a bag, writing only the difference (the rows
+        it adds in the order of the ``cluster`` columns)."""
         names = [col(c) for c in columns]
         new = exp.select(*names, exp.Literal.number(1).as_(WEIGHT)).from_(
             exp.Subquery(
@@ -421,7 +435,9 @@ class Store:
         old = exp.select(*[n.copy() for n in names], exp.Literal.number(-1).as_(WEIGHT)).from_(
             data_table(oid)
         )
-        return self.apply_weighted(commit, oid, columns, exp.union(new, old, distinct=False))
+        return self.apply_weighted(
+            commit, oid, columns, exp.union(new, old, distinct=False), cluster
+        )
 
     def vacuum(self, oid: int, below: int) -> int:
         """Forget delete-log entries no consumer can still need (deleted at or below

@@ -46,5 +46,11 @@ from snowmelt.ivm.api import (
     refresh_incremental,
 )
 
-__all__ = ["Analysis", "IncrementalContext", "Source", "SourceInfo", "analyze",
-           "refresh_incremental"]
+__all__ = [
+    "Analysis",
+    "IncrementalContext",
+    "Source",
+    "SourceInfo",
+    "analyze",
+    "refresh_incremental",
+]

@@ -95,8 +95,11 @@ class Grouping:
 
     @property
     def state_relation(self) -> list[str]:
-        return [self.key(i) for i in range(len(self.keys))] + [COUNT] + [
-            c.name for c in self.components]
+        return (
+            [self.key(i) for i in range(len(self.keys))]
+            + [COUNT]
+            + [c.name for c in self.components]
+        )
 
     @property
     def recomputes(self) -> bool:
@@ -111,12 +114,12 @@ def aggregates_of(node: exp.Expr) -> list[exp.Expr]:
     """Outermost aggregate calls under ``node`` (WITHIN GROUP counts as part of its call)."""
     found: list[exp.Expr] = []
     for candidate in node.find_all(exp.AggFunc, exp.WithinGroup):
-        target = candidate.parent if isinstance(candidate.parent, exp.WithinGroup) \
-            else candidate
+        target = candidate.parent if isinstance(candidate.parent, exp.WithinGroup) else candidate
         if isinstance(target, exp.AggFunc) and not is_aggregate(target):
             continue
-        if any(a is target for a in found) or any(target.find_ancestor(type(a)) is a
-                                                  for a in found):
+        if any(a is target for a in found) or any(
+            target.find_ancestor(type(a)) is a for a in found
+        ):
             continue
         found.append(target)
     return found
@@ -126,16 +129,22 @@ def decompose(select: exp.Select, user_columns: int) -> Grouping:
     """Split a top-level aggregate or DISTINCT select; raises ``Unsupported``."""
     source = select.args.get("from_")
     if source is None:
-        raise Unsupported("query without FROM", "a query without FROM cannot be maintained",
-                          select)
+        raise Unsupported("query without FROM", "a query without FROM cannot be maintained", select)
     item = source.this
     alias = item.alias_or_name
-    broken = is_linear(item) if isinstance(item, exp.Subquery) else (
-        None if isinstance(item, exp.Table) and LEAF in item.meta else item)
+    broken = (
+        is_linear(item)
+        if isinstance(item, exp.Subquery)
+        else (None if isinstance(item, exp.Table) and LEAF in item.meta else item)
+    )
     if broken is not None:
-        raise Unsupported(_name_of(broken), f"{_name_of(broken)} below an aggregate is not "
-                          "supported by incremental refresh; compute it in an upstream dynamic "
-                          "table and aggregate that", broken)
+        raise Unsupported(
+            _name_of(broken),
+            f"{_name_of(broken)} below an aggregate is not "
+            "supported by incremental refresh; compute it in an upstream dynamic "
+            "table and aggregate that",
+            broken,
+        )
     projections = [e.unalias() for e in select.expressions]
     group = select.args.get("group")
     calls = [a for e in select.expressions for a in aggregates_of(e)]
@@ -159,17 +168,26 @@ def decompose(select: exp.Select, user_columns: int) -> Grouping:
     keys = unique
     for k in keys:
         if aggregates_of(k) or time_nodes(k):
-            raise Unsupported(k.sql("snowflake"), "a GROUP BY key must be a deterministic "
-                              "expression of the input columns", k)
+            raise Unsupported(
+                k.sql("snowflake"),
+                "a GROUP BY key must be a deterministic expression of the input columns",
+                k,
+            )
     key_columns: list[int | None] = []
     for k in keys:
         position = next((i for i, p in enumerate(projections) if p == k), None)
-        key_columns.append(position if position is not None and position < user_columns
-                           else None)
-    if distinct and (calls or group is not None) and grouped and \
-            any(c is None for c in key_columns):
-        raise Unsupported("DISTINCT", "DISTINCT over GROUP BY is incremental only when every "
-                          "GROUP BY key is selected", select.args["distinct"])
+        key_columns.append(position if position is not None and position < user_columns else None)
+    if (
+        distinct
+        and (calls or group is not None)
+        and grouped
+        and any(c is None for c in key_columns)
+    ):
+        raise Unsupported(
+            "DISTINCT",
+            "DISTINCT over GROUP BY is incremental only when every GROUP BY key is selected",
+            select.args["distinct"],
+        )
     components: list[Component] = []
     state: dict[int, exp.Expr] = {}
     holistic = False
@@ -179,19 +197,33 @@ def decompose(select: exp.Select, user_columns: int) -> Grouping:
         state[id(call)] = replacement
     outputs = [_output(p, keys, calls, state, alias) for p in projections]
     time_having = having is not None and bool(time_nodes(having))
-    strategy = "key-recompute" if (holistic or having is not None) else (
-        "distinct" if distinct and not calls and group is None else "aggregate")
+    strategy = (
+        "key-recompute"
+        if (holistic or having is not None)
+        else ("distinct" if distinct and not calls and group is None else "aggregate")
+    )
     needed = referenced_columns(select, alias)
-    body = exp.select(*[exp.alias_(column(c, alias), c, quoted=True) for c in needed]
-                      ).from_(item.copy())
+    body = exp.select(*[exp.alias_(column(c, alias), c, quoted=True) for c in needed]).from_(
+        item.copy()
+    )
     where = select.args.get("where")
     if where is not None:
         body = body.where(where.this.copy())
     if not needed:
         body = body.select(exp.alias_(exp.true(), "_sm_row", quoted=True))
-    return Grouping(alias, body, keys, key_columns, components, outputs,
-                    having.this.copy() if having is not None else None, grouped, strategy,
-                    time_having, [i for i, c in enumerate(key_columns) if c is None])
+    return Grouping(
+        alias,
+        body,
+        keys,
+        key_columns,
+        components,
+        outputs,
+        having.this.copy() if having is not None else None,
+        grouped,
+        strategy,
+        time_having,
+        [i for i, c in enumerate(key_columns) if c is None],
+    )
 
 
 def _name_of(node: exp.Expr) -> str:
@@ -208,25 +240,36 @@ def _name_of(node: exp.Expr) -> str:
 
 def _component(call: exp.Expr, components: list[Component]) -> exp.Expr:
     """Register the state ``call`` needs; returns its value over the state relation."""
+
     def add(kind: str, arg: exp.Expr | None, node: exp.Expr) -> Component:
         text = (kind, arg.sql("snowflake") if arg is not None else node.sql("snowflake"))
         for c in components:
-            if (c.kind, c.arg.sql("snowflake") if c.arg is not None else
-                    c.node.sql("snowflake")) == text:
+            if (
+                c.kind,
+                c.arg.sql("snowflake") if c.arg is not None else c.node.sql("snowflake"),
+            ) == text:
                 return c
-        component = Component(f"_sm_a{len(components)}", kind,
-                              arg.copy() if arg is not None else None, node.copy())
+        component = Component(
+            f"_sm_a{len(components)}", kind, arg.copy() if arg is not None else None, node.copy()
+        )
         components.append(component)
         return component
 
     def ref(component: Component) -> exp.Expr:
         return column(component.name, STATE)
 
-    if isinstance(call, exp.Count) and isinstance(call.this, exp.Distinct) and len(
-            call.this.expressions) == 1:  # maintained by ``count_distinct``
+    if (
+        isinstance(call, exp.Count)
+        and isinstance(call.this, exp.Distinct)
+        and len(call.this.expressions) == 1
+    ):  # maintained by ``count_distinct``
         return ref(add(DISTINCT_COUNT, call.this.expressions[0], call))
-    plain = isinstance(call, exp.AggFunc) and not call.expressions and not isinstance(
-        call.this, exp.Distinct) and call.this is not None
+    plain = (
+        isinstance(call, exp.AggFunc)
+        and not call.expressions
+        and not isinstance(call.this, exp.Distinct)
+        and call.this is not None
+    )
     if isinstance(call, exp.Count):
         if isinstance(call.this, exp.Star) or call.this is None:
             return column(COUNT, STATE)
@@ -240,16 +283,26 @@ def _component(call: exp.Expr, components: list[Component]) -> exp.Expr:
         total.count = count.name
         if isinstance(call, exp.Sum):
             return ref(total)
-        return exp.Case(ifs=[exp.If(this=exp.GT(this=ref(count), expression=exp.Literal.number(
-            0)), true=exp.Div(this=ref(total), expression=ref(count)))])
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.GT(this=ref(count), expression=exp.Literal.number(0)),
+                    true=exp.Div(this=ref(total), expression=ref(count)),
+                )
+            ]
+        )
     elif isinstance(call, exp.Min | exp.Max) and plain:
         return ref(add("MIN" if isinstance(call, exp.Min) else "MAX", call.this, call))
     return ref(add("HOLISTIC", None, call))
 
 
-def _output(projection: exp.Expr, keys: list[exp.Expr],
-            calls: list[exp.Expr], state: dict[int, exp.Expr],
-            alias: str) -> exp.Expr:
+def _output(
+    projection: exp.Expr,
+    keys: list[exp.Expr],
+    calls: list[exp.Expr],
+    state: dict[int, exp.Expr],
+    alias: str,
+) -> exp.Expr:
     def swap(node: exp.Expr) -> exp.Expr:
         for i, k in enumerate(keys):
             if node == k:
@@ -262,8 +315,9 @@ def _output(projection: exp.Expr, keys: list[exp.Expr],
     out = _transform_top_down(projection.copy(), swap, calls, keys)
     for col in out.find_all(exp.Column):
         if col.table == alias:
-            raise Unsupported(col.sql("snowflake"), f"column {col.name} is neither grouped nor "
-                              "aggregated", col)
+            raise Unsupported(
+                col.sql("snowflake"), f"column {col.name} is neither grouped nor aggregated", col
+            )
     return out
 
 
@@ -275,8 +329,13 @@ def _transform_top_down(node: exp.Expr, swap, calls, keys) -> exp.Expr:  # type:
         if isinstance(value, exp.Expr):
             node.set(key, _transform_top_down(value, swap, calls, keys))
         elif isinstance(value, list):
-            node.set(key, [_transform_top_down(v, swap, calls, keys)
-                           if isinstance(v, exp.Expr) else v for v in value])
+            node.set(
+                key,
+                [
+                    _transform_top_down(v, swap, calls, keys) if isinstance(v, exp.Expr) else v
+                    for v in value
+                ],
+            )
     return node
 
 
@@ -312,18 +371,31 @@ def delta_select(g: Grouping, leaves: int) -> exp.Select:
     for c in g.components:
         arg = c.arg.copy() if c.arg is not None else None
         if c.kind == "COUNT":
-            value: exp.Expr = exp.func("sum", _when(exp.Not(this=exp.Is(
-                this=arg, expression=exp.Null())), w.copy(), exp.Literal.number(0)))
+            value: exp.Expr = exp.func(
+                "sum",
+                _when(
+                    exp.Not(this=exp.Is(this=arg, expression=exp.Null())),
+                    w.copy(),
+                    exp.Literal.number(0),
+                ),
+            )
         elif c.kind == "COUNT_IF":
             value = exp.func("sum", _when(arg, w.copy(), exp.Literal.number(0)))  # type: ignore[arg-type]
         elif c.kind == "SUM":
-            value = exp.func("sum", _when(_positive(w), arg, exp.Neg(this=exp.paren(
-                arg.copy(), copy=False))))  # type: ignore[arg-type, union-attr]
+            assert arg is not None
+            value = exp.func(
+                "sum", _when(_positive(w), arg, exp.Neg(this=exp.paren(arg.copy(), copy=False)))
+            )
         elif c.kind in ("MIN", "MAX"):
             fn = "min" if c.kind == "MIN" else "max"
             value = exp.func(fn, _when(_positive(w), arg, None))  # type: ignore[arg-type]
-            items.append(exp.alias_(exp.func(fn, _when(_negative(w), arg.copy(), None)),  # type: ignore[union-attr]
-                                    f"_sm_del_{c.name}", quoted=True))
+            items.append(
+                exp.alias_(
+                    exp.func(fn, _when(_negative(w), arg.copy(), None)),  # type: ignore[union-attr]
+                    f"_sm_del_{c.name}",
+                    quoted=True,
+                )
+            )
         elif c.kind == DISTINCT_COUNT:
             value = exp.Literal.number(0)  # joined in by ``with_distinct_counts``
         else:
@@ -333,8 +405,9 @@ def delta_select(g: Grouping, leaves: int) -> exp.Select:
     if g.keys:
         out = out.group_by(*[k.copy() for k in g.keys])
     else:
-        out = out.having(exp.GT(this=exp.func("count", exp.Star()),
-                                expression=exp.Literal.number(0)))
+        out = out.having(
+            exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(0))
+        )
     return with_distinct_counts(g, _net_deletions(g, out, leaves), leaves)
 
 
@@ -355,38 +428,54 @@ def _net_deletions(g: Grouping, delta: exp.Select, leaves: int) -> exp.Select:
     items: list[exp.Expr] = []
     for e in delta.expressions:
         name = e.alias_or_name
-        items.append(exp.alias_(column(name, replaced[name]), name, quoted=True)
-                     if name in replaced else column(name, "_sm_g"))
+        items.append(
+            exp.alias_(column(name, replaced[name]), name, quoted=True)
+            if name in replaced
+            else column(name, "_sm_g")
+        )
     out = exp.select(*items)
     out = out.from_(subquery(delta, "_sm_g"))
     for i, c in enumerate(extremes):
-        per_value = exp.select(*[exp.alias_(k.copy(), n, quoted=True)
-                                 for k, n in zip(g.keys, names, strict=True)],
-                               exp.alias_(c.arg.copy(), "_sm_v", quoted=True),  # type: ignore[union-attr]
-                               exp.alias_(exp.func("sum", column(WEIGHT, g.alias)), "_sm_nw",
-                                          quoted=True)).from_(
-            subquery(source.copy(), g.alias)).group_by(
-            *[k.copy() for k in g.keys], c.arg.copy())  # type: ignore[union-attr]
+        per_value = (
+            exp.select(
+                *[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(g.keys, names, strict=True)],
+                exp.alias_(c.arg.copy(), "_sm_v", quoted=True),  # type: ignore[union-attr]
+                exp.alias_(exp.func("sum", column(WEIGHT, g.alias)), "_sm_nw", quoted=True),
+            )
+            .from_(subquery(source.copy(), g.alias))
+            .group_by(*[k.copy() for k in g.keys], c.arg.copy())  # type: ignore[union-attr]
+        )
         fn = "min" if c.kind == "MIN" else "max"
 
         def net(sign: type[exp.Expr], name: str, fn: str = fn) -> exp.Expr:
-            return exp.alias_(exp.func(fn, _when(sign(this=column("_sm_nw"),
-                                                     expression=exp.Literal.number(0)),
-                                                 column("_sm_v"), None)), name, quoted=True)
+            return exp.alias_(
+                exp.func(
+                    fn,
+                    _when(
+                        sign(this=column("_sm_nw"), expression=exp.Literal.number(0)),
+                        column("_sm_v"),
+                        None,
+                    ),
+                ),
+                name,
+                quoted=True,
+            )
 
-        gone = exp.select(*[column(n) for n in names], net(exp.LT, f"_sm_del_{c.name}"),
-                          net(exp.GT, c.name)).from_(per_value.subquery("_sm_pv"))
+        gone = exp.select(
+            *[column(n) for n in names], net(exp.LT, f"_sm_del_{c.name}"), net(exp.GT, c.name)
+        ).from_(per_value.subquery("_sm_pv"))
         if names:
             gone = gone.group_by(*[column(n) for n in names])
-        out = out.join(gone.subquery(f"_sm_x{i}"), join_type="left", on=null_safe_equal(
-            (column(n, "_sm_g"), column(n, f"_sm_x{i}")) for n in names))
+        out = out.join(
+            gone.subquery(f"_sm_x{i}"),
+            join_type="left",
+            on=null_safe_equal((column(n, "_sm_g"), column(n, f"_sm_x{i}")) for n in names),
+        )
     return out
 
 
-def _when(condition: exp.Expr, then: exp.Expr | None,
-          otherwise: exp.Expr | None) -> exp.Expr:
-    return exp.Case(ifs=[exp.If(this=condition, true=then or exp.Null())],
-                    default=otherwise)
+def _when(condition: exp.Expr, then: exp.Expr | None, otherwise: exp.Expr | None) -> exp.Expr:
+    return exp.Case(ifs=[exp.If(this=condition, true=then or exp.Null())], default=otherwise)
 
 
 def _positive(w: exp.Expr) -> exp.Expr:
@@ -398,15 +487,16 @@ def _negative(w: exp.Expr) -> exp.Expr:
 
 
 def keys_match(g: Grouping, left: str, right: str) -> exp.Expr:
-    return null_safe_equal((column(Grouping.key(i), left), column(Grouping.key(i), right))
-                           for i in range(len(g.keys)))
+    return null_safe_equal(
+        (column(Grouping.key(i), left), column(Grouping.key(i), right)) for i in range(len(g.keys))
+    )
 
 
-def merge_select(g: Grouping, delta: exp.Table, old: exp.Expr,
-                 physical: list[str]) -> exp.Select:
+def merge_select(g: Grouping, delta: exp.Table, old: exp.Expr, physical: list[str]) -> exp.Select:
     """M = O ⊕ G, with ``_sm_recompute`` marking groups the algebra cannot finish. Each row
     also carries the group's stored image (``_sm_old{i}`` for physical column i, its row id
     and version; NULL for a new group), so no second probe of the table is needed."""
+
     def old_(name: str) -> exp.Expr:
         return column(name, "o")
 
@@ -414,8 +504,10 @@ def merge_select(g: Grouping, delta: exp.Table, old: exp.Expr,
         return column(name, "d")
 
     def plus(name: str) -> exp.Expr:
-        return exp.Add(this=exp.func("coalesce", old_(name), exp.Literal.number(0)),
-                       expression=exp.func("coalesce", new_(name), exp.Literal.number(0)))
+        return exp.Add(
+            this=exp.func("coalesce", old_(name), exp.Literal.number(0)),
+            expression=exp.func("coalesce", new_(name), exp.Literal.number(0)),
+        )
 
     items: list[exp.Expr] = [column(Grouping.key(i), "d") for i in range(len(g.keys))]
     items.append(exp.alias_(plus(COUNT), COUNT, quoted=True))
@@ -426,30 +518,50 @@ def merge_select(g: Grouping, delta: exp.Table, old: exp.Expr,
             value: exp.Expr = plus(c.name)
         elif c.kind == "SUM":
             assert c.count is not None
-            value = _when(exp.GT(this=plus(by_name[c.count].name), expression=exp.Literal.number(
-                0)), plus(c.name), None)
+            value = _when(
+                exp.GT(this=plus(by_name[c.count].name), expression=exp.Literal.number(0)),
+                plus(c.name),
+                None,
+            )
         elif c.kind in ("MIN", "MAX"):
             better = exp.LT if c.kind == "MIN" else exp.GT
             reach = exp.LTE if c.kind == "MIN" else exp.GTE
             o, d, gone = old_(c.name), new_(c.name), column(f"_sm_del_{c.name}", "d")
-            value = exp.Case(ifs=[
-                exp.If(this=exp.Is(this=o.copy(), expression=exp.Null()), true=d.copy()),
-                exp.If(this=exp.Is(this=d.copy(), expression=exp.Null()), true=o.copy()),
-                exp.If(this=better(this=d.copy(), expression=o.copy()), true=d.copy())],
-                default=o.copy())
-            recompute.append(exp.and_(exp.Not(this=exp.Is(this=gone, expression=exp.Null())),
-                                      exp.or_(exp.Is(this=o.copy(), expression=exp.Null()),
-                                              reach(this=gone.copy(), expression=o.copy()))))
+            value = exp.Case(
+                ifs=[
+                    exp.If(this=exp.Is(this=o.copy(), expression=exp.Null()), true=d.copy()),
+                    exp.If(this=exp.Is(this=d.copy(), expression=exp.Null()), true=o.copy()),
+                    exp.If(this=better(this=d.copy(), expression=o.copy()), true=d.copy()),
+                ],
+                default=o.copy(),
+            )
+            recompute.append(
+                exp.and_(
+                    exp.Not(this=exp.Is(this=gone, expression=exp.Null())),
+                    exp.or_(
+                        exp.Is(this=o.copy(), expression=exp.Null()),
+                        reach(this=gone.copy(), expression=o.copy()),
+                    ),
+                )
+            )
         else:
             value = exp.Null()
         items.append(exp.alias_(value, c.name, quoted=True))
-    items.append(exp.alias_(exp.func("coalesce", exp.or_(*recompute) if recompute else
-                                     exp.false(), exp.false()), RECOMPUTE, quoted=True))
+    items.append(
+        exp.alias_(
+            exp.func("coalesce", exp.or_(*recompute) if recompute else exp.false(), exp.false()),
+            RECOMPUTE,
+            quoted=True,
+        )
+    )
     items.append(column("_sm_rowid", "o"))
     items.append(column("_sm_ver", "o"))
     items += [column(old_name(i), "o") for i in range(len(physical))]
-    return exp.select(*items).from_(delta.copy().as_("d")).join(
-        subquery(old, "o"), on=keys_match(g, "d", "o"), join_type="left")
+    return (
+        exp.select(*items)
+        .from_(delta.copy().as_("d"))
+        .join(subquery(old, "o"), on=keys_match(g, "d", "o"), join_type="left")
+    )
 
 
 def old_name(i: int) -> str:
@@ -463,5 +575,6 @@ def outputs_select(g: Grouping, state: exp.Expr, width: int) -> exp.Select:
     items += [column(n, STATE) for n in g.state_names]
     items.append(column("_sm_rowid", STATE))
     items += [column(old_name(i), STATE) for i in range(width)]
-    return exp.select(*items).from_(state.copy().as_(STATE) if isinstance(state, exp.Table)
-                                    else state)
+    return exp.select(*items).from_(
+        state.copy().as_(STATE) if isinstance(state, exp.Table) else state
+    )

@@ -97,7 +97,8 @@ def _rule(plan: dict[str, Any]) -> Any:
     if rule is None:
         raise IncrementalInvariantError(
             "this dynamic table has no incremental plan (it was created by an older snowmelt);"
-            " re-create it with CREATE OR REPLACE")
+            " re-create it with CREATE OR REPLACE"
+        )
     return rule
 
 
@@ -117,9 +118,21 @@ def refresh_incremental(context: IncrementalContext) -> tuple[int, int]:
     from snowmelt.ivm.runner import Runner
 
     rule, compiled = _compiled(context)
-    run = Runner(context.store.engine, f"_sm_ivm_{context.target_oid}_", compiled.memo,
-                 params={"v": context.commit.version, **compiled.change_params(context)})
+    run = Runner(
+        context.store.engine,
+        f"_sm_ivm_{context.target_oid}_",
+        compiled.memo,
+        params={"v": context.commit.version, **compiled.change_params(context)},
+    )
     return rule.refresh(context, compiled, run)  # type: ignore[no-any-return]
+
+
+def key_columns(plan: dict[str, Any], oid: int, columns: list[str]) -> list[str]:
+    """The physical columns holding the keys an incremental refresh looks rows up by (the
+    GROUP BY keys of an aggregate, the partition keys of a window); none for other rules."""
+    rule = _rule(plan)
+    keys = getattr(rule, "keys", None)
+    return list(keys(rule.compile(oid, plan), columns)) if keys is not None else []
 
 
 def explain(context: IncrementalContext) -> list[tuple[str, str]]:
@@ -131,8 +144,12 @@ def explain(context: IncrementalContext) -> list[tuple[str, str]]:
     rule, compiled = _compiled(context)
     if context.then is None:  # not initialized yet: show the statements at one time
         context = dataclasses.replace(context, then=context.now)
-    run = Runner(context.store.engine, f"_sm_ivm_{context.target_oid}_", execute=False,
-                 params={"v": context.commit.version, **compiled.change_params(context)})
+    run = Runner(
+        context.store.engine,
+        f"_sm_ivm_{context.target_oid}_",
+        execute=False,
+        params={"v": context.commit.version, **compiled.change_params(context)},
+    )
     rule.refresh(context, compiled, run)
     return run.statements
 
@@ -145,8 +162,7 @@ def materialize(query: exp.Expression, analysis: Analysis) -> exp.Expression:
     ``reads_row_ids`` says so.
     """
     text = analysis.plan.get("materialize") if analysis.mode == INCREMENTAL else None
-    return typing.cast(exp.Expression, sqlglot.parse_one(text, read="snowflake")) if text \
-        else query
+    return typing.cast(exp.Expression, sqlglot.parse_one(text, read="snowflake")) if text else query
 
 
 def reads_row_ids(plan: dict[str, Any]) -> bool:
@@ -158,12 +174,12 @@ def bind_time(expression: exp.Expression, now: datetime | None) -> exp.Expressio
     """CURRENT_TIMESTAMP and friends → literals of ``now`` (the statement time)."""
     from snowmelt.ivm.canonical import bind_time as bind
 
-    return typing.cast(exp.Expression, bind(expression, now)) if now is not None \
-        else expression
+    return typing.cast(exp.Expression, bind(expression, now)) if now is not None else expression
 
 
-def fit_state_types(store: Store, oid: int, query: exp.Expression, user_columns: int,
-                    state: list[str]) -> None:
+def fit_state_types(
+    store: Store, oid: int, query: exp.Expression, user_columns: int, state: list[str]
+) -> None:
     """Give the hidden state columns of ``t{oid}`` the types ``query`` produces.
 
     At CREATE the compiler knows the sources' column names but not their types, so state
@@ -181,6 +197,14 @@ def fit_state_types(store: Store, oid: int, query: exp.Expression, user_columns:
 
         forget(store, oid)  # cached statements cast to the old types
         for table in (data_table(oid), delete_log(oid)):
-            store.engine.execute(exp.Alter(this=table, kind="TABLE", actions=[
-                exp.AlterColumn(this=quoted(name),
-                                dtype=exp.DataType.build(wanted, dialect="duckdb"))]))
+            store.engine.execute(
+                exp.Alter(
+                    this=table,
+                    kind="TABLE",
+                    actions=[
+                        exp.AlterColumn(
+                            this=quoted(name), dtype=exp.DataType.build(wanted, dialect="duckdb")
+                        )
+                    ],
+                )
+            )

@@ -35,8 +35,15 @@ WEIGHT = "_sm_weight"  # +1 / -1 of a weighted change row
 ROW_ID = "_sm_rowid"
 
 TIME_NODES: tuple[type[exp.Expr], ...] = (
-    exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Localtime, exp.Localtimestamp,
-    exp.CurrentDatetime, exp.Systimestamp, exp.CurrentTimestampLTZ)
+    exp.CurrentTimestamp,
+    exp.CurrentDate,
+    exp.CurrentTime,
+    exp.Localtime,
+    exp.Localtimestamp,
+    exp.CurrentDatetime,
+    exp.Systimestamp,
+    exp.CurrentTimestampLTZ,
+)
 _TIME_MARK = "_SM_TIME"
 
 
@@ -57,6 +64,7 @@ def locate(node: exp.Expr) -> tuple[int | None, int | None]:
     names; for keyword-only nodes (LIMIT, GROUP BY ROLLUP, EXCEPT) the nearest positioned
     descendant, then ancestor, stands in.
     """
+
     def of(candidate: exp.Expr) -> tuple[int, int] | None:
         meta = candidate.meta if candidate._meta else {}
         if "line" not in meta:
@@ -116,20 +124,24 @@ def _replace_cte_refs(scope: exp.Expr, bodies: dict[str, exp.CTE]) -> None:
         if cte is None:
             continue
         alias = table.args.get("alias")
-        alias_name = alias.this.copy() if alias is not None and alias.this else \
-            table.this.copy()
+        alias_name = alias.this.copy() if alias is not None and alias.this else table.this.copy()
         columns = cte.args["alias"].args.get("columns") if cte.args.get("alias") else None
         if alias is not None and alias.args.get("columns"):
             columns = alias.args["columns"]
-        table.replace(exp.Subquery(this=cte.this.copy(), alias=exp.TableAlias(
-            this=alias_name, columns=[c.copy() for c in columns] if columns else None)))
+        table.replace(
+            exp.Subquery(
+                this=cte.this.copy(),
+                alias=exp.TableAlias(
+                    this=alias_name, columns=[c.copy() for c in columns] if columns else None
+                ),
+            )
+        )
 
 
 def strip_order(query: exp.Expr) -> exp.Expr:
     """Drop ORDER BY outside windows and aggregates (accepted but ignored)."""
     for node in list(query.find_all(exp.Order)):
-        if isinstance(node.parent, exp.Query | exp.Subquery) and \
-                node.arg_key == "order":
+        if isinstance(node.parent, exp.Query | exp.Subquery) and node.arg_key == "order":
             node.pop()
     return query
 
@@ -140,10 +152,14 @@ def canonicalize(query: exp.Expr, columns: dict[ObjectName, list[str]]) -> exp.E
     schema: dict[str, Any] = {}
     for name, cols in columns.items():
         schema.setdefault(name.database, {}).setdefault(name.schema, {})[name.name] = {
-            c: "UNKNOWN" for c in cols}
-    qualified = qualify(query.copy(), schema=MappingSchema(schema, dialect="snowflake",
-                                                           normalize=False),
-                        dialect="snowflake", quote_identifiers=True)
+            c: "UNKNOWN" for c in cols
+        }
+    qualified = qualify(
+        query.copy(),
+        schema=MappingSchema(schema, dialect="snowflake", normalize=False),
+        dialect="snowflake",
+        quote_identifiers=True,
+    )
     return strip_order(inline_ctes(qualified))
 
 
@@ -156,33 +172,39 @@ def placeholder(kind: str, leaf: int) -> exp.Table:
     return exp.Table(this=quoted(f"{PLACEHOLDER}{kind}_{leaf}"))
 
 
-def bind_placeholders(expression: exp.Expr,
-                      reader: Callable[[str, int], exp.Expr]) -> exp.Expr:
+def bind_placeholders(expression: exp.Expr, reader: Callable[[str, int], exp.Expr]) -> exp.Expr:
     """Replace placeholder tables by ``reader(kind, leaf)`` subqueries (in place)."""
     for table in list(expression.find_all(exp.Table)):
         name = table.name
         if not name.startswith(PLACEHOLDER):
             continue
-        kind, _, leaf = name[len(PLACEHOLDER):].rpartition("_")
+        kind, _, leaf = name[len(PLACEHOLDER) :].rpartition("_")
         alias = table.args.get("alias")
-        table.replace(exp.Subquery(this=reader(kind, int(leaf)),
-                                   alias=alias.copy() if alias else exp.TableAlias(
-                                       this=quoted(name))))
+        table.replace(
+            exp.Subquery(
+                this=reader(kind, int(leaf)),
+                alias=alias.copy() if alias else exp.TableAlias(this=quoted(name)),
+            )
+        )
     return expression
 
 
 # -- time --------------------------------------------------------------------------------------
 def time_nodes(expression: exp.Expr) -> list[exp.Expr]:
     return [n for n in expression.find_all(*TIME_NODES)] + [
-        n for n in expression.find_all(exp.Anonymous) if n.name.upper() == _TIME_MARK]
+        n for n in expression.find_all(exp.Anonymous) if n.name.upper() == _TIME_MARK
+    ]
 
 
 def mark_time(expression: exp.Expr, which: str) -> exp.Expr:
     """Tag the time functions of ``expression`` as evaluated at ``which`` ("new"/"old")."""
+
     def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, TIME_NODES):
-            return exp.Anonymous(this=_TIME_MARK, expressions=[
-                exp.Literal.string(which), exp.Literal.string(_time_kind(node))])
+            return exp.Anonymous(
+                this=_TIME_MARK,
+                expressions=[exp.Literal.string(which), exp.Literal.string(_time_kind(node))],
+            )
         return node
 
     return expression.transform(swap, copy=False)
@@ -194,14 +216,15 @@ def _time_kind(node: exp.Expr) -> str:
     if isinstance(node, exp.CurrentTime | exp.Localtime):
         return "TIME"
     if isinstance(node, exp.Localtimestamp) or (
-            isinstance(node, exp.CurrentTimestamp) and node.args.get("sysdate")):
+        isinstance(node, exp.CurrentTimestamp) and node.args.get("sysdate")
+    ):
         return "TIMESTAMP_NTZ"
     return "TIMESTAMP_LTZ"
 
 
-def bind_time(expression: exp.Expr, now: datetime | None,
-              then: datetime | None = None) -> exp.Expr:
+def bind_time(expression: exp.Expr, now: datetime | None, then: datetime | None = None) -> exp.Expr:
     """Replace time functions (and marks) by literals of ``now`` (marks "old": ``then``)."""
+
     def literal(kind: str, when: datetime) -> exp.Expr:
         when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
         if kind == "DATE":
@@ -209,10 +232,14 @@ def bind_time(expression: exp.Expr, now: datetime | None,
         if kind == "TIME":
             return exp.cast(exp.Literal.string(when.time().isoformat()), "TIME")
         if kind == "TIMESTAMP_NTZ":
-            return exp.cast(exp.Literal.string(when.replace(tzinfo=None).isoformat(sep=" ")),
-                            exp.DataType.build("TIMESTAMP_NTZ", dialect="snowflake"))
-        return exp.cast(exp.Literal.string(when.isoformat(sep=" ")),
-                        exp.DataType.build("TIMESTAMP_LTZ", dialect="snowflake"))
+            return exp.cast(
+                exp.Literal.string(when.replace(tzinfo=None).isoformat(sep=" ")),
+                exp.DataType.build("TIMESTAMP_NTZ", dialect="snowflake"),
+            )
+        return exp.cast(
+            exp.Literal.string(when.isoformat(sep=" ")),
+            exp.DataType.build("TIMESTAMP_LTZ", dialect="snowflake"),
+        )
 
     def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, TIME_NODES) and now is not None:
@@ -247,7 +274,10 @@ def is_true(predicate: exp.Expr) -> exp.Expr:
     return exp.func("coalesce", exp.paren(predicate.copy(), copy=False), exp.false())
 
 
-def subquery(query: exp.Expr, name: str,
-             columns: list[str] | None = None) -> exp.Subquery:
-    return exp.Subquery(this=query, alias=exp.TableAlias(
-        this=quoted(name), columns=[quoted(c) for c in columns] if columns else None))
+def subquery(query: exp.Expr, name: str, columns: list[str] | None = None) -> exp.Subquery:
+    return exp.Subquery(
+        this=query,
+        alias=exp.TableAlias(
+            this=quoted(name), columns=[quoted(c) for c in columns] if columns else None
+        ),
+    )

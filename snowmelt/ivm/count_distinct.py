@@ -33,11 +33,15 @@ def _pairs(g: Any, c: Any, leaves: int) -> exp.Select:
     keys = list(g.keys) + [c.arg]
     names = [pushdown.key_name(i) for i in range(len(keys))]
     source = rewrite(g.input, Form("delta", (WEIGHT,), leaves))
-    return exp.select(*[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(keys, names, strict=True)],
-                      exp.alias_(exp.func("sum", column(WEIGHT, g.alias)), "_sm_dw",
-                                 quoted=True)).from_(subquery(source, g.alias)).where(
-        exp.Not(this=exp.Is(this=c.arg.copy(), expression=exp.Null()))).group_by(
-        *[k.copy() for k in keys])
+    return (
+        exp.select(
+            *[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(keys, names, strict=True)],
+            exp.alias_(exp.func("sum", column(WEIGHT, g.alias)), "_sm_dw", quoted=True),
+        )
+        .from_(subquery(source, g.alias))
+        .where(exp.Not(this=exp.Is(this=c.arg.copy(), expression=exp.Null())))
+        .group_by(*[k.copy() for k in keys])
+    )
 
 
 def distinct_delta(g: Any, c: Any, leaves: int, index: int) -> exp.Select:
@@ -45,27 +49,46 @@ def distinct_delta(g: Any, c: Any, leaves: int, index: int) -> exp.Select:
     keys = list(g.keys) + [c.arg]
     names = [pushdown.key_name(i) for i in range(len(keys))]
     pairs = exp.Table(this=exp.to_identifier(f"_sm_p{index}", quoted=True))
-    probe = exp.select(*[exp.alias_(k.copy(), n, quoted=True)
-                         for k, n in zip(keys, names, strict=True)],
-                       exp.alias_(exp.func("count", exp.Star()), "_sm_n", quoted=True)).from_(
-        subquery(rewrite(g.input, Form("new", (), leaves)), g.alias))
+    probe = exp.select(
+        *[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(keys, names, strict=True)],
+        exp.alias_(exp.func("count", exp.Star()), "_sm_n", quoted=True),
+    ).from_(subquery(rewrite(g.input, Form("new", (), leaves)), g.alias))
     pushdown.push(probe, [k.copy() for k in keys], pairs)
     probe = probe.group_by(*[k.copy() for k in keys])
     now = exp.func("coalesce", column("_sm_n", "n"), exp.Literal.number(0))
     before = exp.Sub(this=now.copy(), expression=column("_sm_dw", "p"))
     zero = exp.Literal.number(0)
-    step = exp.Case(ifs=[
-        exp.If(this=exp.and_(exp.GT(this=now.copy(), expression=zero.copy()),
-                             exp.LTE(this=before.copy(), expression=zero.copy())),
-               true=exp.Literal.number(1)),
-        exp.If(this=exp.and_(exp.LTE(this=now.copy(), expression=zero.copy()),
-                             exp.GT(this=before.copy(), expression=zero.copy())),
-               true=exp.Literal.number(-1))], default=zero.copy())
+    step = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.and_(
+                    exp.GT(this=now.copy(), expression=zero.copy()),
+                    exp.LTE(this=before.copy(), expression=zero.copy()),
+                ),
+                true=exp.Literal.number(1),
+            ),
+            exp.If(
+                this=exp.and_(
+                    exp.LTE(this=now.copy(), expression=zero.copy()),
+                    exp.GT(this=before.copy(), expression=zero.copy()),
+                ),
+                true=exp.Literal.number(-1),
+            ),
+        ],
+        default=zero.copy(),
+    )
     group = names[:-1]
-    out = exp.select(*[column(n, "p") for n in group],
-                     exp.alias_(exp.func("sum", step), DELTA, quoted=True)).from_(
-        pairs.copy().as_("p")).join(probe.subquery("n"), join_type="left", on=null_safe_equal(
-            (column(n, "p"), column(n, "n")) for n in names))
+    out = (
+        exp.select(
+            *[column(n, "p") for n in group], exp.alias_(exp.func("sum", step), DELTA, quoted=True)
+        )
+        .from_(pairs.copy().as_("p"))
+        .join(
+            probe.subquery("n"),
+            join_type="left",
+            on=null_safe_equal((column(n, "p"), column(n, "n")) for n in names),
+        )
+    )
     if group:
         out = out.group_by(*[column(n, "p") for n in group])
     return out.with_(pairs.name, as_=_pairs(g, c, leaves), materialized=True)
@@ -86,11 +109,22 @@ def with_distinct_counts(g: Any, delta: exp.Select, leaves: int) -> exp.Select:
         joins.append((alias, distinct_delta(g, c, leaves, index)))
     replaced = {c.name: f"_sm_d{g.components.index(c)}" for c in counted}
     columns = [e.alias_or_name for e in delta.expressions]
-    out = exp.select(*[
-        exp.alias_(exp.func("coalesce", column(DELTA, replaced[n]), exp.Literal.number(0)), n,
-                   quoted=True) if n in replaced else column(n, "_sm_g") for n in columns
-    ]).from_(subquery(delta, "_sm_g"))
+    out = exp.select(
+        *[
+            exp.alias_(
+                exp.func("coalesce", column(DELTA, replaced[n]), exp.Literal.number(0)),
+                n,
+                quoted=True,
+            )
+            if n in replaced
+            else column(n, "_sm_g")
+            for n in columns
+        ]
+    ).from_(subquery(delta, "_sm_g"))
     for alias, relation in joins:
-        out = out.join(relation.subquery(alias), join_type="left", on=null_safe_equal(
-            (column(n, "_sm_g"), column(n, alias)) for n in names))
+        out = out.join(
+            relation.subquery(alias),
+            join_type="left",
+            on=null_safe_equal((column(n, "_sm_g"), column(n, alias)) for n in names),
+        )
     return out

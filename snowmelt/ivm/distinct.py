@@ -40,20 +40,33 @@ def union_to_distinct(query: exp.Expr) -> exp.Expr:
     subquery is refused by the caller as not linear.
     """
     if not isinstance(query, exp.Union) or not any(
-            u.args.get("distinct") for u in _set_operations(query)):
+        u.args.get("distinct") for u in _set_operations(query)
+    ):
         return query
     first = _leftmost(query)
     if first is None:
-        raise Unsupported("UNION", "UNION over this query shape is not supported by "
-                          "incremental refresh", query)
+        raise Unsupported(
+            "UNION", "UNION over this query shape is not supported by incremental refresh", query
+        )
     names = [e.alias_or_name for e in first.expressions]
     if len(set(names)) != len(names) or any(not n for n in names):
-        raise Unsupported("UNION", "UNION needs distinct column names in its first branch for "
-                          "incremental refresh; alias the columns", first)
+        raise Unsupported(
+            "UNION",
+            "UNION needs distinct column names in its first branch for "
+            "incremental refresh; alias the columns",
+            first,
+        )
     inner = _all_branches(query.copy())
-    return exp.select(*[exp.alias_(exp.column(quoted(n), table=quoted(UNION_ALIAS)), n,
-                                   quoted=True) for n in names]).from_(exp.Subquery(
-        this=inner, alias=exp.TableAlias(this=quoted(UNION_ALIAS)))).distinct()
+    return (
+        exp.select(
+            *[
+                exp.alias_(exp.column(quoted(n), table=quoted(UNION_ALIAS)), n, quoted=True)
+                for n in names
+            ]
+        )
+        .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=quoted(UNION_ALIAS))))
+        .distinct()
+    )
 
 
 def _set_operations(query: exp.Expr) -> list[exp.Union]:

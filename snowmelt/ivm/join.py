@@ -124,8 +124,11 @@ def leaf_relation(table: exp.Table, columns: list[str], mode: str, weighted: boo
         kind = "change" if mode == "delta" else mode
         body = exp.select(*[column(c) for c in columns]).from_(placeholder(kind, leaf))
         if weighted:
-            body = body.select(column(WEIGHT) if mode == "delta" else
-                               exp.alias_(exp.Literal.number(1), WEIGHT, quoted=True))
+            body = body.select(
+                column(WEIGHT)
+                if mode == "delta"
+                else exp.alias_(exp.Literal.number(1), WEIGHT, quoted=True)
+            )
     if not body.expressions:
         body = body.select(exp.alias_(exp.true(), "_sm_row", quoted=True))
     return exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
@@ -136,8 +139,9 @@ class Differentiator:
 
     def __init__(self, select: exp.Select, form: object, rewrite: Rewrite):
         if SRC in form.carry:  # type: ignore[attr-defined]
-            raise ValueError("a join row has no single source identity; joins are applied by "
-                             "value (rule 'join')")
+            raise ValueError(
+                "a join row has no single source identity; joins are applied by value (rule 'join')"
+            )
         self.select = select
         self.form = form
         self.rewrite = rewrite
@@ -145,8 +149,9 @@ class Differentiator:
         where = select.args.get("where")
         self.predicate: exp.Expr | None = where.this if where is not None else None
         changed = changed_leaves(form)
-        self.changed = changed if changed is not None else frozenset().union(
-            *(i.leaves for i in self.items))
+        self.changed = (
+            changed if changed is not None else frozenset().union(*(i.leaves for i in self.items))
+        )
 
     # -- relations ------------------------------------------------------------------------------
     def relation(self, index: int, mode: str, weighted: bool = False) -> exp.Expr:
@@ -156,8 +161,10 @@ class Differentiator:
             return leaf_relation(node, scoped_columns(self.select, item.alias), mode, weighted)
         if isinstance(node, exp.Subquery):
             carry = (WEIGHT,) if weighted else ()
-            return exp.Subquery(this=self.rewrite(node.this, with_mode(self.form, mode, carry)),
-                                alias=node.args["alias"].copy())
+            return exp.Subquery(
+                this=self.rewrite(node.this, with_mode(self.form, mode, carry)),
+                alias=node.args["alias"].copy(),
+            )
         return node.copy()
 
     def empty(self, index: int) -> exp.Expr:
@@ -180,12 +187,21 @@ class Differentiator:
                 join.set("kind", None)
         return join
 
-    def assemble(self, first: exp.Expr, joins: list[exp.Join], weight: exp.Expr | None,
-                 where: exp.Expr | None) -> exp.Select:
+    def assemble(
+        self,
+        first: exp.Expr,
+        joins: list[exp.Join],
+        weight: exp.Expr | None,
+        where: exp.Expr | None,
+    ) -> exp.Select:
         out = exp.Select(expressions=[e.copy() for e in self.select.expressions])
         if WEIGHT in self.form.carry:  # type: ignore[attr-defined]
-            out = out.select(exp.alias_(weight if weight is not None else exp.Literal.number(1),
-                                        WEIGHT, quoted=True), copy=False)
+            out = out.select(
+                exp.alias_(
+                    weight if weight is not None else exp.Literal.number(1), WEIGHT, quoted=True
+                ),
+                copy=False,
+            )
         out.set("from_", exp.From(this=first))
         if joins:
             out.set("joins", joins)
@@ -207,8 +223,10 @@ class Differentiator:
         """Items before ``i`` old, item ``i`` changed, items after it new. At ``i`` a LEFT
         join becomes inner (rel_old ⋈ Δitem) and a FULL join RIGHT (rel_old ⟖ Δitem); with
         ``i`` = 0 a FULL join at 1 becomes LEFT (Δitem_0 ⟕ item_1_new)."""
-        parts = [self.relation(k, "delta" if k == i else "old" if k < i else "new",
-                               weighted=k == i) for k in range(len(self.items))]
+        parts = [
+            self.relation(k, "delta" if k == i else "old" if k < i else "new", weighted=k == i)
+            for k in range(len(self.items))
+        ]
         joins = []
         for k in range(1, len(self.items)):
             side = None
@@ -251,8 +269,10 @@ class Differentiator:
         at_new = is_true(mark_time(predicate.copy(), "new"))
         at_old = is_true(mark_time(predicate.copy(), "old"))
         out = []
-        for sign, condition in ((1, exp.and_(at_new.copy(), exp.Not(this=at_old.copy()))),
-                                (-1, exp.and_(at_old.copy(), exp.Not(this=at_new.copy())))):
+        for sign, condition in (
+            (1, exp.and_(at_new.copy(), exp.Not(this=at_old.copy()))),
+            (-1, exp.and_(at_old.copy(), exp.Not(this=at_new.copy()))),
+        ):
             term = self.state("old", condition)
             if WEIGHT in self.form.carry:  # type: ignore[attr-defined]
                 term.expressions[-1].set("this", exp.Literal.number(sign))
@@ -265,5 +285,13 @@ def differentiate(select: exp.Select, form: object, rewrite: Rewrite) -> exp.Exp
     return Differentiator(select, form, rewrite).terms()
 
 
-__all__ = ["Differentiator", "Item", "differentiate", "has_joins", "items_of", "leaves_of",
-           "scoped_columns", "ROW_ID"]
+__all__ = [
+    "Differentiator",
+    "Item",
+    "differentiate",
+    "has_joins",
+    "items_of",
+    "leaves_of",
+    "scoped_columns",
+    "ROW_ID",
+]

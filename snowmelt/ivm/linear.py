@@ -81,8 +81,9 @@ def rewrite(node: exp.Expr, form: Form) -> exp.Expr:
     if isinstance(node, exp.Subquery):
         return exp.Subquery(this=rewrite(node.this, form), alias=_copy(node.args.get("alias")))
     if isinstance(node, exp.Union):
-        return exp.Union(this=rewrite(node.this, form),
-                         expression=rewrite(node.expression, form), distinct=False)
+        return exp.Union(
+            this=rewrite(node.this, form), expression=rewrite(node.expression, form), distinct=False
+        )
     if isinstance(node, exp.Select):
         return _select(node, form)
     raise ValueError(f"not a linear query: {node.sql('snowflake')[:80]}")
@@ -111,7 +112,8 @@ def _select(select: exp.Select, form: Form) -> exp.Expr:
                 value = exp.Neg(this=value)
             carried.append(exp.alias_(value, hidden, quoted=True))
         out = exp.select(*[p.copy() for p in projections], *carried).from_(
-            _from_item(source, select, Form(mode, form.carry, form.leaves, form.changed)))
+            _from_item(source, select, Form(mode, form.carry, form.leaves, form.changed))
+        )
         if condition is not None:
             out = out.where(condition)
         return out
@@ -133,8 +135,7 @@ def _select(select: exp.Select, form: Form) -> exp.Expr:
 
 def _from_item(source: exp.Expr, select: exp.Select, form: Form) -> exp.Expr:
     if isinstance(source, exp.Subquery):
-        return exp.Subquery(this=rewrite(source.this, form),
-                            alias=_copy(source.args.get("alias")))
+        return exp.Subquery(this=rewrite(source.this, form), alias=_copy(source.args.get("alias")))
     if isinstance(source, exp.Table) and LEAF in source.meta:
         return _leaf(source, select, form)
     raise ValueError(f"not a linear input: {source.sql('snowflake')[:80]}")
@@ -146,7 +147,7 @@ def referenced_columns(select: exp.Select, name: str) -> list[str]:
     for key, value in select.args.items():
         if key == "from_" or value is None:
             continue
-        for node in (value if isinstance(value, list) else [value]):
+        for node in value if isinstance(value, list) else [value]:
             if not isinstance(node, exp.Expr):
                 continue
             for col in node.find_all(exp.Column):
@@ -161,25 +162,29 @@ def _leaf(table: exp.Table, select: exp.Select, form: Form) -> exp.Expr:
     columns = referenced_columns(select, name)
     source_id: exp.Expr = column(ROW_ID)
     if form.leaves > 1:
-        source_id = exp.Add(this=exp.Mul(this=source_id, expression=exp.Literal.number(
-            form.leaves)), expression=exp.Literal.number(leaf))
+        source_id = exp.Add(
+            this=exp.Mul(this=source_id, expression=exp.Literal.number(form.leaves)),
+            expression=exp.Literal.number(leaf),
+        )
     hidden: list[exp.Expr] = []
     if SRC in form.carry:
         hidden.append(exp.alias_(source_id, SRC, quoted=True))
     if form.mode == "full":
-        body = exp.select(*[column(c, name) for c in columns],
-                          *[_qualify(h, name) for h in hidden]).from_(table.copy())
+        body = exp.select(
+            *[column(c, name) for c in columns], *[_qualify(h, name) for h in hidden]
+        ).from_(table.copy())
     else:
         if WEIGHT in form.carry:
-            hidden.append(column(WEIGHT) if form.mode == "delta" else
-                          exp.alias_(exp.Literal.number(1), WEIGHT, quoted=True))
+            hidden.append(
+                column(WEIGHT)
+                if form.mode == "delta"
+                else exp.alias_(exp.Literal.number(1), WEIGHT, quoted=True)
+            )
         kind = "change" if form.mode == "delta" else form.mode
-        body = exp.select(*[column(c) for c in columns], *hidden).from_(
-            placeholder(kind, leaf))
+        body = exp.select(*[column(c) for c in columns], *hidden).from_(placeholder(kind, leaf))
     if not body.expressions:
         body = body.select(exp.alias_(exp.true(), "_sm_row", quoted=True))
-    return exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(
-        name, quoted=True)))
+    return exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
 
 
 def _qualify(expression: exp.Expr, name: str) -> exp.Expr:
@@ -201,8 +206,7 @@ def is_linear(node: exp.Expr) -> exp.Expr | None:
         return is_linear(node.this) or is_linear(node.expression)
     if not isinstance(node, exp.Select):
         return node
-    for key in ("group", "having", "qualify", "laterals", "limit", "offset", "connect",
-                "pivots"):
+    for key in ("group", "having", "qualify", "laterals", "limit", "offset", "connect", "pivots"):
         if node.args.get(key):
             return node.args[key] if not isinstance(node.args[key], list) else node.args[key][0]
     if node.args.get("distinct"):
@@ -219,7 +223,8 @@ def is_linear(node: exp.Expr) -> exp.Expr | None:
             if broken is not None:
                 return broken
         elif not (isinstance(item, exp.Table) and LEAF in item.meta) and not (
-                position > 0 and isinstance(item, exp.Lateral | exp.TableFromRows)):
+            position > 0 and isinstance(item, exp.Lateral | exp.TableFromRows)
+        ):
             return item
     return None
 

@@ -32,8 +32,9 @@ def blocking(select: exp.Select) -> bool:
     if any(select.args.get(k) for k in ("group", "having", "qualify", "distinct")):
         return True
     for node in select.find_all(exp.Window, exp.AggFunc):
-        if own_scope(node, select) and (isinstance(node, exp.Window) or
-                                        node.find_ancestor(exp.Window) is None):
+        if own_scope(node, select) and (
+            isinstance(node, exp.Window) or node.find_ancestor(exp.Window) is None
+        ):
             return True
     return False
 
@@ -51,8 +52,8 @@ def isolate(select: exp.Select, count: int, names: _Names) -> None:
     """Move the first ``count`` FROM items (and the WHERE, when all move) of ``select`` into a
     subquery projecting every column the rest of ``select`` reads (in place)."""
     joins = list(select.args.get("joins") or [])
-    moved_joins = joins[:count - 1]
-    kept_joins = joins[count - 1:]
+    moved_joins = joins[: count - 1]
+    kept_joins = joins[count - 1 :]
     everything = count == len(joins) + 1
     moved = [select.args["from_"].this] + [j.this for j in moved_joins]
     aliases = {m.alias_or_name for m in moved}
@@ -82,8 +83,9 @@ def isolate(select: exp.Select, count: int, names: _Names) -> None:
     if everything and where is not None:
         inner.set("where", where.copy())
         select.set("where", None)
-    select.set("from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(
-        this=quoted(alias)))))
+    select.set(
+        "from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(this=quoted(alias))))
+    )
     select.set("joins", kept_joins or None)
 
 

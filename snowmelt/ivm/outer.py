@@ -96,11 +96,16 @@ def split(on: exp.Expr | None, left: set[str], right: str) -> Condition:
                 found.left.append(b)
                 found.right.append(a)
                 continue
-        raise NotEquiJoin(f"the outer join condition {conjunct.sql('snowflake')} is not an "
-                          "equality between the two sides", conjunct)
+        raise NotEquiJoin(
+            f"the outer join condition {conjunct.sql('snowflake')} is not an "
+            "equality between the two sides",
+            conjunct,
+        )
     if not found.left:
-        raise NotEquiJoin("an outer join without an equality between its two sides",
-                          on if on is not None else exp.true())
+        raise NotEquiJoin(
+            "an outer join without an equality between its two sides",
+            on if on is not None else exp.true(),
+        )
     return found
 
 
@@ -112,45 +117,89 @@ def condition_of(diff: Differentiator, index: int) -> Condition:
     return split(join.args.get("on"), left, diff.items[index].alias)
 
 
-def flip(diff: Differentiator, index: int, keys: list[exp.Expr],
-         filters: list[exp.Expr]) -> exp.Select:
+def flip(
+    diff: Differentiator, index: int, keys: list[exp.Expr], filters: list[exp.Expr]
+) -> exp.Select:
     """Keys (``_sm_k0``, ...) of item ``index`` whose match status flipped, weighted +1 when
     the last match went away and -1 when the first one came."""
     names = [f"_sm_k{i}" for i in range(len(keys))]
     present = [exp.Not(this=exp.Is(this=k.copy(), expression=exp.Null())) for k in keys]
     alias = diff.items[index].alias
-    changed = exp.select(*[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(keys, names, strict=True)],
-                         exp.alias_(exp.func("sum", column(WEIGHT, alias)), "_sm_dw",
-                                    quoted=True)).from_(
-        diff.relation(index, "delta", weighted=True)).where(
-        exp.and_(*present, *[f.copy() for f in filters])).group_by(*[k.copy() for k in keys])
-    probe = exp.select(*[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(keys, names, strict=True)],
-                       exp.alias_(exp.func("count", exp.Star()), "_sm_n", quoted=True)).from_(
-        diff.relation(index, "new")).join(
-        changed.copy().subquery("_sm_fk", copy=False),
-        on=exp.and_(*[exp.EQ(this=k.copy(), expression=column(n, "_sm_fk"))
-                      for k, n in zip(keys, names, strict=True)]), join_type="semi")
+    changed = (
+        exp.select(
+            *[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(keys, names, strict=True)],
+            exp.alias_(exp.func("sum", column(WEIGHT, alias)), "_sm_dw", quoted=True),
+        )
+        .from_(diff.relation(index, "delta", weighted=True))
+        .where(exp.and_(*present, *[f.copy() for f in filters]))
+        .group_by(*[k.copy() for k in keys])
+    )
+    probe = (
+        exp.select(
+            *[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(keys, names, strict=True)],
+            exp.alias_(exp.func("count", exp.Star()), "_sm_n", quoted=True),
+        )
+        .from_(diff.relation(index, "new"))
+        .join(
+            changed.copy().subquery("_sm_fk", copy=False),
+            on=exp.and_(
+                *[
+                    exp.EQ(this=k.copy(), expression=column(n, "_sm_fk"))
+                    for k, n in zip(keys, names, strict=True)
+                ]
+            ),
+            join_type="semi",
+        )
+    )
     if filters:
         probe = probe.where(exp.and_(*[f.copy() for f in filters]))
     probe = probe.group_by(*[k.copy() for k in keys])
     now = exp.func("coalesce", column("_sm_n", "_sm_fn"), exp.Literal.number(0))
     before = exp.Sub(this=now.copy(), expression=column("_sm_dw", "_sm_fd"))
     zero = exp.Literal.number(0)
-    return exp.select(*[column(n, "_sm_fd") for n in names], exp.alias_(exp.Case(ifs=[
-        exp.If(this=exp.EQ(this=now.copy(), expression=zero.copy()),
-               true=exp.Literal.number(1))], default=exp.Literal.number(-1)), WEIGHT,
-        quoted=True)).from_(changed.subquery("_sm_fd", copy=False)).join(
-        probe.subquery("_sm_fn", copy=False), join_type="left", on=exp.and_(*[
-            exp.EQ(this=column(n, "_sm_fd"), expression=column(n, "_sm_fn")) for n in names])
-    ).where(exp.NEQ(this=exp.paren(exp.EQ(this=now.copy(), expression=zero.copy())),
-                    expression=exp.paren(exp.EQ(this=before, expression=zero.copy()))))
+    return (
+        exp.select(
+            *[column(n, "_sm_fd") for n in names],
+            exp.alias_(
+                exp.Case(
+                    ifs=[
+                        exp.If(
+                            this=exp.EQ(this=now.copy(), expression=zero.copy()),
+                            true=exp.Literal.number(1),
+                        )
+                    ],
+                    default=exp.Literal.number(-1),
+                ),
+                WEIGHT,
+                quoted=True,
+            ),
+        )
+        .from_(changed.subquery("_sm_fd", copy=False))
+        .join(
+            probe.subquery("_sm_fn", copy=False),
+            join_type="left",
+            on=exp.and_(
+                *[exp.EQ(this=column(n, "_sm_fd"), expression=column(n, "_sm_fn")) for n in names]
+            ),
+        )
+        .where(
+            exp.NEQ(
+                this=exp.paren(exp.EQ(this=now.copy(), expression=zero.copy())),
+                expression=exp.paren(exp.EQ(this=before, expression=zero.copy())),
+            )
+        )
+    )
 
 
-def _flip_join(relation: exp.Select, keys: list[exp.Expr],
-               filters: list[exp.Expr]) -> exp.Join:
+def _flip_join(relation: exp.Select, keys: list[exp.Expr], filters: list[exp.Expr]) -> exp.Join:
     names = [f"_sm_k{i}" for i in range(len(keys))]
-    on = exp.and_(*[exp.EQ(this=k.copy(), expression=column(n, FLIP))
-                    for k, n in zip(keys, names, strict=True)], *[f.copy() for f in filters])
+    on = exp.and_(
+        *[
+            exp.EQ(this=k.copy(), expression=column(n, FLIP))
+            for k, n in zip(keys, names, strict=True)
+        ],
+        *[f.copy() for f in filters],
+    )
     return exp.Join(this=relation.subquery(FLIP, copy=False), on=on)
 
 
@@ -167,17 +216,28 @@ def flip_terms(diff: Differentiator, index: int, where: exp.Expr | None) -> list
         joins.append(_flip_join(relation, c.left, c.left_only))
         joins.append(diff.joined(index, diff.empty(index), side="LEFT"))
         joins += [diff.joined(k, diff.relation(k, "new")) for k in range(index + 1, len(items))]
-        out.append(diff.assemble(first, joins, column(WEIGHT, FLIP),
-                                 where.copy() if where is not None else None))
+        out.append(
+            diff.assemble(
+                first, joins, column(WEIGHT, FLIP), where.copy() if where is not None else None
+            )
+        )
     if index == 0 and len(items) > 1 and items[1].side == "FULL":
         # rows of item 1 (new) whose match in item 0 flipped
         c = condition_of(diff, 1)
         relation = flip(diff, 0, c.left, c.left_only)
         template = items[1].join
         assert template is not None
-        joins = [_flip_join(relation, c.right, c.right_only),
-                 exp.Join(this=diff.empty(0), side="LEFT", on=template.args["on"].copy())]
+        joins = [
+            _flip_join(relation, c.right, c.right_only),
+            exp.Join(this=diff.empty(0), side="LEFT", on=template.args["on"].copy()),
+        ]
         joins += [diff.joined(k, diff.relation(k, "new")) for k in range(2, len(items))]
-        out.append(diff.assemble(diff.relation(1, "new"), joins, column(WEIGHT, FLIP),
-                                 where.copy() if where is not None else None))
+        out.append(
+            diff.assemble(
+                diff.relation(1, "new"),
+                joins,
+                column(WEIGHT, FLIP),
+                where.copy() if where is not None else None,
+            )
+        )
     return out

@@ -27,8 +27,9 @@ from snowmelt.ivm.runner import Runner, Statement
 from snowmelt.names import ObjectName
 
 # Compiled plans per store (one database), keyed by everything their SQL depends on.
-_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Compiled]] = \
+_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Compiled]] = (
     weakref.WeakKeyDictionary()
+)
 _CACHE_LIMIT = 256
 
 
@@ -60,8 +61,10 @@ class Compiled:
         return bool(self.plan.get("time_dependent"))
 
     def reads_states(self, template: exp.Expr) -> bool:
-        return any(t.name.startswith((f"{PLACEHOLDER}old_", f"{PLACEHOLDER}new_"))
-                   for t in template.find_all(exp.Table))
+        return any(
+            t.name.startswith((f"{PLACEHOLDER}old_", f"{PLACEHOLDER}new_"))
+            for t in template.find_all(exp.Table)
+        )
 
     def template(self, name: str) -> exp.Expr:
         """Template ``name``, building the rule's templates the first time one is asked."""
@@ -70,16 +73,16 @@ class Compiled:
             self.builder = None
         return self.templates[name]
 
-    def statement(self, ctx: Any, run: Runner, name: str,
-                  template: exp.Expr | None = None) -> tuple[Statement, str | None]:
+    def statement(
+        self, ctx: Any, run: Runner, name: str, template: exp.Expr | None = None
+    ) -> tuple[Statement, str | None]:
         """Template ``name`` for ``ctx``'s engine and the key its SQL may be cached under
         (None when it must be rendered again at each refresh)."""
         source = template if template is not None else self.template(name)
         dynamic = self.time_dependent  # versions are parameters: only the time is bound
 
         def build() -> exp.Expr:
-            timed = bind_time(source.copy(), ctx.now, ctx.then) if self.time_dependent \
-                else source
+            timed = bind_time(source.copy(), ctx.now, ctx.then) if self.time_dependent else source
             return bind_placeholders(ctx.to_engine(timed), self.reader(ctx, run))
 
         return build, (None if dynamic else f"template:{name}")
@@ -144,10 +147,16 @@ def cached(ctx: Any, build: Callable[[dict[str, Any]], Compiled]) -> Compiled:
     """The compiled plan of ``ctx``'s table. The SQL a plan renders depends on the plan, the
     table's columns and each source's object id and columns, so all of them are the key;
     plans are kept per store, as object ids are only unique within one database."""
-    sources = tuple((str(n), s.oid, tuple(s.columns)) for n, s in sorted(
-        ctx.sources.items(), key=lambda item: str(item[0])))
-    key = (ctx.target_oid, json.dumps(ctx.plan, sort_keys=True, default=str),
-           tuple(ctx.columns), sources)
+    sources = tuple(
+        (str(n), s.oid, tuple(s.columns))
+        for n, s in sorted(ctx.sources.items(), key=lambda item: str(item[0]))
+    )
+    key = (
+        ctx.target_oid,
+        json.dumps(ctx.plan, sort_keys=True, default=str),
+        tuple(ctx.columns),
+        sources,
+    )
     plans = _CACHE.setdefault(ctx.store, {})
     found = plans.get(key)
     if found is None:

@@ -36,8 +36,11 @@ def key_name(i: int) -> str:
 def _linear(node: exp.Expr) -> bool:
     if isinstance(node, exp.Union):
         return not node.args.get("distinct") and _linear(node.this) and _linear(node.expression)
-    return isinstance(node, exp.Select) and not blocking(node) and not any(
-        node.args.get(k) for k in ("limit", "offset", "fetch"))
+    return (
+        isinstance(node, exp.Select)
+        and not blocking(node)
+        and not any(node.args.get(k) for k in ("limit", "offset", "fetch"))
+    )
 
 
 def _branches(node: exp.Expr) -> list[exp.Select]:
@@ -53,8 +56,7 @@ def _outputs(select: exp.Select) -> dict[str, exp.Expr]:
     return {p.alias_or_name: p.unalias() for p in select.expressions}
 
 
-def _substitute(expression: exp.Expr, alias: str,
-                outputs: dict[str, exp.Expr]) -> exp.Expr | None:
+def _substitute(expression: exp.Expr, alias: str, outputs: dict[str, exp.Expr]) -> exp.Expr | None:
     """``expression`` with ``alias.c`` replaced by the projection ``c`` of the relation below;
     None when a column is not projected there."""
     missing: list[str] = []
@@ -84,8 +86,7 @@ def _home(select: exp.Select, exprs: list[exp.Expr]) -> int | None:
     sides = [str(j.side or "").upper() for j in joins]
     if index == 0:  # the preserved side of LEFT joins; not below a FULL join
         return None if sides and sides[0] == "FULL" else 0
-    return index if sides[index - 1] == "" and not isinstance(items[index], exp.Lateral) \
-        else None
+    return index if sides[index - 1] == "" and not isinstance(items[index], exp.Lateral) else None
 
 
 def push(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table) -> None:
@@ -102,8 +103,7 @@ def push(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table) -> None:
             names = [p.alias_or_name for p in branches[0].expressions]
             mapped_all = []
             for branch in branches:
-                outputs = dict(zip(names, [p.unalias() for p in branch.expressions],
-                                   strict=True))
+                outputs = dict(zip(names, [p.unalias() for p in branch.expressions], strict=True))
                 mapped = [_substitute(e, item.alias_or_name, outputs) for e in exprs]
                 if any(m is None for m in mapped):
                     break
@@ -115,23 +115,26 @@ def push(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table) -> None:
     _attach(select, exprs, keys, index)
 
 
-def _attach(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table,
-            index: int | None) -> None:
+def _attach(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table, index: int | None) -> None:
     """The semi join with K, at ``select``. When the key comes from one source reference,
     the rows are picked by row id from a first scan of the key columns alone, so the scan
     feeding ``select`` reads its other columns only for the affected keys."""
     on = null_safe_equal((column(key_name(i), KEYS), e.copy()) for i, e in enumerate(exprs))
     items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
     leaf = items[index] if index is not None else None
-    if not isinstance(leaf, exp.Table) or not (LEAF in leaf.meta or
-                                               leaf.name.startswith(PLACEHOLDER)):
+    if not isinstance(leaf, exp.Table) or not (
+        LEAF in leaf.meta or leaf.name.startswith(PLACEHOLDER)
+    ):
         select.join(keys.copy().as_(KEYS), join_type="semi", copy=False, on=on)
         return
     alias = leaf.alias_or_name
 
     def scan() -> exp.Select:
-        return exp.select(column(ROW_ID, alias)).from_(leaf.copy()).join(
-            keys.copy().as_(KEYS), join_type="semi", on=on.copy())
+        return (
+            exp.select(column(ROW_ID, alias))
+            .from_(leaf.copy())
+            .join(keys.copy().as_(KEYS), join_type="semi", on=on.copy())
+        )
 
     ranges = _time_ranges(exprs, keys)
     ids: exp.Query = scan()
@@ -142,13 +145,24 @@ def _attach(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table,
         inside = scan().where(exp.and_(*[r for r, _ in ranges]))
         null = scan().where(exp.or_(*[n for _, n in ranges]))
         ids = exp.union(inside, null, distinct=False)
-    select.join(ids.subquery(IDS), join_type="semi", copy=False, on=exp.EQ(
-        this=column(ROW_ID, alias), expression=column(ROW_ID, IDS)))
+    select.join(
+        ids.subquery(IDS),
+        join_type="semi",
+        copy=False,
+        on=exp.EQ(this=column(ROW_ID, alias), expression=column(ROW_ID, IDS)),
+    )
 
 
-_UNITS = {"SECOND": (1, "SECOND"), "MINUTE": (1, "MINUTE"), "HOUR": (1, "HOUR"),
-          "DAY": (1, "DAY"), "WEEK": (7, "DAY"), "MONTH": (1, "MONTH"),
-          "QUARTER": (3, "MONTH"), "YEAR": (1, "YEAR")}
+_UNITS = {
+    "SECOND": (1, "SECOND"),
+    "MINUTE": (1, "MINUTE"),
+    "HOUR": (1, "HOUR"),
+    "DAY": (1, "DAY"),
+    "WEEK": (7, "DAY"),
+    "MONTH": (1, "MONTH"),
+    "QUARTER": (3, "MONTH"),
+    "YEAR": (1, "YEAR"),
+}
 
 
 def _time_ranges(exprs: list[exp.Expr], keys: exp.Table) -> list[tuple[exp.Expr, exp.Expr]]:
@@ -157,7 +171,8 @@ def _time_ranges(exprs: list[exp.Expr], keys: exp.Table) -> list[tuple[exp.Expr,
     found: list[tuple[exp.Expr, exp.Expr]] = []
     for i, e in enumerate(exprs):
         if not isinstance(e, exp.TimestampTrunc | exp.DateTrunc) or not isinstance(
-                e.this, exp.Column):
+            e.this, exp.Column
+        ):
             continue
         unit_node = e.args.get("unit")
         unit = _UNITS.get(str(unit_node.name if unit_node is not None else "").upper())
@@ -165,13 +180,15 @@ def _time_ranges(exprs: list[exp.Expr], keys: exp.Table) -> list[tuple[exp.Expr,
             continue
 
         def bound(fn: str, k: int = i) -> exp.Expr:
-            return exp.Subquery(this=exp.select(exp.func(fn, column(key_name(k)))).from_(
-                keys.copy()))
+            return exp.Subquery(
+                this=exp.select(exp.func(fn, column(key_name(k)))).from_(keys.copy())
+            )
 
         step = exp.Interval(this=exp.Literal.string(str(unit[0])), unit=exp.Var(this=unit[1]))
-        inside = exp.and_(exp.GTE(this=e.this.copy(), expression=bound("min")),
-                          exp.LT(this=e.this.copy(), expression=exp.Add(
-                              this=bound("max"), expression=step)))
+        inside = exp.and_(
+            exp.GTE(this=e.this.copy(), expression=bound("min")),
+            exp.LT(this=e.this.copy(), expression=exp.Add(this=bound("max"), expression=step)),
+        )
         found.append((inside, exp.Is(this=e.this.copy(), expression=exp.Null())))
     return found
 
@@ -179,6 +196,11 @@ def _time_ranges(exprs: list[exp.Expr], keys: exp.Table) -> list[tuple[exp.Expr,
 def semi_join(select: exp.Select, names: list[str], alias: str, keys: exp.Table) -> exp.Select:
     """``select`` restricted to rows of relation ``alias`` whose columns ``names`` are in
     ``keys`` (for reading a table's stored rows of the affected keys)."""
-    return select.join(keys.copy().as_(KEYS), join_type="semi", copy=False,
-                       on=null_safe_equal((column(key_name(i), KEYS), column(n, alias))
-                                          for i, n in enumerate(names)))
+    return select.join(
+        keys.copy().as_(KEYS),
+        join_type="semi",
+        copy=False,
+        on=null_safe_equal(
+            (column(key_name(i), KEYS), column(n, alias)) for i, n in enumerate(names)
+        ),
+    )

@@ -66,12 +66,20 @@ def templates(g: Grouping, leaves: int, prefix: str) -> dict[str, exp.Expr]:
         found: list[exp.Expr] = [column(ROW_ID, alias)]
         return found + [column(old_name(i), alias) for i in range(width)]
 
-    fresh = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("r", quoted=True)),
-                       *stored("m")).from_(t["r"].copy().as_("r")).join(
-        t["m"].copy().as_("m"), on=keys_match(g, "r", "m"), join_type="left")
-    everything = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(
-        "r", quoted=True)), *stored("o")).from_(t["r"].copy().as_("r")).join(
-        t["o"].copy().as_("o"), on=keys_match(g, "r", "o"), join_type="left")
+    fresh = (
+        exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier("r", quoted=True)), *stored("m")
+        )
+        .from_(t["r"].copy().as_("r"))
+        .join(t["m"].copy().as_("m"), on=keys_match(g, "r", "m"), join_type="left")
+    )
+    everything = (
+        exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier("r", quoted=True)), *stored("o")
+        )
+        .from_(t["r"].copy().as_("r"))
+        .join(t["o"].copy().as_("o"), on=keys_match(g, "r", "o"), join_type="left")
+    )
     return {
         "delta": delta_select(g, leaves),
         "recompute": recompute_select(g, leaves, t["k"]),
@@ -87,39 +95,57 @@ def _count(table: exp.Expr, where: exp.Expr | None = None) -> exp.Select:
     return select.where(where) if where is not None else select
 
 
-def _old_select(g: Grouping, target: exp.Table, columns: list[str],
-                changed: exp.Table | None) -> exp.Select:
+def _old_select(
+    g: Grouping, target: exp.Table, columns: list[str], changed: exp.Table | None
+) -> exp.Select:
     """O: the stored rows of the groups in ``changed`` (all rows when None): the image
     (``_sm_old{i}``, row id, version) and the state (``_sm_k{i}``, ``_sm_cnt``, ...)."""
-    items: list[exp.Expr] = [exp.alias_(column(c, "t"), old_name(i), quoted=True)
-                             for i, c in enumerate(columns)]
+    items: list[exp.Expr] = [
+        exp.alias_(column(c, "t"), old_name(i), quoted=True) for i, c in enumerate(columns)
+    ]
     items += [column(ROW_ID, "t"), column(INSERT_VERSION, "t")]
-    stored = [column(columns[p], "t") if p is not None else column(Grouping.key(i), "t")
-              for i, p in enumerate(g.key_columns)]
+    stored = [
+        column(columns[p], "t") if p is not None else column(Grouping.key(i), "t")
+        for i, p in enumerate(g.key_columns)
+    ]
     items += [exp.alias_(s.copy(), Grouping.key(i), quoted=True) for i, s in enumerate(stored)]
     items += [column(n, "t") for n in g.state_names if not n.startswith("_sm_k")]
     select = exp.select(*items).from_(target.copy().as_("t"))
     if changed is not None and g.keys:  # a semi join: the engine plans EXISTS far slower
-        select = select.join(changed.copy().as_("d"), join_type="semi", on=null_safe_equal(
-            (column(Grouping.key(i), "d"), s.copy()) for i, s in enumerate(stored)))
+        select = select.join(
+            changed.copy().as_("d"),
+            join_type="semi",
+            on=null_safe_equal(
+                (column(Grouping.key(i), "d"), s.copy()) for i, s in enumerate(stored)
+            ),
+        )
     return select
 
 
-def _typed(translated: exp.Expr, names: list[str], types: dict[str, str],
-           user: int) -> exp.Select:
+def _typed(translated: exp.Expr, names: list[str], types: dict[str, str], user: int) -> exp.Select:
     """New images: each output cast to its physical column type, the row id to keep and
     ``_sm_same`` — whether the image equals the stored one (then nothing is written)."""
     inner = [f"_sm_out{i}" for i in range(user)]
-    aliases = inner + names[len(inner):]
-    cast = exp.select(*[exp.alias_(exp.cast(column(a, "x"), exp.DataType.build(
-        types[n], dialect="duckdb")), n, quoted=True) for a, n in zip(
-        aliases, names, strict=True)], column(ROW_ID, "x"),
-        *[column(old_name(i), "x") for i in range(len(names))]).from_(subquery(translated, "x"))
-    same = exp.and_(exp.Not(this=exp.Is(this=column(ROW_ID, "y"), expression=exp.Null())),
-                    null_safe_equal((column(n, "y"), column(old_name(i), "y"))
-                                    for i, n in enumerate(names)))
-    return exp.select(*[column(n, "y") for n in names], column(ROW_ID, "y"),
-                      exp.alias_(same, SAME, quoted=True)).from_(subquery(cast, "y"))
+    aliases = inner + names[len(inner) :]
+    cast = exp.select(
+        *[
+            exp.alias_(
+                exp.cast(column(a, "x"), exp.DataType.build(types[n], dialect="duckdb")),
+                n,
+                quoted=True,
+            )
+            for a, n in zip(aliases, names, strict=True)
+        ],
+        column(ROW_ID, "x"),
+        *[column(old_name(i), "x") for i in range(len(names))],
+    ).from_(subquery(translated, "x"))
+    same = exp.and_(
+        exp.Not(this=exp.Is(this=column(ROW_ID, "y"), expression=exp.Null())),
+        null_safe_equal((column(n, "y"), column(old_name(i), "y")) for i, n in enumerate(names)),
+    )
+    return exp.select(
+        *[column(n, "y") for n in names], column(ROW_ID, "y"), exp.alias_(same, SAME, quoted=True)
+    ).from_(subquery(cast, "y"))
 
 
 def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: ignore[no-untyped-def]
@@ -145,17 +171,21 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         return make, key
 
     def temp(label: str, name: str, template: str) -> exp.Table:
-        build, key = (typed(template) if template in OUTPUTS
-                      else compiled.statement(ctx, run, template))
+        build, key = (
+            typed(template) if template in OUTPUTS else compiled.statement(ctx, run, template)
+        )
         return run.temp(label, name, build, key)
 
     if g.time_having:
-        old = run.temp("stored rows (every group)", "o",
-                       lambda: _old_select(g, target, physical, None), "agg:o_all")
+        old = run.temp(
+            "stored rows (every group)",
+            "o",
+            lambda: _old_select(g, target, physical, None),
+            "agg:o_all",
+        )
         temp("recompute every group", "r", "recompute_all")
         new = temp("new rows", "n", "recomputed_all")
-        return apply_flagged(run, ctx.commit, oid, physical, _images(old, physical), new,
-                             "agg")
+        return apply_flagged(run, ctx.commit, oid, physical, _images(old, physical), new, "agg")
 
     delta_build, delta_key = compiled.statement(ctx, run, "delta")
     changed = exp.Table(this=exp.to_identifier("_sm_d", quoted=True))
@@ -163,42 +193,72 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
     def merge() -> exp.Expr:
         """G (the change per group, a materialized CTE) merged with the stored rows."""
         body = delta_build() if callable(delta_build) else delta_build
-        return merge_select(g, changed, _old_select(g, target, physical, changed),
-                            physical).with_("_sm_d", as_=body, materialized=True)
+        return merge_select(g, changed, _old_select(g, target, physical, changed), physical).with_(
+            "_sm_d", as_=body, materialized=True
+        )
 
     merged, merged_rows = run.temp_count(
-        "aggregate the change per group and merge it into the stored state", "m", merge,
-        None if delta_key is None else f"agg:m:{delta_key}")
+        "aggregate the change per group and merge it into the stored state",
+        "m",
+        merge,
+        None if delta_key is None else f"agg:m:{delta_key}",
+    )
     if not merged_rows:
         return 0, 0
-    todo = exp.and_(column(RECOMPUTE), *([exp.GT(this=column(COUNT), expression=exp.Literal.number(
-        0))] if g.having is None and g.grouped else []))
-    (negative, stored, recomputed, groups), = run.rows(
+    todo = exp.and_(
+        column(RECOMPUTE),
+        *(
+            [exp.GT(this=column(COUNT), expression=exp.Literal.number(0))]
+            if g.having is None and g.grouped
+            else []
+        ),
+    )
+    ((negative, stored, recomputed, groups),) = run.rows(
         "check the merge, count groups to recompute",
-        lambda: _merge_stats(g, merged, todo), "agg:stats", dry=[(0, 1, 1, 1)])
+        lambda: _merge_stats(g, merged, todo),
+        "agg:stats",
+        dry=[(0, 1, 1, 1)],
+    )
     if g.keys and merged_rows != groups:  # one stored row per group, or M would grow
-        raise IncrementalInvariantError(f"table id {oid} holds two rows for one group; the "
-                                        "refresh is abandoned (snowmelt bug)")
+        raise IncrementalInvariantError(
+            f"table id {oid} holds two rows for one group; the refresh is abandoned (snowmelt bug)"
+        )
     if negative and g.having is None:
-        raise IncrementalInvariantError(f"a group count of table id {oid} went below zero "
-                                        f"({negative}); the refresh is abandoned (snowmelt bug)")
+        raise IncrementalInvariantError(
+            f"a group count of table id {oid} went below zero "
+            f"({negative}); the refresh is abandoned (snowmelt bug)"
+        )
     if not g.keys and g.having is None and stored != 1:
         raise IncrementalInvariantError(
             f"an aggregate without GROUP BY must hold exactly one row, table id {oid} holds "
-            f"{stored}; the refresh is abandoned (snowmelt bug)")
+            f"{stored}; the refresh is abandoned (snowmelt bug)"
+        )
     parts = ["keep"]  # (empty under key-recompute)
     if recomputed:
-        keys = run.temp("groups to recompute", "k", lambda: exp.select(
-            *[column(Grouping.key(i)) for i in range(len(g.keys))], column(COUNT)).from_(
-            merged.copy()).where(todo.copy()), "agg:k")
+        keys = run.temp(
+            "groups to recompute",
+            "k",
+            lambda: (
+                exp.select(*[column(Grouping.key(i)) for i in range(len(g.keys))], column(COUNT))
+                .from_(merged.copy())
+                .where(todo.copy())
+            ),
+            "agg:k",
+        )
         fresh = temp("recompute those groups", "r", "recompute")
         if g.having is None:
-            run.check("cross-check recomputed counts", lambda: _count(exp.select(
-                exp.Literal.number(1)).from_(keys.copy().as_("k")).join(
-                fresh.copy().as_("r"), on=keys_match(g, "k", "r"), join_type="left").where(
-                exp.NullSafeNEQ(this=column(COUNT, "r"), expression=column(COUNT, "k"))
-            ).subquery("_sm_x")), "a recomputed group's COUNT(*) differs from the maintained "
-                "one", "agg:check_r")
+            run.check(
+                "cross-check recomputed counts",
+                lambda: _count(
+                    exp.select(exp.Literal.number(1))
+                    .from_(keys.copy().as_("k"))
+                    .join(fresh.copy().as_("r"), on=keys_match(g, "k", "r"), join_type="left")
+                    .where(exp.NullSafeNEQ(this=column(COUNT, "r"), expression=column(COUNT, "k")))
+                    .subquery("_sm_x")
+                ),
+                "a recomputed group's COUNT(*) differs from the maintained one",
+                "agg:check_r",
+            )
         parts.append("recomputed")
     built = [typed(p) for p in parts]
 
@@ -215,24 +275,45 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
 
 def _images(table: exp.Table, physical: list[str]) -> exp.Select:
     """The stored images ``table`` carries (``_sm_old{i}``), named as the table's columns."""
-    return exp.select(
-        *[exp.alias_(column(old_name(i)), c, quoted=True) for i, c in enumerate(physical)],
-        column(ROW_ID), column(INSERT_VERSION)).from_(table.copy()).where(
-        exp.Not(this=exp.Is(this=column(ROW_ID), expression=exp.Null())))
+    return (
+        exp.select(
+            *[exp.alias_(column(old_name(i)), c, quoted=True) for i, c in enumerate(physical)],
+            column(ROW_ID),
+            column(INSERT_VERSION),
+        )
+        .from_(table.copy())
+        .where(exp.Not(this=exp.Is(this=column(ROW_ID), expression=exp.Null())))
+    )
 
 
 def _merge_stats(g: Grouping, merged: exp.Table, todo: exp.Expr) -> exp.Select:
     """(negative counts, stored rows, groups to recompute, distinct groups) of M, one pass."""
     negative = exp.or_(
         exp.LT(this=column(COUNT), expression=exp.Literal.number(0)),
-        *[exp.LT(this=column(c.name), expression=exp.Literal.number(0))
-          for c in g.components if c.kind in ("COUNT", "COUNT_IF", "DISTINCT_COUNT")])
+        *[
+            exp.LT(this=column(c.name), expression=exp.Literal.number(0))
+            for c in g.components
+            if c.kind in ("COUNT", "COUNT_IF", "DISTINCT_COUNT")
+        ],
+    )
     stored = exp.Not(this=exp.Is(this=column(ROW_ID), expression=exp.Null()))
-    groups = exp.Count(this=exp.Distinct(expressions=[exp.Anonymous(this="row", expressions=[
-        column(Grouping.key(i)) for i in range(len(g.keys))])])) if g.keys else \
-        exp.func("count", exp.Star())  # row(...): a NULL key is still a group
-    return exp.select(*[exp.func("count_if", c) for c in (negative, stored, todo.copy())],
-                      groups).from_(merged.copy())
+    groups = (
+        exp.Count(
+            this=exp.Distinct(
+                expressions=[
+                    exp.Anonymous(
+                        this="row",
+                        expressions=[column(Grouping.key(i)) for i in range(len(g.keys))],
+                    )
+                ]
+            )
+        )
+        if g.keys
+        else exp.func("count", exp.Star())
+    )  # row(...): a NULL key is still a group
+    return exp.select(
+        *[exp.func("count_if", c) for c in (negative, stored, todo.copy())], groups
+    ).from_(merged.copy())
 
 
 OUTPUTS = ("keep", "recomputed", "recomputed_all")

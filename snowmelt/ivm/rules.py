@@ -61,8 +61,12 @@ def parse(plan: dict[str, Any]) -> tuple[exp.Expr, list[ObjectName]]:
 def aggregate_shaped(query: exp.Expr) -> bool:
     if not isinstance(query, exp.Select):
         return False
-    return bool(query.args.get("group") or query.args.get("having") or
-                query.args.get("distinct") or any(aggregates_of(e) for e in query.expressions))
+    return bool(
+        query.args.get("group")
+        or query.args.get("having")
+        or query.args.get("distinct")
+        or any(aggregates_of(e) for e in query.expressions)
+    )
 
 
 class LinearRule:
@@ -71,12 +75,7 @@ class LinearRule:
     name = "linear"
 
     def plan(self, canonical: exp.Expr, leaves: list[ObjectName]) -> Planned | None:
-        broken = is_linear(canonical)
-        if broken is not None:
-            name = aggregate._name_of(broken)
-            raise Unsupported(name, f"{name} inside a subquery or UNION ALL branch is not "
-                              "supported by incremental refresh; move it into its own "
-                              "dynamic table and read that", broken)
+        _require_linear(canonical)
         return Planned("linear", [Column(SRC, "BIGINT")], {"row_ids": True})
 
     def compile(self, oid: int, plan: dict[str, Any]) -> Compiled:
@@ -105,22 +104,53 @@ class AggregateRule:
         g = decompose(canonical, len(canonical.expressions))
         state = [Column(g.key(i), PLACEHOLDER_TYPE) for i in g.hidden]
         state.append(Column(aggregate.COUNT, "BIGINT"))
-        state += [Column(c.name, "BIGINT" if c.kind in ("COUNT", "COUNT_IF", "DISTINCT_COUNT") else
-                         PLACEHOLDER_TYPE) for c in g.components]
+        state += [
+            Column(
+                c.name,
+                "BIGINT" if c.kind in ("COUNT", "COUNT_IF", "DISTINCT_COUNT") else PLACEHOLDER_TYPE,
+            )
+            for c in g.components
+        ]
         return Planned(g.strategy, state, {"row_ids": False})
 
     def compile(self, oid: int, plan: dict[str, Any]) -> Compiled:
         canonical, leaves = parse(plan)
         assert isinstance(canonical, exp.Select)
         g = decompose(canonical, len(canonical.expressions))
-        return Compiled(self.name, plan, canonical, leaves, data=g, builder=lambda: (
-            recompute.templates(g, len(leaves), f"_sm_ivm_{oid}_")))
+        return Compiled(
+            self.name,
+            plan,
+            canonical,
+            leaves,
+            data=g,
+            builder=lambda: recompute.templates(g, len(leaves), f"_sm_ivm_{oid}_"),
+        )
 
     def materialize(self, compiled: Compiled) -> exp.Expr:
         return aggregate.materialize(compiled.data, len(compiled.leaves))
 
     def refresh(self, ctx: Any, compiled: Compiled, run: Runner) -> tuple[int, int]:
         return recompute.refresh(ctx, compiled, run)
+
+    def keys(self, compiled: Compiled, columns: list[str]) -> list[str]:
+        g: aggregate.Grouping = compiled.data
+        return [
+            columns[p] if p is not None else aggregate.Grouping.key(i)
+            for i, p in enumerate(g.key_columns)
+        ]
+
+
+def _require_linear(canonical: exp.Expr) -> None:
+    """Refuse an aggregate, window or DISTINCT nested where a linear rule must see through."""
+    broken = is_linear(canonical)
+    if broken is not None:
+        name = aggregate._name_of(broken)
+        raise Unsupported(
+            name,
+            f"{name} inside a subquery or UNION ALL branch is not supported by incremental "
+            "refresh; move it into its own dynamic table and read that",
+            broken,
+        )
 
 
 def changed_leaves(ctx: Any, compiled: Compiled) -> frozenset[int]:
@@ -141,12 +171,7 @@ class JoinRule:
     def plan(self, canonical: exp.Expr, leaves: list[ObjectName]) -> Planned | None:
         if not any(s.args.get("joins") for s in canonical.find_all(exp.Select)):
             return None
-        broken = is_linear(canonical)
-        if broken is not None:
-            name = aggregate._name_of(broken)
-            raise Unsupported(name, f"{name} inside a subquery or UNION ALL branch is not "
-                              "supported by incremental refresh; move it into its own "
-                              "dynamic table and read that", broken)
+        _require_linear(canonical)
         return Planned("join", [], {"row_ids": False})
 
     def compile(self, oid: int, plan: dict[str, Any]) -> Compiled:
@@ -161,11 +186,20 @@ class JoinRule:
         name = "delta:" + _mask(changed, len(compiled.leaves))
         template = compiled.templates.get(name)
         if template is None:
-            template = compiled.templates[name] = rewrite(compiled.canonical, Form(
-                "delta", (WEIGHT,), len(compiled.leaves), changed))
+            template = compiled.templates[name] = rewrite(
+                compiled.canonical, Form("delta", (WEIGHT,), len(compiled.leaves), changed)
+            )
         build, key = compiled.statement(ctx, run, name, template)
-        return bag.apply_change(run, ctx.commit, ctx.target_oid, ctx.columns, build, key,
-                                "join", engine=ctx.store.engine)
+        return bag.apply_change(
+            run,
+            ctx.commit,
+            ctx.target_oid,
+            ctx.columns,
+            build,
+            key,
+            "join",
+            engine=ctx.store.engine,
+        )
 
 
 class WindowRule:
@@ -184,16 +218,26 @@ class WindowRule:
         canonical, leaves = parse(plan)
         stack = window.analyze(canonical)
         assert stack is not None
-        return Compiled(self.name, plan, canonical, leaves, data=stack, builder=lambda: (
-            window.templates(stack, canonical, f"_sm_ivm_{oid}_")))
+        return Compiled(
+            self.name,
+            plan,
+            canonical,
+            leaves,
+            data=stack,
+            builder=lambda: window.templates(stack, canonical, f"_sm_ivm_{oid}_"),
+        )
 
     def materialize(self, compiled: Compiled) -> exp.Expr:
         return window.augment(compiled.canonical, compiled.data)[0]
 
     def refresh(self, ctx: Any, compiled: Compiled, run: Runner) -> tuple[int, int]:
         changed = changed_leaves(ctx, compiled)
-        return window.refresh(ctx, compiled, run, changed, Form(
-            "delta", (WEIGHT,), len(compiled.leaves), changed))
+        return window.refresh(
+            ctx, compiled, run, changed, Form("delta", (WEIGHT,), len(compiled.leaves), changed)
+        )
+
+    def keys(self, compiled: Compiled, columns: list[str]) -> list[str]:
+        return window.key_columns(compiled.data, columns)
 
 
 RULES: tuple[Rule, ...] = (WindowRule(), AggregateRule(), JoinRule(), LinearRule())

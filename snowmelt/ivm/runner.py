@@ -32,9 +32,14 @@ class IncrementalInvariantError(StorageInvariantError):
 
 
 class Runner:
-    def __init__(self, engine: Any, prefix: str,
-                 memo: dict[str, tuple[str, tuple[str, ...]]] | None = None,
-                 execute: bool = True, params: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        engine: Any,
+        prefix: str,
+        memo: dict[str, tuple[str, tuple[str, ...]]] | None = None,
+        execute: bool = True,
+        params: dict[str, Any] | None = None,
+    ):
         self.engine = engine
         self.prefix = prefix
         self.memo = memo if memo is not None else {}
@@ -59,8 +64,9 @@ class Runner:
             self.memo[key] = rendered
         return rendered
 
-    def _record(self, label: str, rendered: tuple[str, tuple[str, ...]]
-                ) -> tuple[str, dict[str, Any] | None]:
+    def _record(
+        self, label: str, rendered: tuple[str, tuple[str, ...]]
+    ) -> tuple[str, dict[str, Any] | None]:
         sql, names = rendered
         self.statements.append((label, sql))
         return sql, ({n: self.params[n] for n in names} if names else None)
@@ -73,20 +79,25 @@ class Runner:
         rows = self.engine.rows(sql, params)
         return int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else 0
 
-    def temp(self, label: str, name: str, query: Statement, key: str | None = None
-             ) -> exp.Table:
+    def temp(self, label: str, name: str, query: Statement, key: str | None = None) -> exp.Table:
         """Materialize ``query`` into the scratch table ``name`` for the rest of the refresh."""
         return self.temp_count(label, name, query, key)[0]
 
-    def temp_count(self, label: str, name: str, query: Statement, key: str | None = None,
-                   dry: int = 1) -> tuple[exp.Table, int]:
+    def temp_count(
+        self, label: str, name: str, query: Statement, key: str | None = None, dry: int = 1
+    ) -> tuple[exp.Table, int]:
         """``temp``, and the number of rows it holds (the engine reports it for free)."""
         table = self.table(name)
 
         def create() -> exp.Expr:
             body = query() if callable(query) else query
-            return exp.Create(kind="TABLE", this=table.copy(), expression=body, replace=True,
-                              properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+            return exp.Create(
+                kind="TABLE",
+                this=table.copy(),
+                expression=body,
+                replace=True,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
 
         sql, params = self._record(label, self.sql(create, key))
         count = dry
@@ -96,8 +107,7 @@ class Runner:
         self._temps.append(table.name)
         return table, count
 
-    def value(self, label: str, query: Statement, key: str | None = None, dry: Any = 1
-              ) -> Any:
+    def value(self, label: str, query: Statement, key: str | None = None, dry: Any = 1) -> Any:
         """The first column of the first row of ``query`` (``dry`` when not executing)."""
         sql, params = self._record(label, self.sql(query, key))
         if not self.execute_statements:
@@ -105,8 +115,13 @@ class Runner:
         rows = self.engine.rows(sql, params)
         return rows[0][0] if rows else None
 
-    def rows(self, label: str, query: Statement, key: str | None = None,
-             dry: Sequence[tuple[Any, ...]] = ()) -> list[tuple[Any, ...]]:
+    def rows(
+        self,
+        label: str,
+        query: Statement,
+        key: str | None = None,
+        dry: Sequence[tuple[Any, ...]] = (),
+    ) -> list[tuple[Any, ...]]:
         sql, params = self._record(label, self.sql(query, key))
         if not self.execute_statements:
             return list(dry)
@@ -116,9 +131,11 @@ class Runner:
         """``query`` counts violations of an invariant; any violation fails the refresh."""
         found = self.value(label, query, key, dry=0)
         if found:
-            raise IncrementalInvariantError(f"{message} ({found} rows); the refresh is "
-                                            "abandoned and the table keeps its last version. "
-                                            "This is a snowmelt bug: please report it.")
+            raise IncrementalInvariantError(
+                f"{message} ({found} rows); the refresh is "
+                "abandoned and the table keeps its last version. "
+                "This is a snowmelt bug: please report it."
+            )
 
     def cleanup(self) -> None:
         """Drop this refresh's scratch tables. A refresh does not call it: the next refresh

@@ -66,8 +66,9 @@ def _nonlinear(node: exp.Expr) -> exp.Expr | None:
 
 def _has_windows(node: exp.Expr) -> exp.Expr | None:
     for inner in node.walk():
-        if isinstance(inner, exp.Window) or (isinstance(inner, exp.Select) and
-                                            inner.args.get("qualify")):
+        if isinstance(inner, exp.Window) or (
+            isinstance(inner, exp.Select) and inner.args.get("qualify")
+        ):
             return inner
     return None
 
@@ -76,8 +77,11 @@ def _construct(node: exp.Expr) -> str:
     if isinstance(node, exp.Select):
         if _windows(node) or node.args.get("qualify"):
             return "window function"
-        if node.args.get("group") or node.args.get("having") or any(
-                aggregates_of(e) for e in node.expressions):
+        if (
+            node.args.get("group")
+            or node.args.get("having")
+            or any(aggregates_of(e) for e in node.expressions)
+        ):
             return "GROUP BY"
         if node.args.get("distinct"):
             return "DISTINCT"
@@ -90,8 +94,11 @@ def _position(node: exp.Expr) -> str:
     """Where ``node`` sits, for a message: below a JOIN, in a UNION ALL branch, ..."""
     parent = node.parent
     while parent is not None:
-        if isinstance(parent, exp.Join) or (isinstance(parent, exp.From) and isinstance(
-                parent.parent, exp.Select) and parent.parent.args.get("joins")):
+        if isinstance(parent, exp.Join) or (
+            isinstance(parent, exp.From)
+            and isinstance(parent.parent, exp.Select)
+            and parent.parent.args.get("joins")
+        ):
             return "below a JOIN"
         if isinstance(parent, exp.Union):
             return "in a UNION ALL branch"
@@ -110,15 +117,20 @@ def chain_of(query: exp.Expr) -> list[exp.Select] | None:
     while True:
         source = node.args.get("from_")
         item = source.this if source is not None else None
-        if item is None or node.args.get("joins") or not isinstance(item, exp.Subquery) or \
-                not isinstance(item.this, exp.Select) or _nonlinear(item) is None:
+        if (
+            item is None
+            or node.args.get("joins")
+            or not isinstance(item, exp.Subquery)
+            or not isinstance(item.this, exp.Select)
+            or _nonlinear(item) is None
+        ):
             break
         node = item.this
         chain.append(node)
     lowest = max((i for i, s in enumerate(chain) if blocking(s)), default=None)
     if lowest is None:
         return None
-    chain = chain[:lowest + 1]
+    chain = chain[: lowest + 1]
     below = chain[-1]
     parts = [below.args["from_"].this] + [j.this for j in below.args.get("joins") or []]
     for part in parts:
@@ -126,8 +138,12 @@ def chain_of(query: exp.Expr) -> list[exp.Select] | None:
         if found is not None:
             where = _position(found)
             name = _construct(found)
-            raise Unsupported(name, f"{name} {where} is not supported by incremental refresh; "
-                              "compute it in its own dynamic table and read that", found)
+            raise Unsupported(
+                name,
+                f"{name} {where} is not supported by incremental refresh; "
+                "compute it in its own dynamic table and read that",
+                found,
+            )
     return chain
 
 
@@ -137,13 +153,20 @@ def _sets(select: exp.Select) -> list[list[exp.Expr]]:
     for window in _windows(select):
         partition = window.args.get("partition_by") or []
         if not partition:
-            raise Unsupported("window function without PARTITION BY", "a window function "
-                              "without PARTITION BY is not supported by incremental refresh "
-                              "(every refresh would recompute the whole table)", window)
+            raise Unsupported(
+                "window function without PARTITION BY",
+                "a window function "
+                "without PARTITION BY is not supported by incremental refresh "
+                "(every refresh would recompute the whole table)",
+                window,
+            )
         sets.append(list(partition))
     group = select.args.get("group")
-    aggregated = group is not None or select.args.get("having") is not None or any(
-        aggregates_of(e) for e in select.expressions)
+    aggregated = (
+        group is not None
+        or select.args.get("having") is not None
+        or any(aggregates_of(e) for e in select.expressions)
+    )
     if aggregated:
         if group is not None and group.args.get("all"):
             sets.append([p.unalias() for p in select.expressions if not aggregates_of(p)])
@@ -180,16 +203,23 @@ def analyze(query: exp.Expr) -> Stack | None:
     if chain is None:
         if windows is not None:
             name = _construct(windows)
-            raise Unsupported(name, f"{name} {_position(windows)} is not supported by "
-                              "incremental refresh; compute it in its own dynamic table and "
-                              "read that", windows)
+            raise Unsupported(
+                name,
+                f"{name} {_position(windows)} is not supported by "
+                "incremental refresh; compute it in its own dynamic table and "
+                "read that",
+                windows,
+            )
         return None
     if windows is None and len(chain) == 1:
         return None  # one aggregate on top: the aggregate rule
     if windows is not None and not any(_windows(s) or s.args.get("qualify") for s in chain):
         name = _construct(windows)
-        raise Unsupported(name, f"{name} below this query's aggregate is not supported by "
-                          "incremental refresh", windows)
+        raise Unsupported(
+            name,
+            f"{name} below this query's aggregate is not supported by incremental refresh",
+            windows,
+        )
     lowest = chain[-1]
     candidates: list[exp.Expr] = []
     sets = _sets(lowest)
@@ -204,9 +234,13 @@ def analyze(query: exp.Expr) -> Stack | None:
         here: dict[int, exp.Expr]
         if depth < len(chain) - 1:
             alias = select.args["from_"].this.alias_or_name
-            below: dict[int, exp.Expr] = {i: exp.column(
-                exp.to_identifier(names[i][0], quoted=True),
-                table=exp.to_identifier(alias, quoted=True)) for i in alive}
+            below: dict[int, exp.Expr] = {
+                i: exp.column(
+                    exp.to_identifier(names[i][0], quoted=True),
+                    table=exp.to_identifier(alias, quoted=True),
+                )
+                for i in alive
+            }
             for s in _sets(select):
                 alive = [i for i in alive if any(below[i] == x for x in s)]
             here = below
@@ -218,23 +252,40 @@ def analyze(query: exp.Expr) -> Stack | None:
             hidden[i].insert(0, added)
     if not alive:
         name = "window function" if windows is not None else "GROUP BY"
-        raise Unsupported(name, f"{name}: the window functions, GROUP BY and DISTINCT of this "
-                          "query share no partitioning key, so a change cannot be confined to "
-                          "some partitions; split the query into dynamic tables", lowest)
+        raise Unsupported(
+            name,
+            f"{name}: the window functions, GROUP BY and DISTINCT of this "
+            "query share no partitioning key, so a change cannot be confined to "
+            "some partitions; split the query into dynamic tables",
+            lowest,
+        )
     top = chain[0]
     positions = []
     for i in alive:
-        position = next((p for p, e in enumerate(top.expressions)
-                         if not hidden[i][0] and e.alias_or_name == names[i][0]), None)
+        position = next(
+            (
+                p
+                for p, e in enumerate(top.expressions)
+                if not hidden[i][0] and e.alias_or_name == names[i][0]
+            ),
+            None,
+        )
         positions.append(position)
     time_above = any(
-        bool(time_nodes(part)) for depth, select in enumerate(chain)
-        for key, value in select.args.items() if key != "from_" and not (
-            depth == len(chain) - 1 and key == "where")
+        bool(time_nodes(part))
+        for depth, select in enumerate(chain)
+        for key, value in select.args.items()
+        if key != "from_" and not (depth == len(chain) - 1 and key == "where")
         for part in (value if isinstance(value, list) else [value])
-        if isinstance(part, exp.Expr))
-    stack = Stack([candidates[i] for i in alive], [names[i] for i in alive],
-                  [hidden[i] for i in alive], positions, time_above)
+        if isinstance(part, exp.Expr)
+    )
+    stack = Stack(
+        [candidates[i] for i in alive],
+        [names[i] for i in alive],
+        [hidden[i] for i in alive],
+        positions,
+        time_above,
+    )
     stack.state = [hidden_name(i) for i, p in zip(alive, positions, strict=True) if p is None]
     return stack
 
@@ -270,15 +321,18 @@ def keys_template(stack: Stack, query: exp.Expr, form: Any) -> exp.Expr:
 
     _, chain = augment(query, stack)
     lowest = chain[-1]
-    body = exp.Select(expressions=[exp.alias_(k.copy(), pushdown.key_name(i), quoted=True)
-                                   for i, k in enumerate(stack.keys)])
+    body = exp.Select(
+        expressions=[
+            exp.alias_(k.copy(), pushdown.key_name(i), quoted=True)
+            for i, k in enumerate(stack.keys)
+        ]
+    )
     body.set("from_", lowest.args["from_"].copy())
     if lowest.args.get("where") is not None:
         body.set("where", lowest.args["where"].copy())
     delta = rewrite(body, form)
     names = [pushdown.key_name(i) for i in range(len(stack.keys))]
-    return exp.select(*[column(n) for n in names]).from_(
-        subquery(delta, "_sm_kd")).distinct()
+    return exp.select(*[column(n) for n in names]).from_(subquery(delta, "_sm_kd")).distinct()
 
 
 def state_of(query: exp.Expr, kind: str) -> exp.Expr:
@@ -289,8 +343,12 @@ def state_of(query: exp.Expr, kind: str) -> exp.Expr:
             continue
         alias = table.args.get("alias")
         swap = placeholder(kind, int(table.meta[LEAF]))
-        swap.set("alias", alias.copy() if alias is not None else exp.TableAlias(
-            this=exp.to_identifier(table.name, quoted=True)))
+        swap.set(
+            "alias",
+            alias.copy()
+            if alias is not None
+            else exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)),
+        )
         table.replace(swap)
     return out
 
@@ -311,13 +369,21 @@ def key_columns(stack: Stack, columns: list[str]) -> list[str]:
 
 
 def _typed(query: exp.Expr, names: list[str], types: dict[str, str]) -> exp.Select:
-    return exp.select(*[exp.alias_(exp.cast(column(n, "_sm_r"), exp.DataType.build(
-        types[n], dialect="duckdb")), n, quoted=True) for n in names]).from_(
-        subquery(query, "_sm_r", names))
+    return exp.select(
+        *[
+            exp.alias_(
+                exp.cast(column(n, "_sm_r"), exp.DataType.build(types[n], dialect="duckdb")),
+                n,
+                quoted=True,
+            )
+            for n in names
+        ]
+    ).from_(subquery(query, "_sm_r", names))
 
 
-def refresh(ctx: Any, compiled: Compiled, run: Runner, changed: frozenset[int],
-            keys_form: Any) -> tuple[int, int]:
+def refresh(
+    ctx: Any, compiled: Compiled, run: Runner, changed: frozenset[int], keys_form: Any
+) -> tuple[int, int]:
     """K → O → R → write (module docstring)."""
     stack: Stack = compiled.data
     oid = ctx.target_oid
@@ -329,20 +395,27 @@ def refresh(ctx: Any, compiled: Compiled, run: Runner, changed: frozenset[int],
         name = f"keys:{mask}"
         template = compiled.templates.get(name)
         if template is None:
-            template = compiled.templates[name] = keys_template(stack, compiled.canonical,
-                                                                keys_form)
+            template = compiled.templates[name] = keys_template(
+                stack, compiled.canonical, keys_form
+            )
         build, key = compiled.statement(ctx, run, name, template)
         keys, count = run.temp_count("partition keys in the change", "k", build, key)
         if not count:
             return 0, 0
-    stored = exp.select(*[column(c, "t") for c in physical], exp.alias_(
-        exp.Literal.number(-1), WEIGHT, quoted=True), column(ROW_ID, "t")).from_(
-        target.as_("t"))
+    stored = exp.select(
+        *[column(c, "t") for c in physical],
+        exp.alias_(exp.Literal.number(-1), WEIGHT, quoted=True),
+        column(ROW_ID, "t"),
+    ).from_(target.as_("t"))
     if keys is not None:
         # the row ids first (a scan of the key columns), then those rows: reading every
         # column of the table for the semi join would cost the whole table
-        ids = pushdown.semi_join(exp.select(column(ROW_ID, "t")).from_(target.as_("t")),
-                                 key_columns(stack, list(ctx.columns)), "t", keys)
+        ids = pushdown.semi_join(
+            exp.select(column(ROW_ID, "t")).from_(target.as_("t")),
+            key_columns(stack, list(ctx.columns)),
+            "t",
+            keys,
+        )
         stored = stored.where(exp.In(this=column(ROW_ID, "t"), query=exp.Subquery(this=ids)))
     name = "recompute" if keys is not None else "recompute_all"
     build, key = compiled.statement(ctx, run, name)
@@ -354,16 +427,29 @@ def refresh(ctx: Any, compiled: Compiled, run: Runner, changed: frozenset[int],
         if not types:
             types.update(ctx.store.engine.columns_of(exp.select("*").from_(target)))
         fresh = _typed(build(), physical, types)  # type: ignore[operator]
-        fresh = fresh.select(exp.alias_(exp.Literal.number(1), WEIGHT, quoted=True), exp.alias_(
-            exp.cast(exp.Null(), "BIGINT"), ROW_ID, quoted=True), copy=False)
+        fresh = fresh.select(
+            exp.alias_(exp.Literal.number(1), WEIGHT, quoted=True),
+            exp.alias_(exp.cast(exp.Null(), "BIGINT"), ROW_ID, quoted=True),
+            copy=False,
+        )
         return exp.union(fresh, stored, distinct=False)
 
-    return bag.apply_change(run, ctx.commit, oid, physical, change,
-                            None if key is None else f"{key}:change", "window", ids=True,
-                            label="recompute those partitions, diff them with the stored rows")
+    return bag.apply_change(
+        run,
+        ctx.commit,
+        oid,
+        physical,
+        change,
+        None if key is None else f"{key}:change",
+        "window",
+        ids=True,
+        label="recompute those partitions, diff them with the stored rows",
+    )
 
 
 def templates(stack: Stack, query: exp.Expr, prefix: str) -> dict[str, exp.Expr]:
     keys = exp.Table(this=exp.to_identifier(f"{prefix}k", quoted=True))
-    return {"recompute": recompute_template(stack, query, keys),
-            "recompute_all": recompute_template(stack, query, None)}
+    return {
+        "recompute": recompute_template(stack, query, keys),
+        "recompute_all": recompute_template(stack, query, None),
+    }

@@ -42,67 +42,107 @@ VERSION = exp.Placeholder(this="v")  # the commit version
 
 def count_of(query: exp.Expr) -> exp.Select:
     return exp.select(exp.func("count", exp.Star())).from_(
-        query.copy() if isinstance(query, exp.Table) else subquery(query, "_sm_c"))
+        query.copy() if isinstance(query, exp.Table) else subquery(query, "_sm_c")
+    )
 
 
-def delete_images(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
-                  images: exp.Table, key: str, expected: int | None = None) -> int:
+def delete_images(
+    run: Runner,
+    commit: Commit,
+    oid: int,
+    columns: Sequence[str],
+    images: exp.Table,
+    key: str,
+    expected: int | None = None,
+) -> int:
     """Log and delete the rows whose images (``columns`` + row id + version) are in
     ``images``. Every image must still be live, else the refresh fails."""
+
     def log() -> exp.Expr:
-        names = [quoted(c) for c in columns] + [quoted(ROW_ID), quoted(INSERT_VERSION),
-                                                 quoted(DELETE_VERSION)]
-        logged = exp.select(*[column(c) for c in columns], column(ROW_ID),
-                            column(INSERT_VERSION), VERSION.copy()).from_(images.copy())
-        return exp.Insert(this=exp.Schema(this=delete_log(oid), expressions=names),
-                          expression=logged)
+        names = [quoted(c) for c in columns] + [
+            quoted(ROW_ID),
+            quoted(INSERT_VERSION),
+            quoted(DELETE_VERSION),
+        ]
+        logged = exp.select(
+            *[column(c) for c in columns], column(ROW_ID), column(INSERT_VERSION), VERSION.copy()
+        ).from_(images.copy())
+        return exp.Insert(
+            this=exp.Schema(this=delete_log(oid), expressions=names), expression=logged
+        )
 
     def delete() -> exp.Expr:
         live = exp.select(column(ROW_ID)).from_(images.copy())
-        return exp.Delete(this=data_table(oid), where=exp.Where(this=exp.In(
-            this=column(ROW_ID), query=exp.Subquery(this=live))))
+        return exp.Delete(
+            this=data_table(oid),
+            where=exp.Where(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=live))),
+        )
 
     if run.execute_statements and expected == 0:
         return 0
     run.execute("log the old images", log, f"{key}:log")
     deleted = run.execute("delete the old images", delete, f"{key}:delete")
     if run.execute_statements:
-        wanted = expected if expected is not None else int(run.value(
-            "count the old images", lambda: count_of(images), f"{key}:count"))
+        wanted = (
+            expected
+            if expected is not None
+            else int(run.value("count the old images", lambda: count_of(images), f"{key}:count"))
+        )
         if deleted != wanted:
             raise IncrementalInvariantError(
                 f"An incremental refresh of table id {oid} meant to replace {wanted} rows but "
-                f"found {deleted}; the refresh is abandoned (snowmelt bug).")
+                f"found {deleted}; the refresh is abandoned (snowmelt bug)."
+            )
     commit.touch(oid, deleted)
     return deleted
 
 
 def next_row_id() -> exp.Expr:
-    return exp.Anonymous(this="nextval", expressions=[
-        exp.Literal.string(f'"{DATA_SCHEMA}"."{ROWID_SEQUENCE}"')])
+    return exp.Anonymous(
+        this="nextval", expressions=[exp.Literal.string(f'"{DATA_SCHEMA}"."{ROWID_SEQUENCE}"')]
+    )
 
 
-def insert_images(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
-                  rows: Statement, key: str, row_id: str | None = None) -> int:
+def insert_images(
+    run: Runner,
+    commit: Commit,
+    oid: int,
+    columns: Sequence[str],
+    rows: Statement,
+    key: str,
+    row_id: str | None = None,
+) -> int:
     """Append ``rows`` (named ``columns``, plus the column ``row_id`` when given: the row id
     to keep, NULL for a new one) at the commit's version."""
+
     def insert() -> exp.Expr:
         names = [quoted(c) for c in columns] + [quoted(ROW_ID), quoted(INSERT_VERSION)]
-        rid = next_row_id() if row_id is None else exp.func(
-            "coalesce", column(row_id, "_sm_rows"), next_row_id())
+        rid = (
+            next_row_id()
+            if row_id is None
+            else exp.func("coalesce", column(row_id, "_sm_rows"), next_row_id())
+        )
         body = rows() if callable(rows) else rows
-        select = exp.select(*[column(c, "_sm_rows") for c in columns], rid,
-                            VERSION.copy()).from_(subquery(body, "_sm_rows"))
-        return exp.Insert(this=exp.Schema(this=data_table(oid), expressions=names),
-                          expression=select)
+        select = exp.select(*[column(c, "_sm_rows") for c in columns], rid, VERSION.copy()).from_(
+            subquery(body, "_sm_rows")
+        )
+        return exp.Insert(
+            this=exp.Schema(this=data_table(oid), expressions=names), expression=select
+        )
 
     inserted = run.execute("insert the new images", insert, f"{key}:insert")
     commit.touch(oid, inserted)
     return inserted
 
 
-def apply_linear(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
-                 delta: Statement, delta_key: str | None) -> tuple[int, int]:
+def apply_linear(
+    run: Runner,
+    commit: Commit,
+    oid: int,
+    columns: Sequence[str],
+    delta: Statement,
+    delta_key: str | None,
+) -> tuple[int, int]:
     """Apply a weighted change of a linear query (``columns``, ``_sm_src``, ``_sm_weight``).
 
     An insert-only change (the common case: appends) is inserted as it is — its rows come
@@ -124,91 +164,174 @@ def apply_linear(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
     raw, rows = run.temp_count("compute the change of the query", "delta", compute, delta_key)
     if not rows:
         return 0, 0
-    (deletions, odd), = run.rows("count deletions and odd weights", lambda: exp.select(
-        exp.func("count_if", negative.copy()), exp.func("count_if", exp.Not(this=exp.In(
-            this=column(WEIGHT), expressions=[exp.Literal.number(1), exp.Literal.number(-1)])))
-    ).from_(raw.copy()), "linear:raw_stats", dry=[(1, 0)])
+    ((deletions, odd),) = run.rows(
+        "count deletions and odd weights",
+        lambda: exp.select(
+            exp.func("count_if", negative.copy()),
+            exp.func(
+                "count_if",
+                exp.Not(
+                    this=exp.In(
+                        this=column(WEIGHT),
+                        expressions=[exp.Literal.number(1), exp.Literal.number(-1)],
+                    )
+                ),
+            ),
+        ).from_(raw.copy()),
+        "linear:raw_stats",
+        dry=[(1, 0)],
+    )
     if odd:
-        raise IncrementalInvariantError(f"the change of a linear query has {odd} rows with a "
-                                        "weight other than ±1 (snowmelt bug)")
+        raise IncrementalInvariantError(
+            f"the change of a linear query has {odd} rows with a "
+            "weight other than ±1 (snowmelt bug)"
+        )
     if not deletions:
-        inserted = insert_images(run, commit, oid, every, lambda: exp.select(
-            *[column(c) for c in every]).from_(raw.copy()), "linear:append")
+        inserted = insert_images(
+            run,
+            commit,
+            oid,
+            every,
+            lambda: exp.select(*[column(c) for c in every]).from_(raw.copy()),
+            "linear:append",
+        )
         return inserted, 0
 
     def consolidate() -> exp.Expr:
         weight_sum = exp.func("sum", column(WEIGHT))
-        return exp.select(*[column(c) for c in every],
-                          exp.cast(weight_sum, "BIGINT").as_(WEIGHT)).from_(raw.copy()).group_by(
-            *[column(c) for c in every]).having(exp.NEQ(this=weight_sum.copy(),
-                                                        expression=exp.Literal.number(0)))
+        return (
+            exp.select(*[column(c) for c in every], exp.cast(weight_sum, "BIGINT").as_(WEIGHT))
+            .from_(raw.copy())
+            .group_by(*[column(c) for c in every])
+            .having(exp.NEQ(this=weight_sum.copy(), expression=exp.Literal.number(0)))
+        )
 
     run.temp("consolidate the change", "change", consolidate, "linear:consolidate")
 
     def stats() -> exp.Expr:
         """(anomalies, deletions) in one pass: weights must be ±1 and each source identity
         may appear once per sign."""
-        bad_weight = exp.select(exp.Literal.number(1)).from_(change.copy()).where(
-            exp.Not(this=exp.In(this=column(WEIGHT), expressions=[
-                exp.Literal.number(1), exp.Literal.number(-1)])))
-        doubled = exp.select(exp.Literal.number(1)).from_(change.copy()).group_by(
-            column(SRC), exp.func("sign", column(WEIGHT))).having(
-            exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(1)))
+        bad_weight = (
+            exp.select(exp.Literal.number(1))
+            .from_(change.copy())
+            .where(
+                exp.Not(
+                    this=exp.In(
+                        this=column(WEIGHT),
+                        expressions=[exp.Literal.number(1), exp.Literal.number(-1)],
+                    )
+                )
+            )
+        )
+        doubled = (
+            exp.select(exp.Literal.number(1))
+            .from_(change.copy())
+            .group_by(column(SRC), exp.func("sign", column(WEIGHT)))
+            .having(exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(1)))
+        )
         anomalies = count_of(exp.union(bad_weight, doubled, distinct=False))
         deletions = count_of(exp.select("*").from_(change.copy()).where(negative.copy()))
         return exp.select(exp.Subquery(this=anomalies), exp.Subquery(this=deletions))
 
-    found_stats = run.rows("check the change, count deletions", stats, "linear:stats",
-                           dry=[(0, 1)])
+    found_stats = run.rows("check the change, count deletions", stats, "linear:stats", dry=[(0, 1)])
     anomalies, wanted = (int(v or 0) for v in found_stats[0])
     if anomalies:
         raise IncrementalInvariantError(
             f"the change of a linear query has a weight other than ±1 or two rows with one "
             f"source identity ({anomalies} rows); the refresh is abandoned and the table keeps "
-            "its last version. This is a snowmelt bug: please report it.")
+            "its last version. This is a snowmelt bug: please report it."
+        )
     deleted = 0
     if wanted:
-        def doomed() -> exp.Expr:
-            return exp.select(*[column(c, "t") for c in every], column(ROW_ID, "t"),
-                              column(INSERT_VERSION, "t")).from_(
-                data_table(oid).as_("t")).join(
-                exp.select("*").from_(change.copy()).where(negative.copy()).subquery("d"),
-                on=exp.and_(exp.EQ(this=column(SRC, "t"), expression=column(SRC, "d")),
-                            null_safe_equal((column(c, "t"), column(c, "d")) for c in cols)))
 
-        images, found = run.temp_count("find the rows to delete", "doomed", doomed,
-                                       "linear:doomed", dry=wanted)
+        def doomed() -> exp.Expr:
+            return (
+                exp.select(
+                    *[column(c, "t") for c in every],
+                    column(ROW_ID, "t"),
+                    column(INSERT_VERSION, "t"),
+                )
+                .from_(data_table(oid).as_("t"))
+                .join(
+                    exp.select("*").from_(change.copy()).where(negative.copy()).subquery("d"),
+                    on=exp.and_(
+                        exp.EQ(this=column(SRC, "t"), expression=column(SRC, "d")),
+                        null_safe_equal((column(c, "t"), column(c, "d")) for c in cols),
+                    ),
+                )
+            )
+
+        images, found = run.temp_count(
+            "find the rows to delete", "doomed", doomed, "linear:doomed", dry=wanted
+        )
         if found != wanted:
             raise IncrementalInvariantError(
                 f"An incremental refresh of table id {oid} must delete {wanted} rows but "
-                f"{found} match: the table does not hold what its change says (snowmelt bug).")
+                f"{found} match: the table does not hold what its change says (snowmelt bug)."
+            )
         deleted = delete_images(run, commit, oid, every, images, "linear", expected=found)
-    inserted = insert_images(run, commit, oid, every, lambda: exp.select(
-        *[column(c) for c in every]).from_(change.copy()).where(positive.copy()), "linear")
+    inserted = insert_images(
+        run,
+        commit,
+        oid,
+        every,
+        lambda: exp.select(*[column(c) for c in every]).from_(change.copy()).where(positive.copy()),
+        "linear",
+    )
     return inserted, deleted
 
 
-def apply_images(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
-                 old: exp.Expr, new: exp.Table, key: str) -> tuple[int, int]:
+def apply_images(
+    run: Runner,
+    commit: Commit,
+    oid: int,
+    columns: Sequence[str],
+    old: exp.Expr,
+    new: exp.Table,
+    key: str,
+) -> tuple[int, int]:
     """Replace the ``old`` images (a table or query: physical columns + row id + version) by
     the ``new`` ones (physical columns + the row id to keep, or NULL). Identical pairs are
     skipped."""
+
     def old_rows() -> exp.Expr:
         return old.copy().as_("o") if isinstance(old, exp.Table) else subquery(old.copy(), "o")
 
     def same(a: str, b: str) -> exp.Expr:
-        return exp.and_(exp.EQ(this=column(ROW_ID, a), expression=column(ROW_ID, b)),
-                        null_safe_equal((column(c, a), column(c, b)) for c in columns))
+        return exp.and_(
+            exp.EQ(this=column(ROW_ID, a), expression=column(ROW_ID, b)),
+            null_safe_equal((column(c, a), column(c, b)) for c in columns),
+        )
 
     def doomed() -> exp.Expr:
-        return exp.select(exp.Column(this=exp.Star(), table=quoted("o"))).from_(
-            old_rows()).where(exp.Not(this=exp.Exists(this=exp.select(
-                exp.Literal.number(1)).from_(new.copy().as_("n")).where(same("o", "n")))))
+        return (
+            exp.select(exp.Column(this=exp.Star(), table=quoted("o")))
+            .from_(old_rows())
+            .where(
+                exp.Not(
+                    this=exp.Exists(
+                        this=exp.select(exp.Literal.number(1))
+                        .from_(new.copy().as_("n"))
+                        .where(same("o", "n"))
+                    )
+                )
+            )
+        )
 
     def fresh() -> exp.Expr:
-        return exp.select(*[column(c, "n") for c in columns], column(ROW_ID, "n")).from_(
-            new.copy().as_("n")).where(exp.Not(this=exp.Exists(this=exp.select(
-                exp.Literal.number(1)).from_(old_rows()).where(same("o", "n")))))
+        return (
+            exp.select(*[column(c, "n") for c in columns], column(ROW_ID, "n"))
+            .from_(new.copy().as_("n"))
+            .where(
+                exp.Not(
+                    this=exp.Exists(
+                        this=exp.select(exp.Literal.number(1))
+                        .from_(old_rows())
+                        .where(same("o", "n"))
+                    )
+                )
+            )
+        )
 
     images, count = run.temp_count("old images that change", "doomed", doomed, f"{key}:doomed")
     deleted = delete_images(run, commit, oid, columns, images, key, expected=count)
@@ -219,21 +342,41 @@ def apply_images(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
 SAME = "_sm_same"
 
 
-def apply_flagged(run: Runner, commit: Commit, oid: int, columns: Sequence[str],
-                  old: exp.Expr, new: exp.Table, key: str) -> tuple[int, int]:
+def apply_flagged(
+    run: Runner,
+    commit: Commit,
+    oid: int,
+    columns: Sequence[str],
+    old: exp.Expr,
+    new: exp.Table,
+    key: str,
+) -> tuple[int, int]:
     """Replace the ``old`` images (query: ``columns`` + row id + version) by the ``new`` ones
     (table: ``columns``, the row id to keep or NULL, and ``_sm_same`` — true when the image
     equals the stored one). Unchanged rows are not touched; the comparison was made while
     building ``new``, so only row ids are matched here."""
+
     def doomed() -> exp.Expr:
         kept = exp.select(column(ROW_ID)).from_(new.copy()).where(column(SAME))
-        return exp.select("*").from_(subquery(old.copy(), "o")).where(exp.Not(this=exp.In(
-            this=column(ROW_ID), query=exp.Subquery(this=kept))))
+        return (
+            exp.select("*")
+            .from_(subquery(old.copy(), "o"))
+            .where(exp.Not(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=kept))))
+        )
 
     images, count = run.temp_count("old images that change", "doomed", doomed, f"{key}:doomed")
     deleted = delete_images(run, commit, oid, columns, images, key, expected=count)
-    inserted = insert_images(run, commit, oid, columns, lambda: exp.select(
-        *[column(c) for c in columns], column(ROW_ID)).from_(new.copy()).where(
-        exp.Not(this=column(SAME))), key, row_id=ROW_ID)
+    inserted = insert_images(
+        run,
+        commit,
+        oid,
+        columns,
+        lambda: (
+            exp.select(*[column(c) for c in columns], column(ROW_ID))
+            .from_(new.copy())
+            .where(exp.Not(this=column(SAME)))
+        ),
+        key,
+        row_id=ROW_ID,
+    )
     return inserted, deleted
-

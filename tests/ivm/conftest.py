@@ -39,9 +39,11 @@ def session(clock: ManualClock) -> Iterator[Session]:
 
 
 def history(s: Session, name: str) -> list[dict[str, Any]]:
-    rows = s.sql("SELECT REFRESH_ACTION, STATE, STATE_MESSAGE, STATISTICS FROM TABLE("
-                 f"INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME => '{name}')) "
-                 "ORDER BY REFRESH_START_TIME, DATA_TIMESTAMP").df()
+    rows = s.sql(
+        "SELECT REFRESH_ACTION, STATE, STATE_MESSAGE, STATISTICS FROM TABLE("
+        f"INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME => '{name}')) "
+        "ORDER BY REFRESH_START_TIME, DATA_TIMESTAMP"
+    ).df()
     return rows.to_dict("records")
 
 
@@ -113,8 +115,9 @@ class Solo:
             if fast:
                 query = _translated(dt.query_sql).copy()
             else:
-                query = bind_time(parse_padded(dt.query_sql),
-                                  rt.catalog.version_time(dt.data_version))
+                query = bind_time(
+                    parse_padded(dt.query_sql), rt.catalog.version_time(dt.data_version)
+                )
 
             def source(obj: CatalogObject, table: Any) -> Any:
                 if obj.kind == "DYNAMIC TABLE":
@@ -132,17 +135,23 @@ class Solo:
         dt = rt.catalog.dynamic_table(oid)
         if dt.plan.get("time_dependent") or "CURRENT_" in dt.query_sql.upper():
             return True
-        return any(self._reads_the_clock(i) for i, _, _ in rt.catalog.inputs(oid)
-                   if rt.catalog.get(i).kind == "DYNAMIC TABLE")
+        return any(
+            self._reads_the_clock(i)
+            for i, _, _ in rt.catalog.inputs(oid)
+            if rt.catalog.get(i).kind == "DYNAMIC TABLE"
+        )
 
-    def check(self, names: list[str], context: str, one_round: bool = True,
-              state: bool = True) -> None:
+    def check(
+        self, names: list[str], context: str, one_round: bool = True, state: bool = True
+    ) -> None:
         """Every table equals its query from scratch (bags); with ``state``, its physical
         rows, hidden state included, equal its plan from scratch too."""
         s = self.session
         oids = {name: self.oid(name) for name in names}
-        times = {name: s.rt.catalog.version_time(s.rt.catalog.dynamic_table(oid).data_version)
-                 for name, oid in oids.items()}
+        times = {
+            name: s.rt.catalog.version_time(s.rt.catalog.dynamic_table(oid).data_version)
+            for name, oid in oids.items()
+        }
         if one_round:
             assert len(set(times.values())) == 1, f"{context}: one round at several times {times}"
         for name, oid in oids.items():
@@ -153,10 +162,12 @@ class Solo:
             extra, missing, sample = bag_diff(s, actual, expected)
             assert (extra, missing) == (0, 0), (
                 f"{context}: {name} has {extra} extra and {missing} missing rows; sample "
-                f"(extra -- missing): {sample}\n--- replay ---\n{self.replay()}")
+                f"(extra -- missing): {sample}\n--- replay ---\n{self.replay()}"
+            )
             assert not state or physical_diff(s, name) == (0, 0), (
                 f"{context}: hidden state of {name} drifted from its plan\n--- replay ---\n"
-                f"{self.replay()}")
+                f"{self.replay()}"
+            )
 
     def replay(self) -> str:
         return "\n".join(self.script)
@@ -186,11 +197,15 @@ def bag_diff(s: Session, actual: str, expected_table: Any) -> tuple[int, int, li
         right = f'SELECT {cols("e")} FROM "_oracle_expected" AS e'
         extra, missing = engine.rows(
             f"SELECT (SELECT COUNT(*) FROM (({left}) EXCEPT ALL ({right}))), "
-            f"(SELECT COUNT(*) FROM (({right}) EXCEPT ALL ({left})))")[0]
+            f"(SELECT COUNT(*) FROM (({right}) EXCEPT ALL ({left})))"
+        )[0]
         sample = []
         if extra or missing:
-            sample = engine.rows(f"(({left}) EXCEPT ALL ({right})) LIMIT 5") + [("--",)] + \
-                engine.rows(f"(({right}) EXCEPT ALL ({left})) LIMIT 5")
+            sample = (
+                engine.rows(f"(({left}) EXCEPT ALL ({right})) LIMIT 5")
+                + [("--",)]
+                + engine.rows(f"(({right}) EXCEPT ALL ({left})) LIMIT 5")
+            )
         return int(extra), int(missing), sample
 
 
@@ -208,7 +223,8 @@ def physical_diff(s: Session, name: str) -> tuple[int, int]:
     engine = s.rt.engine
     extra, missing = engine.rows(
         f"SELECT (SELECT COUNT(*) FROM (({actual}) EXCEPT ALL ({expected}))), "
-        f"(SELECT COUNT(*) FROM (({expected}) EXCEPT ALL ({actual})))")[0]
+        f"(SELECT COUNT(*) FROM (({expected}) EXCEPT ALL ({actual})))"
+    )[0]
     return int(extra), int(missing)
 
 
@@ -243,13 +259,22 @@ def oracle_settings(examples: int) -> Callable[[Any], Any]:
     phases = [Phase.explicit, Phase.generate]
     if os.environ.get("SNOWMELT_ORACLE_SHRINK", "1") != "0":
         phases.append(Phase.shrink)
-    return settings(max_examples=examples, deadline=None, derandomize=True, phases=phases,
-                    report_multiple_bugs=False,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        phases=phases,
+        report_multiple_bugs=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
-def refresh_rounds(harness: Solo, names: list[str], steps: Sequence[tuple[list[Any], int]],
-                   op_sql: Callable[[Any, Solo], str | None]) -> None:
+def refresh_rounds(
+    harness: Solo,
+    names: list[str],
+    steps: Sequence[tuple[list[Any], int]],
+    op_sql: Callable[[Any, Solo], str | None],
+) -> None:
     """Created tables ``names`` through the change stream ``steps`` (per round: operations
     and seconds the clock moves first): after each round's refresh, every table equals its
     from-scratch answer; after the last, its hidden state too (it never heals once it
@@ -267,6 +292,7 @@ def refresh_rounds(harness: Solo, names: list[str], steps: Sequence[tuple[list[A
         for outcome in harness.session.refresher.refresh(oids, "MANUAL"):
             assert outcome.state == "SUCCEEDED", (
                 f"refresh of {outcome.name} failed: {outcome.message}\n--- replay ---\n"
-                f"{harness.replay()}")
+                f"{harness.replay()}"
+            )
             assert outcome.action in ("INCREMENTAL", "NO_DATA"), outcome.action
         harness.check(names, f"after refresh round {number}", state=number == len(steps))

@@ -26,8 +26,10 @@ def refresh(s: Session, name: str) -> dict[str, Any]:
     last = history(s, name)[-1]
     assert last["STATE"] == "SUCCEEDED", last["STATE_MESSAGE"]
     stats = last["STATISTICS"]
-    return {"action": last["REFRESH_ACTION"],
-            **(json.loads(stats) if isinstance(stats, str) else stats)}
+    return {
+        "action": last["REFRESH_ACTION"],
+        **(json.loads(stats) if isinstance(stats, str) else stats),
+    }
 
 
 def rows(s: Session, sql: str) -> list[tuple[Any, ...]]:
@@ -67,7 +69,10 @@ def test_statistics_count_rows_written_by_a_linear_refresh(s: Session) -> None:
     s.sql("UPDATE T SET G = 'x' WHERE K = 2")  # not projected: the row is unchanged
     stats = refresh(s, "L")
     assert (stats["action"], stats["numInsertedRows"], stats["numDeletedRows"]) == (
-        "INCREMENTAL", 0, 0)
+        "INCREMENTAL",
+        0,
+        0,
+    )
     s.sql("DELETE FROM T WHERE K IN (2, 3)")
     stats = refresh(s, "L")
     assert (stats["numInsertedRows"], stats["numDeletedRows"]) == (0, 1)
@@ -123,8 +128,12 @@ def test_min_max_merge_on_insert_and_recompute_when_the_extreme_is_deleted(s: Se
 
 def test_having_and_holistic_aggregates_recompute_changed_groups(s: Session) -> None:
     s.sql("INSERT INTO T (K, G, V) VALUES (1, 'b', 1), (1, 'a', 1), (2, 'c', 5)")
-    create(s, "H", "SELECT K, COUNT(DISTINCT V) AS DV, LISTAGG(G, ',') WITHIN GROUP "
-                   "(ORDER BY G) AS GS FROM T GROUP BY K HAVING COUNT(*) > 1")
+    create(
+        s,
+        "H",
+        "SELECT K, COUNT(DISTINCT V) AS DV, LISTAGG(G, ',') WITHIN GROUP "
+        "(ORDER BY G) AS GS FROM T GROUP BY K HAVING COUNT(*) > 1",
+    )
     assert rows(s, "SELECT * FROM H") == [(1, 1, "a,b")]
     s.sql("INSERT INTO T (K, G, V) VALUES (2, 'd', 6)")  # group 2 enters
     s.sql("DELETE FROM T WHERE G = 'a'")  # group 1 leaves
@@ -220,8 +229,10 @@ def test_an_aggregate_refresh_refuses_a_group_stored_twice(s: Session) -> None:
     obj = s.rt.catalog.find(ObjectName("D", "S", "A"))
     assert obj is not None
     table = f'"_snowmelt_data"."t{obj.oid}"'
-    s.rt.engine.execute(f"INSERT INTO {table} SELECT * REPLACE (nextval("
-                        f"'\"_snowmelt_data\".\"rowid_seq\"') AS _sm_rowid) FROM {table}")
+    s.rt.engine.execute(
+        f"INSERT INTO {table} SELECT * REPLACE (nextval("
+        f'\'"_snowmelt_data"."rowid_seq"\') AS _sm_rowid) FROM {table}'
+    )
     s.sql("INSERT INTO T (K, V) VALUES (1, 2)")
     with pytest.raises(RefreshError, match="two rows for one group"):
         s.sql("ALTER DYNAMIC TABLE A REFRESH")
@@ -263,11 +274,14 @@ def test_a_no_data_frontier_survives_reopening_and_pruning(db_path: Any) -> None
 
     clock = ManualClock()
     s = snowmelt.connect(str(db_path), clock=clock)
-    s.sql("CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH; "
-          "CREATE TABLE T (K INT, V INT); INSERT INTO T VALUES (1, 1)")
+    s.sql(
+        "CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH; "
+        "CREATE TABLE T (K INT, V INT); INSERT INTO T VALUES (1, 1)"
+    )
     create(s, "A", "SELECT K, SUM(V) AS S FROM T GROUP BY K")
-    created = s.sql("SELECT LATEST_DATA_TIMESTAMP FROM TABLE(INFORMATION_SCHEMA."
-                    "DYNAMIC_TABLES(NAME => 'A'))").scalar()
+    created = s.sql(
+        "SELECT LATEST_DATA_TIMESTAMP FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => 'A'))"
+    ).scalar()
     clock.advance(3600)
     assert refresh(s, "A")["action"] == "NO_DATA"
     frontier = s.rt.catalog.dynamic_table(s.rt.catalog.find(ObjectName("D", "S", "A")).oid)
@@ -289,3 +303,28 @@ def test_a_no_data_frontier_survives_reopening_and_pruning(db_path: Any) -> None
     assert refresh(s, "A")["action"] == "INCREMENTAL"
     assert rows(s, "SELECT * FROM A") == [(1, 3)]
     s.close()
+
+
+def test_first_contents_are_written_in_the_order_of_time_keys(s: Session) -> None:
+    """An incremental table's lookups by key skip row groups only if rows of nearby keys
+    sit together: its first contents are written ordered by its time-typed keys."""
+    hours = [5, 1, 9, 3, 7, 2, 8, 0, 6, 4]
+    s.sql(
+        "INSERT INTO T (K, V, TS) VALUES "
+        + ", ".join(f"({i}, {i}, '2026-01-01 {h:02d}:30:00')" for i, h in enumerate(hours))
+    )
+    create(s, "BY_HOUR", "SELECT DATE_TRUNC('hour', TS) AS H, K, SUM(V) AS S FROM T GROUP BY 1, 2")
+    create(
+        s,
+        "W",
+        "SELECT K, LAG(V) OVER (PARTITION BY DATE_TRUNC('hour', TS) ORDER BY TS) AS P FROM T",
+    )
+    for name, key in (("BY_HOUR", '"H"'), ("W", '"_sm_pk0"')):
+        oid = s.rt.catalog.find(ObjectName("D", "S", name)).oid
+        stored = [
+            r[0]
+            for r in s.rt.engine.rows(
+                f'SELECT {key} FROM "_snowmelt_data"."t{oid}" ORDER BY "_sm_rowid"'
+            )
+        ]
+        assert stored == sorted(stored) and len(stored) == 10, (name, stored)

@@ -12,14 +12,18 @@ from snowmelt.session import Session
 
 from .conftest import history
 
-DT = "CREATE DYNAMIC TABLE {name} TARGET_LAG = '1 minute' WAREHOUSE = WH " \
-     "REFRESH_MODE = INCREMENTAL AS "
+DT = (
+    "CREATE DYNAMIC TABLE {name} TARGET_LAG = '1 minute' WAREHOUSE = WH "
+    "REFRESH_MODE = INCREMENTAL AS "
+)
 
 
 @pytest.fixture
 def s(session: Session) -> Session:
-    session.sql("CREATE TABLE F (ID INT, K INT, V INT, TS TIMESTAMP_NTZ); "
-                "CREATE TABLE DIM (K INT, NAME VARCHAR)")
+    session.sql(
+        "CREATE TABLE F (ID INT, K INT, V INT, TS TIMESTAMP_NTZ); "
+        "CREATE TABLE DIM (K INT, NAME VARCHAR)"
+    )
     return session
 
 
@@ -78,17 +82,18 @@ def test_a_dimension_row_arriving_turns_null_extended_rows_into_matches(s: Sessi
 
 
 def test_a_late_row_rewrites_only_the_rows_whose_window_value_changed(s: Session) -> None:
-    s.sql("INSERT INTO F VALUES (1, 1, 10, '2026-01-01 10:00'), (2, 1, 20, '2026-01-01 10:20'),"
-          " (3, 1, 30, '2026-01-01 10:40'), (4, 2, 5, '2026-01-01 10:00')")
-    s.sql(DT.format(name="W") + "SELECT ID, K, LAG(V) OVER (PARTITION BY K ORDER BY TS) AS PV "
-          "FROM F")
+    s.sql(
+        "INSERT INTO F VALUES (1, 1, 10, '2026-01-01 10:00'), (2, 1, 20, '2026-01-01 10:20'),"
+        " (3, 1, 30, '2026-01-01 10:40'), (4, 2, 5, '2026-01-01 10:00')"
+    )
+    s.sql(
+        DT.format(name="W") + "SELECT ID, K, LAG(V) OVER (PARTITION BY K ORDER BY TS) AS PV FROM F"
+    )
     untouched = s.rt.engine.rows(f"SELECT _sm_rowid FROM {_physical(s, 'W')} WHERE K = 2")
     s.sql("INSERT INTO F VALUES (5, 1, 15, '2026-01-01 10:10')")  # between rows 1 and 2
     assert counts(refresh(s, "W")) == (2, 1)  # the new row, and row 2's LAG 10 -> 15
-    assert rows(s, "SELECT ID, PV FROM W WHERE K = 1") == [
-        (1, None), (2, 15), (3, 20), (5, 10)]
-    assert s.rt.engine.rows(f"SELECT _sm_rowid FROM {_physical(s, 'W')} WHERE K = 2") == \
-        untouched
+    assert rows(s, "SELECT ID, PV FROM W WHERE K = 1") == [(1, None), (2, 15), (3, 20), (5, 10)]
+    assert s.rt.engine.rows(f"SELECT _sm_rowid FROM {_physical(s, 'W')} WHERE K = 2") == untouched
 
 
 def _physical(s: Session, name: str) -> str:
@@ -99,42 +104,54 @@ def _physical(s: Session, name: str) -> str:
     return f'"_snowmelt_data"."t{obj.oid}"'
 
 
-SESSIONS = ("WITH E AS (SELECT K, TS, LAG(TS) OVER (PARTITION BY K ORDER BY TS) AS P FROM F), "
-            "G AS (SELECT K, TS, IFF(P IS NULL OR DATEDIFF('second', P, TS) > 1800, 1, 0) AS S "
-            "FROM E), "
-            "N AS (SELECT K, TS, SUM(S) OVER (PARTITION BY K ORDER BY TS ROWS BETWEEN "
-            "UNBOUNDED PRECEDING AND CURRENT ROW) AS SESSION FROM G) "
-            "SELECT K, SESSION, MIN(TS) AS T0, MAX(TS) AS T1, COUNT(*) AS N FROM N "
-            "GROUP BY K, SESSION")
+SESSIONS = (
+    "WITH E AS (SELECT K, TS, LAG(TS) OVER (PARTITION BY K ORDER BY TS) AS P FROM F), "
+    "G AS (SELECT K, TS, IFF(P IS NULL OR DATEDIFF('second', P, TS) > 1800, 1, 0) AS S "
+    "FROM E), "
+    "N AS (SELECT K, TS, SUM(S) OVER (PARTITION BY K ORDER BY TS ROWS BETWEEN "
+    "UNBOUNDED PRECEDING AND CURRENT ROW) AS SESSION FROM G) "
+    "SELECT K, SESSION, MIN(TS) AS T0, MAX(TS) AS T1, COUNT(*) AS N FROM N "
+    "GROUP BY K, SESSION"
+)
 
 
 def test_a_late_event_merges_two_sessions_and_its_deletion_splits_them(s: Session) -> None:
-    s.sql("INSERT INTO F (ID, K, TS) VALUES (1, 1, '2026-01-01 10:00'), "
-          "(2, 1, '2026-01-01 10:50'), (3, 2, '2026-01-01 10:00')")
+    s.sql(
+        "INSERT INTO F (ID, K, TS) VALUES (1, 1, '2026-01-01 10:00'), "
+        "(2, 1, '2026-01-01 10:50'), (3, 2, '2026-01-01 10:00')"
+    )
     s.sql(DT.format(name="SESS") + SESSIONS)
     assert [r[:2] + r[4:] for r in rows(s, "SELECT * FROM SESS WHERE K = 1")] == [
-        (1, 1, 1), (1, 2, 1)]
+        (1, 1, 1),
+        (1, 2, 1),
+    ]
     s.sql("INSERT INTO F (ID, K, TS) VALUES (4, 1, '2026-01-01 10:25')")  # late, in the gap
     refresh(s, "SESS")
     assert [r[:2] + r[4:] for r in rows(s, "SELECT * FROM SESS WHERE K = 1")] == [(1, 1, 3)]
     s.sql("DELETE FROM F WHERE ID = 4")
     refresh(s, "SESS")
     assert [r[:2] + r[4:] for r in rows(s, "SELECT * FROM SESS")] == [
-        (1, 1, 1), (1, 2, 1), (2, 1, 1)]
+        (1, 1, 1),
+        (1, 2, 1),
+        (2, 1, 1),
+    ]
 
 
 def test_qualify_keeps_the_latest_row_per_key(s: Session) -> None:
     s.sql("INSERT INTO F VALUES (1, 1, 10, '2026-01-01 10:00'), (2, 1, 20, '2026-01-01 11:00')")
-    s.sql(DT.format(name="Q") + "SELECT K, ID, V FROM F "
-          "QUALIFY ROW_NUMBER() OVER (PARTITION BY K ORDER BY TS DESC) = 1")
-    s.sql("INSERT INTO F VALUES (3, 1, 30, '2026-01-01 12:00'), (4, 2, 40, '2026-01-01 09:00'),"
-          " (5, 1, 50, '2026-01-01 08:00')")
+    s.sql(
+        DT.format(name="Q") + "SELECT K, ID, V FROM F "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY K ORDER BY TS DESC) = 1"
+    )
+    s.sql(
+        "INSERT INTO F VALUES (3, 1, 30, '2026-01-01 12:00'), (4, 2, 40, '2026-01-01 09:00'),"
+        " (5, 1, 50, '2026-01-01 08:00')"
+    )
     assert counts(refresh(s, "Q")) == (2, 1)
     assert rows(s, "SELECT * FROM Q") == [(1, 3, 30), (2, 4, 40)]
 
 
-def test_a_join_refresh_that_finds_a_row_missing_fails_and_changes_nothing(
-        s: Session) -> None:
+def test_a_join_refresh_that_finds_a_row_missing_fails_and_changes_nothing(s: Session) -> None:
     s.sql("INSERT INTO DIM VALUES (1, 'one')")
     s.sql("INSERT INTO F (ID, K) VALUES (1, 1)")
     s.sql(DT.format(name="J") + "SELECT F.ID, D.NAME FROM F JOIN DIM D ON F.K = D.K")
