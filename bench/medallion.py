@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.refresh import Row, no_data_ms, peak_memory
+from bench.refresh import Row, no_data_ms, timed_refresh
 
 DATABASE = "DATA_ENGINEERING_DEMO"
 SILVER = ("SENSOR_READINGS_CLEANED", "TRANSACTIONS_ENRICHED", "CUSTOMER_SESSIONS")
@@ -306,18 +306,7 @@ def _full_name(name: str) -> str:
 
 
 def timed(s: Any, name: str, expect: tuple[str, ...]) -> tuple[float, tuple[int, int], Any]:
-    import gc
-
-    gc.collect()
-    # memory sampled every 20 ms: a 2 ms sampler on two cores would slow the small
-    # incremental refreshes it watches more than the full ones
-    with peak_memory(s, every=0.02) as peak:
-        started = time.perf_counter()
-        (outcome,) = s.refresher.refresh([_oid(s, name)], "MANUAL", include_upstream=False)
-        elapsed = time.perf_counter() - started
-    if outcome.state != "SUCCEEDED" or outcome.action not in expect:
-        raise SystemExit(f"{name}: {outcome.state} {outcome.action} {outcome.message}")
-    return elapsed, (peak[1], peak[0]), outcome
+    return timed_refresh(s, _oid(s, name), expect)
 
 
 def ingest(s: Any, feeds: Feeds, size: int, fraction: float) -> None:

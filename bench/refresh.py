@@ -62,11 +62,13 @@ def rss_bytes() -> int:
 
 
 @contextmanager
-def peak_memory(s: Any, every: float = 0.002) -> Iterator[list[int]]:
+def peak_memory(s: Any, every: float = 0.02) -> Iterator[list[int]]:
     """Yields ``[rss, duckdb]``, which end up holding the peak growth in bytes, during the
     block, of the process RSS and of the memory DuckDB's buffer manager accounts for
     (``duckdb_memory()``: hash tables, sorts, scratch tables, new data), sampled every
-    ``every`` seconds (2 ms by default) from a second connection to the same database."""
+    ``every`` seconds from a second connection to the same database. 20 ms by default: a
+    faster sampler on two cores slows the small incremental refreshes it watches far more
+    than the full ones."""
     cursor = s.rt.engine._con.cursor()  # the benchmark may look inside the engine
     query = "SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
 
@@ -174,16 +176,18 @@ def oid(s: Any, name: str) -> int:
     return int(obj.oid)
 
 
-def timed_refresh(s: Any, name: str, expect: tuple[str, ...]) -> tuple[float, tuple[int, int], Any]:
+def timed_refresh(
+    s: Any, table_oid: int, expect: tuple[str, ...]
+) -> tuple[float, tuple[int, int], Any]:
     """Refresh one table (its upstream is already fresh): seconds, peak growth in bytes
     (DuckDB, RSS), outcome."""
     gc.collect()
     with peak_memory(s) as peak:
         started = time.perf_counter()
-        (outcome,) = s.refresher.refresh([oid(s, name)], "MANUAL", include_upstream=False)
+        (outcome,) = s.refresher.refresh([table_oid], "MANUAL", include_upstream=False)
         elapsed = time.perf_counter() - started
     if outcome.state != "SUCCEEDED" or outcome.action not in expect:
-        raise SystemExit(f"{name}: {outcome.state} {outcome.action} {outcome.message}")
+        raise SystemExit(f"{outcome.name}: {outcome.state} {outcome.action} {outcome.message}")
     return elapsed, (peak[1], peak[0]), outcome
 
 
@@ -250,17 +254,19 @@ def run_size(
     appended += 10
     for suffix in PIPELINES:
         for name in TABLES:
-            timed_refresh(s, f"{name}_{suffix}", ("INCREMENTAL", "FULL"))
+            timed_refresh(s, oid(s, f"{name}_{suffix}"), ("INCREMENTAL", "FULL"))
     for fraction in fractions:
         count = max(1, int(size * fraction))
         s.insert("READINGS", readings(appended, count, late=0.01, seed=7))
         appended += count
         for table in TABLES:
             row = Row(size, fraction, table)
-            row.incremental_s, peak, outcome = timed_refresh(s, f"{table}_I", ("INCREMENTAL",))
+            row.incremental_s, peak, outcome = timed_refresh(
+                s, oid(s, f"{table}_I"), ("INCREMENTAL",)
+            )
             row.inc_peak_mb = (peak[0] / 2**20, peak[1] / 2**20)
             row.inserted, row.deleted = outcome.inserted, outcome.deleted
-            row.full_s, peak, _ = timed_refresh(s, f"{table}_F", ("FULL",))
+            row.full_s, peak, _ = timed_refresh(s, oid(s, f"{table}_F"), ("FULL",))
             row.full_peak_mb = (peak[0] / 2**20, peak[1] / 2**20)
             row.no_data_ms = no_data_ms(s, oid(s, f"{table}_I"), repeat)
             rows.append(row)
