@@ -296,3 +296,30 @@ def refresh_rounds(
             )
             assert outcome.action in ("INCREMENTAL", "NO_DATA"), outcome.action
         harness.check(names, f"after refresh round {number}", state=number == len(steps))
+
+
+def run_pipeline(
+    module: str,
+    setup: list[str],
+    pipeline: list[tuple[str, str]],
+    steps: Sequence[tuple[list[Any], int]],
+    op_sql: Callable[[Any, Solo], str | None],
+    report: Callable[[str], Any],
+) -> None:
+    """One generated case in its own schema of ``module``'s shared database: the ``setup``
+    statements, the dynamic tables of ``pipeline`` (checked as created), then the change
+    stream ``steps`` (``refresh_rounds``). ``report`` receives the replayable script."""
+    harness = shared_harness(module)
+    harness.begin()
+    try:
+        for sql in setup:
+            harness.run(sql)
+        names = [name for name, _ in pipeline]
+        for name, query in pipeline:
+            harness.clock.advance(1)
+            harness.create(name, query)
+        report(harness.replay())
+        harness.check(names, "after CREATE", one_round=False, state=False)
+        refresh_rounds(harness, names, steps, op_sql)
+    finally:
+        harness.end()

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from .conftest import NOW, Solo, is_, lit, oracle_settings, refresh_rounds, shared_harness
+from .conftest import NOW, Solo, is_, lit, oracle_settings, run_pipeline, shared_harness
 
 EXAMPLES = int(os.environ.get("SNOWMELT_ORACLE_EXAMPLES", "300"))
 TABLES = ("T1", "T2")
@@ -217,23 +217,10 @@ def _pipeline(case: Case) -> list[tuple[str, str]]:
 
 
 def run_case(case: Case, report: Any = note) -> None:
-    harness = shared_harness(__name__)
-    harness.begin()
-    try:
-        for table in TABLES:
-            harness.run(f"CREATE TABLE {table} ({COLUMNS})")
-        for table, rows in case.initial:
-            harness.run(_rows_sql(table, rows, harness))
-        pipeline = _pipeline(case)
-        names = [name for name, _ in pipeline]
-        for name, template in pipeline:
-            harness.clock.advance(1)
-            harness.create(name, template)
-        report(harness.replay())
-        harness.check(names, "after CREATE", one_round=False, state=False)
-        refresh_rounds(harness, names, case.steps, _op_sql)
-    finally:
-        harness.end()
+    harness = shared_harness(__name__)  # row times are relative to its clock
+    setup = [f"CREATE TABLE {table} ({COLUMNS})" for table in TABLES]
+    setup += [_rows_sql(table, rows, harness) for table, rows in case.initial]
+    run_pipeline(__name__, setup, _pipeline(case), case.steps, _op_sql, report)
 
 
 # One fixed change stream through every family, so each shape meets each kind of change at

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from .conftest import NOW, Solo, is_, lit, oracle_settings, refresh_rounds, shared_harness
+from .conftest import NOW, Solo, is_, lit, oracle_settings, run_pipeline, shared_harness
 
 EXAMPLES = int(os.environ.get("SNOWMELT_ORACLE_JOIN_EXAMPLES", "300"))
 FACTS = ("F", "F2")
@@ -411,26 +411,12 @@ def pipeline(case: Case) -> list[tuple[str, str]]:
 
 
 def run_case(case: Case, report: Any = note) -> None:
-    harness = shared_harness(__name__)
-    harness.begin()
-    try:
-        for table in FACTS:
-            harness.run(f"CREATE TABLE {table} ({FACT_COLUMNS})")
-        harness.run(f"CREATE TABLE DIM ({DIM_COLUMNS})")
-        for table, rows in case.facts:
-            harness.run(_fact_sql(table, rows, harness))
-        if case.dim:
-            harness.run(_dim_sql(case.dim))
-        stages = pipeline(case)
-        names = [name for name, _ in stages]
-        for name, query in stages:
-            harness.clock.advance(1)
-            harness.create(name, query)
-        report(harness.replay())
-        harness.check(names, "after CREATE", one_round=False, state=False)
-        refresh_rounds(harness, names, case.steps, _op_sql)
-    finally:
-        harness.end()
+    harness = shared_harness(__name__)  # row times are relative to its clock
+    setup = [f"CREATE TABLE {table} ({FACT_COLUMNS})" for table in FACTS]
+    setup.append(f"CREATE TABLE DIM ({DIM_COLUMNS})")
+    setup += [_fact_sql(table, rows, harness) for table, rows in case.facts]
+    setup += [_dim_sql(case.dim)] if case.dim else []
+    run_pipeline(__name__, setup, pipeline(case), case.steps, _op_sql, report)
 
 
 # One fixed change stream through every family, so each shape meets each kind of change at
