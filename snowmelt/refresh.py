@@ -274,7 +274,7 @@ class Refresher:
             if action != "INCREMENTAL":
                 total += store.count(store.snapshot(source.oid, [], upto, with_row_id=True))
             elif consumed is not None and upto > consumed:
-                total += store.count(store.change(source.oid, [], consumed, upto))
+                total += store.count_change(source.oid, consumed, upto)
         return total
 
     def _source_version(self, source: CatalogObject) -> int:

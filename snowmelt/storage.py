@@ -208,6 +208,17 @@ class Store:
         )
         return exp.union(exp.union(born_alive, born_logged, distinct=False), died, distinct=False)
 
+    def count_change(self, oid: int, after: int, upto: int) -> int:
+        """How many rows ``change(oid, ..., after, upto)`` yields, by three counts."""
+        data, log = f'"{DATA_SCHEMA}"."t{oid}"', f'"{DATA_SCHEMA}"."t{oid}_dlog"'
+        i, d, a, b = INSERT_VERSION, DELETE_VERSION, int(after), int(upto)
+        sql = (
+            f'SELECT (SELECT count(*) FROM {data} WHERE "{i}" > {a} AND "{i}" <= {b})'
+            f' + (SELECT count(*) FROM {log} WHERE "{i}" > {a} AND "{i}" <= {b} AND "{d}" > {b})'
+            f' + (SELECT count(*) FROM {log} WHERE "{i}" <= {a} AND "{d}" > {a} AND "{d}" <= {b})'
+        )
+        return int(self.engine.rows(sql)[0][0])
+
     def count(self, rows: exp.Expression) -> int:
         """How many rows a reader (``snapshot``, ``change``) yields."""
         counted = exp.select("count(*)").from_(

@@ -41,6 +41,10 @@ def test_each_write_is_one_version_and_changes_net_out(session):
     assert _change(session, "T", v2, v3) == [(2, "b", -1), (2, "b", -1)]
     # inserted and deleted inside one window cancel
     assert _change(session, "T", v0, v3) == [(1, "c", 1)]
+    # the change's size is counted without reading it (STATISTICS numRowsRead)
+    for a, b in [(v0, v1), (v1, v2), (v2, v3), (v0, v3), (v1, v3), (v0, v2), (v3, v3)]:
+        counted = session.rt.store.count_change(_oid(session), a, b)
+        assert counted == len(_change(session, "T", a, b)), (a, b)
     assert _snapshot(session, "T", v1) == [(1, "a"), (2, "b"), (2, "b")]
     assert _snapshot(session, "T", v2) == [(1, "c"), (2, "b"), (2, "b")]
     assert _snapshot(session, "T", v3) == [(1, "c")]

@@ -39,7 +39,7 @@ from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement
 from snowmelt.ivm.writes import SAME, apply_flagged
 from snowmelt.names import INSERT_VERSION, ROW_ID, data_table
 
-TEMPS = ("g", "o", "m", "k", "r", "n")
+TEMPS = ("d", "g", "o", "m", "k", "r", "n")
 
 
 def temp_table(prefix: str, name: str) -> exp.Table:
@@ -188,20 +188,27 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         return apply_flagged(run, ctx.commit, oid, physical, _images(old, physical), new, "agg")
 
     delta_build, delta_key = compiled.statement(ctx, run, "delta")
-    changed = exp.Table(this=exp.to_identifier("_sm_d", quoted=True))
+    # G first, on its own: the engine then knows how few groups changed, and builds the
+    # semi join with the stored rows on G's side (as a CTE, G was estimated from the whole
+    # source and the stored table became the hash table)
+    changed, changes = run.temp_count(
+        "aggregate the change per group",
+        "d",
+        delta_build,
+        None if delta_key is None else f"agg:d:{delta_key}",
+    )
+    if not changes:
+        return 0, 0
 
     def merge() -> exp.Expr:
-        """G (the change per group, a materialized CTE) merged with the stored rows."""
-        body = delta_build() if callable(delta_build) else delta_build
-        return merge_select(g, changed, _old_select(g, target, physical, changed), physical).with_(
-            "_sm_d", as_=body, materialized=True
-        )
+        """G merged with the stored rows of its groups."""
+        return merge_select(g, changed, _old_select(g, target, physical, changed), physical)
 
     merged, merged_rows = run.temp_count(
-        "aggregate the change per group and merge it into the stored state",
+        "merge the change into the stored state of those groups",
         "m",
         merge,
-        None if delta_key is None else f"agg:m:{delta_key}",
+        "agg:m",
     )
     if not merged_rows:
         return 0, 0
@@ -213,13 +220,15 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
             else []
         ),
     )
-    ((negative, stored, recomputed, groups),) = run.rows(
+    ((negative, stored, recomputed),) = run.rows(
         "check the merge, count groups to recompute",
         lambda: _merge_stats(g, merged, todo),
         "agg:stats",
-        dry=[(0, 1, 1, 1)],
+        dry=[(0, 1, 1)],
     )
-    if g.keys and merged_rows != groups:  # one stored row per group, or M would grow
+    # G holds one row per group and M is G left-joined with the stored rows: M grows
+    # only if the table holds two rows for one group
+    if merged_rows != changes:
         raise IncrementalInvariantError(
             f"table id {oid} holds two rows for one group; the refresh is abandoned (snowmelt bug)"
         )
@@ -287,7 +296,7 @@ def _images(table: exp.Table, physical: list[str]) -> exp.Select:
 
 
 def _merge_stats(g: Grouping, merged: exp.Table, todo: exp.Expr) -> exp.Select:
-    """(negative counts, stored rows, groups to recompute, distinct groups) of M, one pass."""
+    """(negative counts, stored rows, groups to recompute) of M, one pass."""
     negative = exp.or_(
         exp.LT(this=column(COUNT), expression=exp.Literal.number(0)),
         *[
@@ -297,23 +306,9 @@ def _merge_stats(g: Grouping, merged: exp.Table, todo: exp.Expr) -> exp.Select:
         ],
     )
     stored = exp.Not(this=exp.Is(this=column(ROW_ID), expression=exp.Null()))
-    groups = (
-        exp.Count(
-            this=exp.Distinct(
-                expressions=[
-                    exp.Anonymous(
-                        this="row",
-                        expressions=[column(Grouping.key(i)) for i in range(len(g.keys))],
-                    )
-                ]
-            )
-        )
-        if g.keys
-        else exp.func("count", exp.Star())
-    )  # row(...): a NULL key is still a group
-    return exp.select(
-        *[exp.func("count_if", c) for c in (negative, stored, todo.copy())], groups
-    ).from_(merged.copy())
+    return exp.select(*[exp.func("count_if", c) for c in (negative, stored, todo.copy())]).from_(
+        merged.copy()
+    )
 
 
 OUTPUTS = ("keep", "recomputed", "recomputed_all")
