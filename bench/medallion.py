@@ -34,16 +34,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.refresh import Row, no_data_ms, timed_refresh
+from snowmelt.demo.status import GOLD, SILVER
 
 DATABASE = "DATA_ENGINEERING_DEMO"
-SILVER = ("SENSOR_READINGS_CLEANED", "TRANSACTIONS_ENRICHED", "CUSTOMER_SESSIONS")
-GOLD = (
-    "DEVICE_HEALTH_HOURLY",
-    "DAILY_SALES_SUMMARY",
-    "PRODUCT_PERFORMANCE",
-    "CUSTOMER_BEHAVIOR_METRICS",
-)
-TABLES = tuple(f"SILVER.{t}" for t in SILVER) + tuple(f"GOLD.{t}" for t in GOLD)
+TABLES = SILVER + GOLD  # the demo's dynamic tables, upstream first
 SHARES = {"sensors": 0.5, "transactions": 0.25, "events": 0.25}
 DEVICES = 1000
 LATE = 0.02

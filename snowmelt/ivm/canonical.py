@@ -281,3 +281,13 @@ def subquery(query: exp.Expr, name: str, columns: list[str] | None = None) -> ex
             this=quoted(name), columns=[quoted(c) for c in columns] if columns else None
         ),
     )
+
+
+def own_scope(node: exp.Expr, select: exp.Select) -> bool:
+    """Whether ``node`` belongs to ``select`` itself rather than to a nested query."""
+    parent = node.parent
+    while parent is not None and parent is not select:
+        if isinstance(parent, exp.Query):
+            return False
+        parent = parent.parent
+    return parent is select

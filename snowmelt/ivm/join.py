@@ -40,6 +40,7 @@ from snowmelt.ivm.canonical import (
     column,
     is_true,
     mark_time,
+    own_scope,
     placeholder,
     time_nodes,
 )
@@ -84,16 +85,6 @@ def items_of(select: exp.Select) -> list[Item]:
 
 def has_joins(select: exp.Select) -> bool:
     return bool(select.args.get("joins") or select.args.get("laterals"))
-
-
-def own_scope(node: exp.Expr, select: exp.Select) -> bool:
-    """Whether ``node`` belongs to ``select`` itself rather than to a nested query."""
-    parent = node.parent
-    while parent is not None and parent is not select:
-        if isinstance(parent, exp.Query):
-            return False
-        parent = parent.parent
-    return parent is select
 
 
 def scoped_columns(select: exp.Select, name: str) -> list[str]:

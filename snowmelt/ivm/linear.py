@@ -39,6 +39,7 @@ from snowmelt.ivm.canonical import (
     column,
     is_true,
     mark_time,
+    own_scope,
     placeholder,
     table_name,
     time_nodes,
@@ -211,8 +212,8 @@ def is_linear(node: exp.Expr) -> exp.Expr | None:
             return node.args[key] if not isinstance(node.args[key], list) else node.args[key][0]
     if node.args.get("distinct"):
         return node.args["distinct"]
-    if any(_is_aggregate(n) for n in node.find_all(exp.AggFunc) if _in_scope(n, node)):
-        return next(n for n in node.find_all(exp.AggFunc) if _in_scope(n, node))
+    if any(_is_aggregate(n) for n in node.find_all(exp.AggFunc) if own_scope(n, node)):
+        return next(n for n in node.find_all(exp.AggFunc) if own_scope(n, node))
     source = node.args.get("from_")
     if source is None:
         return node
@@ -231,13 +232,3 @@ def is_linear(node: exp.Expr) -> exp.Expr | None:
 
 def _is_aggregate(node: exp.Expr) -> bool:
     return isinstance(node, exp.AggFunc) and node.find_ancestor(exp.Window) is None
-
-
-def _in_scope(node: exp.Expr, select: exp.Select) -> bool:
-    """Whether ``node`` belongs to ``select`` itself rather than to a nested query."""
-    parent = node.parent
-    while parent is not None and parent is not select:
-        if isinstance(parent, exp.Query):
-            return False
-        parent = parent.parent
-    return parent is select

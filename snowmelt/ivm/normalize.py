@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from snowmelt.ivm.canonical import column
-from snowmelt.ivm.join import own_scope
+from snowmelt.ivm.canonical import column, own_scope
 from snowmelt.names import quoted
 
 

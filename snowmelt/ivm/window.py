@@ -35,8 +35,8 @@ from sqlglot import exp
 from snowmelt.catalog import Column
 from snowmelt.ivm import bag, pushdown
 from snowmelt.ivm.aggregate import Unsupported, aggregates_of
-from snowmelt.ivm.canonical import WEIGHT, column, placeholder, subquery, time_nodes
-from snowmelt.ivm.join import LEAF, own_scope
+from snowmelt.ivm.canonical import WEIGHT, column, own_scope, placeholder, subquery, time_nodes
+from snowmelt.ivm.join import LEAF
 from snowmelt.ivm.normalize import blocking
 from snowmelt.ivm.program import Compiled
 from snowmelt.ivm.runner import Runner

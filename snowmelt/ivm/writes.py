@@ -10,8 +10,9 @@ Two shapes of write:
 
 * ``apply_linear``: a consolidated weighted change keyed by the carried source identity
   ``_sm_src`` (linear rule);
-* ``apply_images``: old and new images of the affected groups (aggregate and recompute
-  rules); pairs that did not change are left alone, so an unchanged group writes nothing.
+* ``apply_flagged``: old and new images of the affected groups (aggregate and recompute
+  rules), each new image flagged when it equals the stored one; those are left alone, so
+  an unchanged group writes nothing.
 
 The commit version is the statement parameter ``$v`` (``Runner.params``), so each statement
 renders once per plan.
@@ -279,64 +280,6 @@ def apply_linear(
         lambda: exp.select(*[column(c) for c in every]).from_(change.copy()).where(positive.copy()),
         "linear",
     )
-    return inserted, deleted
-
-
-def apply_images(
-    run: Runner,
-    commit: Commit,
-    oid: int,
-    columns: Sequence[str],
-    old: exp.Expr,
-    new: exp.Table,
-    key: str,
-) -> tuple[int, int]:
-    """Replace the ``old`` images (a table or query: physical columns + row id + version) by
-    the ``new`` ones (physical columns + the row id to keep, or NULL). Identical pairs are
-    skipped."""
-
-    def old_rows() -> exp.Expr:
-        return old.copy().as_("o") if isinstance(old, exp.Table) else subquery(old.copy(), "o")
-
-    def same(a: str, b: str) -> exp.Expr:
-        return exp.and_(
-            exp.EQ(this=column(ROW_ID, a), expression=column(ROW_ID, b)),
-            null_safe_equal((column(c, a), column(c, b)) for c in columns),
-        )
-
-    def doomed() -> exp.Expr:
-        return (
-            exp.select(exp.Column(this=exp.Star(), table=quoted("o")))
-            .from_(old_rows())
-            .where(
-                exp.Not(
-                    this=exp.Exists(
-                        this=exp.select(exp.Literal.number(1))
-                        .from_(new.copy().as_("n"))
-                        .where(same("o", "n"))
-                    )
-                )
-            )
-        )
-
-    def fresh() -> exp.Expr:
-        return (
-            exp.select(*[column(c, "n") for c in columns], column(ROW_ID, "n"))
-            .from_(new.copy().as_("n"))
-            .where(
-                exp.Not(
-                    this=exp.Exists(
-                        this=exp.select(exp.Literal.number(1))
-                        .from_(old_rows())
-                        .where(same("o", "n"))
-                    )
-                )
-            )
-        )
-
-    images, count = run.temp_count("old images that change", "doomed", doomed, f"{key}:doomed")
-    deleted = delete_images(run, commit, oid, columns, images, key, expected=count)
-    inserted = insert_images(run, commit, oid, columns, fresh, key, row_id=ROW_ID)
     return inserted, deleted
 
 
