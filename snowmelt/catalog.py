@@ -67,6 +67,8 @@ MIGRATIONS: list[list[str]] = [
         f'CREATE SEQUENCE "{M}".oid_seq',
         f'CREATE SEQUENCE "{M}".refresh_seq',
     ],
+    # a successful refresh's history row records its whole frontier, consumed versions too
+    [f'ALTER TABLE "{M}".refresh_history ADD COLUMN consumed JSON'],
 ]
 
 
@@ -130,12 +132,18 @@ class DynamicTable:
 
 
 _DT_FIELDS = [f for f in DynamicTable.__dataclass_fields__]
-_NO_DATA_FIELDS = ("data_version", "data_timestamp")
-# the latest successful NO_DATA refresh of one table (``?`` = its oid), or of all (NULL)
-_LATEST_NO_DATA = (
-    f'SELECT oid, data_version, data_timestamp FROM "{M}".refresh_history'
-    " WHERE (oid = ? OR ? IS NULL) AND state = 'SUCCEEDED' AND refresh_action = 'NO_DATA'"
-    " QUALIFY row_number() OVER (PARTITION BY oid ORDER BY refresh_id DESC) = 1"
+# A steady-state refresh records its frontier in its history row only (the fewest
+# statements): a table's frontier is its row's, unless its latest successful refresh is
+# further on. Retention folds those rows back before it prunes the history.
+_FRONTIER_FIELDS = ("data_version", "data_timestamp", "commit_version")
+# the latest successful refresh of one table (``?`` = its oid), or of all (NULL), when it is
+# ahead of the table's row
+_LATEST_SUCCESS = (
+    f'SELECT h.oid, h.data_version, h.data_timestamp, h.commit_version, h.consumed FROM "{M}".'
+    f'refresh_history h JOIN "{M}".dynamic_tables d ON d.oid = h.oid'
+    " WHERE (h.oid = ? OR ? IS NULL) AND h.state = 'SUCCEEDED'"
+    " QUALIFY row_number() OVER (PARTITION BY h.oid ORDER BY h.refresh_id DESC) = 1"
+    " AND h.data_version > coalesce(d.data_version, -1)"
 )
 
 
@@ -357,12 +365,15 @@ class Catalog:
         self.engine.execute(f'DELETE FROM "{M}".dynamic_tables WHERE oid = ?', [oid])
         self.engine.execute(f'DELETE FROM "{M}".dependencies WHERE oid = ?', [oid])
 
-    def touch(self, oid: int, version: int) -> None:
-        """Record that ``oid``'s rows changed at ``version`` (drives NO_DATA decisions)."""
+    def touch(self, oid: int, version: int, persist: bool = True) -> None:
+        """Record that ``oid``'s rows changed at ``version`` (drives NO_DATA decisions of
+        the tables that read it)."""
         with self._lock:
             for key, cached in self._memo.items():
                 if key[0] in ("get", "find") and cached is not None and cached.oid == oid:
                     cached.last_change_version = version
+        if not persist:
+            return
         self.engine.execute(
             f'UPDATE "{M}".objects SET last_change_version = ? WHERE oid = ?', [version, oid]
         )
@@ -381,14 +392,15 @@ class Catalog:
         return self._cached(("dt", oid), lambda: self._dynamic_table(oid))  # type: ignore[no-any-return]
 
     def _dynamic_table(self, oid: int) -> DynamicTable:
-        # A NO_DATA refresh records its frontier in its history row only (one statement):
-        # the frontier is the later of the table's row and its latest NO_DATA success.
         fields = ", ".join(
-            f"coalesce(h.{f}, d.{f})" if f in _NO_DATA_FIELDS else f"d.{f}" for f in _DT_FIELDS
+            f"CASE WHEN h.oid IS NULL THEN d.{f} ELSE h.{f} END"
+            if f in _FRONTIER_FIELDS
+            else f"d.{f}"
+            for f in _DT_FIELDS
         )
         rows = self.engine.rows(
-            f'SELECT {fields} FROM "{M}".dynamic_tables d LEFT JOIN ({_LATEST_NO_DATA}) h'
-            " ON h.oid = d.oid AND h.data_version > d.data_version WHERE d.oid = ?",
+            f'SELECT {fields} FROM "{M}".dynamic_tables d LEFT JOIN ({_LATEST_SUCCESS}) h'
+            " ON h.oid = d.oid WHERE d.oid = ?",
             [oid, oid, oid],
         )
         if not rows:
@@ -410,21 +422,44 @@ class Catalog:
             f'UPDATE "{M}".dynamic_tables SET {sets} WHERE oid = ?', [*values.values(), oid]
         )
 
-    def advance_frontier(self, oid: int, version: int, when: datetime) -> None:
-        """A NO_DATA refresh moved the frontier of ``oid``: its history row (written by the
-        caller) is the durable record; this keeps the memo in step without a statement."""
+    def advance_frontier(
+        self,
+        oid: int,
+        version: int,
+        when: datetime,
+        commit_version: int | None,
+        consumed: list[tuple[int, int, int]],
+    ) -> None:
+        """A refresh moved the frontier of ``oid`` (data version and timestamp, commit
+        version, and per input the version and generation consumed): its history row,
+        written by the caller, is the durable record (``consumed_json``); this keeps the
+        memo in step without a statement."""
         with self._lock:
             cached = self._memo.get(("dt", oid))
             if cached is not None:
                 cached.data_version, cached.data_timestamp = version, when
+                cached.commit_version = commit_version
+            inputs = self._memo.get(("inputs", oid))
+            if inputs is not None:
+                now = {i: (v, g) for i, v, g in consumed}
+                self._memo[("inputs", oid)] = [(i, *now.get(i, (v, g))) for i, v, g in inputs]
 
     def fold_frontiers(self) -> None:
-        """Copy NO_DATA frontiers from the history into the tables' rows (before the
-        history is pruned)."""
+        """Copy frontiers recorded only in history rows into the tables' and dependencies'
+        rows (before the history is pruned): the consumed versions first, while the table's
+        row still tells which history rows are ahead of it."""
+        self.engine.execute(
+            f'UPDATE "{M}".dependencies p SET consumed_version = c.version,'
+            " consumed_generation = c.generation FROM (SELECT oid, unnest(from_json(consumed,"
+            ' \'[{"input": "BIGINT", "version": "BIGINT", "generation": "BIGINT"}]\'),'
+            f" recursive := true) FROM ({_LATEST_SUCCESS})) c"
+            " WHERE p.oid = c.oid AND p.input_oid = c.input",
+            [None, None],
+        )
         self.engine.execute(
             f'UPDATE "{M}".dynamic_tables d SET data_version = h.data_version,'
-            f" data_timestamp = h.data_timestamp FROM ({_LATEST_NO_DATA}) h"
-            " WHERE h.oid = d.oid AND h.data_version > d.data_version",
+            " data_timestamp = h.data_timestamp, commit_version = h.commit_version"
+            f" FROM ({_LATEST_SUCCESS}) h WHERE h.oid = d.oid",
             [None, None],
         )
 
@@ -442,8 +477,13 @@ class Catalog:
         return self._cached(("inputs", oid), lambda: self._inputs(oid))  # type: ignore[no-any-return]
 
     def _inputs(self, oid: int) -> list[tuple[int, int | None, int | None]]:
+        ahead = self.engine.rows(f"SELECT consumed FROM ({_LATEST_SUCCESS})", [oid, oid])
+        now = {
+            c["input"]: (c["version"], c["generation"])
+            for c in (json.loads(ahead[0][0]) if ahead and ahead[0][0] else [])
+        }
         return [
-            (r[0], r[1], r[2])
+            (r[0], *now.get(r[0], (r[1], r[2])))
             for r in self.engine.rows(
                 f'SELECT input_oid, consumed_version, consumed_generation FROM "{M}".dependencies'
                 " WHERE oid = ? ORDER BY input_oid",
@@ -497,7 +537,12 @@ class Catalog:
         return self._refresh_id
 
     def add_refresh(self, row: dict[str, Any]) -> None:
-        for key in ("last_completed_dependency", "statistics", "inputs_with_changed_data"):
+        for key in (
+            "last_completed_dependency",
+            "statistics",
+            "inputs_with_changed_data",
+            "consumed",
+        ):
             if row.get(key) is not None:
                 row[key] = json.dumps(row[key])
         names = ", ".join(row)
@@ -550,6 +595,11 @@ class Catalog:
 
     def add_grant(self, statement: str, at: datetime) -> None:
         self.engine.execute(f'INSERT INTO "{M}".grants VALUES (?, ?)', [statement, at])
+
+
+def consumed_json(consumed: list[tuple[int, int, int]]) -> list[dict[str, int]]:
+    """The consumed versions a history row records: (input oid, version, generation)."""
+    return [{"input": i, "version": v, "generation": g} for i, v, g in consumed]
 
 
 def _columns_json(columns: list[Column]) -> str:

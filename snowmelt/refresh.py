@@ -24,7 +24,7 @@ from typing import Any
 from sqlglot import exp
 
 from snowmelt import ivm
-from snowmelt.catalog import CatalogObject, DynamicTable
+from snowmelt.catalog import CatalogObject, DynamicTable, consumed_json
 from snowmelt.errors import RefreshError, SnowmeltError
 from snowmelt.names import ObjectName, data_table, quoted
 from snowmelt.runtime import Runtime
@@ -184,10 +184,15 @@ class Refresher:
                     if (inserted or deleted or not dt.initialized)
                     else dt.commit_version
                 )
-                self._advance(obj, dt, version, when, commit_version, inputs)
+                steady = dt.initialized and not dt.consecutive_failures
+                if not steady:  # the table's own rows; else its history row says it all
+                    self._advance(obj, dt, version, when, commit_version, inputs)
                 outcome = attempt.outcome("SUCCEEDED", action, inserted, deleted)
                 outcome.read = self._rows_read(action, version, inputs)
-                self._history(attempt, outcome, commit_version, inputs)
+                consumed = self._consumed(version, inputs)
+                self._history(attempt, outcome, commit_version, inputs, consumed)
+            if steady:
+                rt.catalog.advance_frontier(obj.oid, version, when, commit_version, consumed)
             return outcome
         except Exception as err:  # an engine error is a refresh failure, not a crash
             return self._record_failure(attempt, err)
@@ -215,8 +220,11 @@ class Refresher:
                 )
                 self._history(attempt, outcome, dt.commit_version, inputs)
             return outcome
-        self._history(attempt, outcome, dt.commit_version, inputs)
-        self.rt.catalog.advance_frontier(obj.oid, attempt.version, attempt.when)
+        consumed = [(s.oid, v, g) for s, v, g in inputs if v is not None and g is not None]
+        self._history(attempt, outcome, dt.commit_version, inputs, consumed)
+        self.rt.catalog.advance_frontier(
+            obj.oid, attempt.version, attempt.when, dt.commit_version, consumed
+        )
         return outcome
 
     # -- pieces ----------------------------------------------------------------------------------
@@ -261,6 +269,20 @@ class Refresher:
             return []
         types = dict(self.rt.engine.columns_of(exp.select("*").from_(data_table(obj.oid))))
         return [k for k in keys if types.get(k, "").upper().startswith(("DATE", "TIMESTAMP"))]
+
+    def _consumed(
+        self, version: int, inputs: list[tuple[CatalogObject, int | None, int | None]]
+    ) -> list[tuple[int, int, int]]:
+        """(input oid, version, generation) each input is consumed up to after a refresh to
+        ``version``."""
+        return [
+            (
+                source.oid,
+                self._source_version(source) if source.kind == "DYNAMIC TABLE" else version,
+                source.generation,
+            )
+            for source, _, _ in inputs
+        ]
 
     def _rows_read(
         self, action: str, version: int, inputs: list[tuple[CatalogObject, int | None, int | None]]
@@ -365,6 +387,8 @@ class Refresher:
                 changed=self._source_version(source) > old_version,
                 old_version=old_version,
                 new_version=new_version,
+                appended=rt.store.appends.appended(source.oid, old_version, new_version)
+                is not None,
             )
         return ivm.IncrementalContext(
             rt.store,
@@ -401,13 +425,8 @@ class Refresher:
         )
         if not consumed_changed:  # NO_DATA: every input is exactly where it was consumed
             return
-        for source, _, _ in inputs:
-            rt.catalog.set_consumed(
-                obj.oid,
-                source.oid,
-                self._source_version(source) if source.kind == "DYNAMIC TABLE" else version,
-                source.generation,
-            )
+        for input_oid, consumed, generation in self._consumed(version, inputs):
+            rt.catalog.set_consumed(obj.oid, input_oid, consumed, generation)
 
     def _history(
         self,
@@ -415,7 +434,10 @@ class Refresher:
         outcome: RefreshOutcome,
         commit_version: int | None,
         inputs: list[tuple[CatalogObject, int | None, int | None]] | None,
+        frontier: list[tuple[int, int, int]] | None = None,
     ) -> None:
+        """The history row of ``attempt``; a success's row records its whole frontier (with
+        the ``frontier`` of consumed versions, see ``Catalog.advance_frontier``)."""
         obj, dt, start, version = attempt.obj, attempt.dt, attempt.start, attempt.version
         rt = self.rt
         elapsed_ms = int((time.perf_counter() - attempt.started) * 1000)
@@ -487,6 +509,7 @@ class Refresher:
                 else None,
                 "data_version": version,
                 "commit_version": commit_version,
+                "consumed": None if frontier is None else consumed_json(frontier),
             }
         )
 

@@ -18,6 +18,7 @@ Every reader and writer here builds sqlglot expressions; nothing is spliced into
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -54,14 +55,65 @@ class StorageInvariantError(SnowmeltError):
 
 @dataclass
 class Commit:
-    """An open write: its version and what it touched (object id -> rows changed)."""
+    """An open write: its version and what it touched (object id -> rows changed), and, per
+    table, the rows it only appended (None once it removed or rewrote any row)."""
 
     version: int
     kind: str
     touched: dict[int, int] = field(default_factory=dict)
+    appended: dict[int, int | None] = field(default_factory=dict)
 
-    def touch(self, oid: int, rows: int = 0) -> None:
+    def touch(self, oid: int, rows: int = 0, how: str = "removed") -> None:
+        """``how``: ``appended`` (new rows), ``removed`` (rows logged as deleted) or
+        ``rewritten`` (changed in place: what it added is not counted)."""
         self.touched[oid] = self.touched.get(oid, 0) + rows
+        before = self.appended.get(oid, 0)
+        if how == "appended":
+            self.appended[oid] = None if before is None else before + rows
+        elif how == "rewritten" or rows:
+            self.appended[oid] = None
+
+
+class AppendLog:
+    """What each commit of this process did to each table: the rows it appended, or None
+    when it also removed or rewrote rows. When every commit over versions (a, b] only
+    appended to a table, its net change over (a, b] is exactly those rows, all of weight
+    +1 — known without reading the table (``appended``). Versions before the process
+    opened the file, or forgotten (``keep`` per table), are unknown."""
+
+    def __init__(self, opened_at: int, keep: int = 4096):
+        self.floor: dict[int, int] = {}  # oid -> versions at or below are unknown
+        self.opened_at = opened_at
+        self.keep = keep
+        self.versions: dict[int, list[int]] = {}
+        self.rows: dict[int, list[int | None]] = {}
+
+    def record(self, commit: Commit) -> None:
+        for oid, rows in commit.appended.items():
+            versions = self.versions.setdefault(oid, [])
+            counts = self.rows.setdefault(oid, [])
+            versions.append(commit.version)
+            counts.append(rows)
+            if len(versions) > self.keep:
+                drop = len(versions) // 2
+                self.floor[oid] = versions[drop - 1]
+                del versions[:drop], counts[:drop]
+
+    def appended(self, oid: int, after: int, upto: int) -> int | None:
+        """Rows appended to ``oid`` over versions (after, upto] when that is all that
+        happened to it; None when rows were removed or rewritten, or it is not known."""
+        if after < max(self.opened_at, self.floor.get(oid, 0)):
+            return None
+        versions, counts = self.versions.get(oid, []), self.rows.get(oid, [])
+        total = 0
+        for i in range(bisect.bisect_right(versions, after), len(versions)):
+            if versions[i] > upto:
+                break
+            rows = counts[i]
+            if rows is None:
+                return None
+            total += rows
+        return total
 
 
 class Store:
@@ -72,6 +124,7 @@ class Store:
         self.catalog = catalog
         self.clock = clock
         self._version = catalog.current_version()
+        self.appends = AppendLog(self._version)
         self._local = threading.local()
         lock = getattr(engine, "lock", None)
         self.lock: threading.RLock = lock if lock is not None else threading.RLock()
@@ -96,11 +149,14 @@ class Store:
                     yield commit
                     self.catalog.record_version(commit.version, self.clock.now(), kind)
                     for oid in commit.touched:
-                        self.catalog.touch(oid, commit.version)
+                        # a refresh writes a dynamic table, whose consumers go by its commit
+                        # version (recorded by the refresh): nothing more to persist
+                        self.catalog.touch(oid, commit.version, persist=kind != "REFRESH")
                 finally:
                     self._local.commit = None
             # still under the lock: the next writer must see this version as taken
             self._version = commit.version
+            self.appends.record(commit)
 
     @property
     def open_commit(self) -> Commit | None:
@@ -209,7 +265,11 @@ class Store:
         return exp.union(exp.union(born_alive, born_logged, distinct=False), died, distinct=False)
 
     def count_change(self, oid: int, after: int, upto: int) -> int:
-        """How many rows ``change(oid, ..., after, upto)`` yields, by three counts."""
+        """How many rows ``change(oid, ..., after, upto)`` yields: known when the table was
+        only appended to over the interval, else by three counts."""
+        known = self.appends.appended(oid, after, upto)
+        if known is not None:
+            return known
         data, log = f'"{DATA_SCHEMA}"."t{oid}"', f'"{DATA_SCHEMA}"."t{oid}_dlog"'
         i, d, a, b = INSERT_VERSION, DELETE_VERSION, int(after), int(upto)
         sql = (
@@ -242,7 +302,7 @@ class Store:
             exp.Subquery(this=source, alias=exp.TableAlias(this=quoted("_sm_src")))
         )
         count = self._count_of(exp.Insert(this=target, expression=select))
-        commit.touch(oid, count)
+        commit.touch(oid, count, "appended")
         return count
 
     def _count_of(self, statement: exp.Expression) -> int:
@@ -286,7 +346,7 @@ class Store:
                 .where(exp.Not(this=exp.Exists(this=still)))
             )
             count = self._count_of(exp.Insert(this=delete_log(oid), expression=logged))
-            commit.touch(oid, count)
+            commit.touch(oid, count, "rewritten")
 
     def delete_all(self, commit: Commit, oid: int, columns: Sequence[str]) -> int:
         names = [col(c) for c in columns] + [col(ROW_ID), col(INSERT_VERSION)]

@@ -51,6 +51,43 @@ def test_each_write_is_one_version_and_changes_net_out(session):
     assert _snapshot(session, "T", v0) == []
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_change_sizes_known_from_appends_match_the_change(session, seed):
+    """A table only appended to over (a, b] has a net change of exactly the rows appended,
+    all of weight +1: the store knows that without reading the table. Any removal or
+    in-place rewrite (UPDATE, DELETE, MERGE, TRUNCATE) in the interval makes it unknown, and
+    the size is counted from the table."""
+    import random
+
+    rng = random.Random(seed)
+    session.sql("CREATE TABLE T (K INT, V INT)")
+    writes = [
+        "INSERT INTO T VALUES ({k}, {v}), ({k}, {v})",
+        "INSERT INTO T SELECT {k}, {v}",
+        "UPDATE T SET V = {v} WHERE K = {k}",
+        "DELETE FROM T WHERE K = {k}",
+        "MERGE INTO T USING (SELECT {k} AS K, {v} AS V) S ON T.K = S.K "
+        "WHEN NOT MATCHED THEN INSERT (K, V) VALUES (S.K, S.V)",
+        "TRUNCATE TABLE T",
+    ]
+    versions = [session.rt.store.version]
+    for _ in range(12):
+        statement = rng.choices(writes, weights=[5, 5, 2, 2, 2, 1])[0]
+        session.sql(statement.format(k=rng.randint(1, 4), v=rng.randint(1, 9)))
+        versions.append(session.rt.store.version)
+    store, oid = session.rt.store, _oid(session)
+    known = 0
+    for i, a in enumerate(versions):
+        for b in versions[i:]:
+            change = _change(session, "T", a, b)
+            assert store.count_change(oid, a, b) == len(change), (a, b)
+            appended = store.appends.appended(oid, a, b)
+            if appended is not None:
+                known += 1
+                assert appended == len(change) and all(r[-1] == 1 for r in change), (a, b)
+    assert known > len(versions)  # the fast path was taken, not only the count
+
+
 def test_update_from_and_delete_using(session):
     session.sql("CREATE TABLE T (K INT, V INT); CREATE TABLE SRC (K INT, V INT)")
     session.sql(

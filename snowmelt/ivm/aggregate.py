@@ -30,11 +30,13 @@ from snowmelt.ivm.canonical import WEIGHT, column, locate, null_safe_equal, subq
 from snowmelt.ivm.count_distinct import KIND as DISTINCT_COUNT
 from snowmelt.ivm.count_distinct import with_distinct_counts
 from snowmelt.ivm.linear import LEAF, Form, is_linear, referenced_columns, rewrite
+from snowmelt.ivm.runner import guard
 
 STATE = "_sm_g"  # alias of a relation in state schema: _sm_k{i}, _sm_cnt, components
 COUNT = "_sm_cnt"
 RECOMPUTE = "_sm_recompute"
 ALGEBRAIC = ("COUNT", "COUNT_IF", "SUM", "MIN", "MAX")
+COUNTS = ("COUNT", "COUNT_IF", DISTINCT_COUNT)  # components that are counts (never negative)
 
 
 class Unsupported(Exception):
@@ -362,8 +364,9 @@ def materialize(g: Grouping, leaves: int) -> exp.Expr:
     return exp.select(*outer).from_(subquery(inner, STATE))
 
 
-def delta_select(g: Grouping, leaves: int) -> exp.Select:
-    """G: the change of the input aggregated per group, one state-shaped row per group."""
+def delta_select(g: Grouping, leaves: int, appends: bool = False) -> exp.Select:
+    """G: the change of the input aggregated per group, one state-shaped row per group.
+    ``appends``: for a change that only adds rows, whose MIN/MAX need no net deletions."""
     source = rewrite(g.input, Form("delta", (WEIGHT,), leaves))
     w = column(WEIGHT, g.alias)
     items = [exp.alias_(k.copy(), Grouping.key(i), quoted=True) for i, k in enumerate(g.keys)]
@@ -408,7 +411,7 @@ def delta_select(g: Grouping, leaves: int) -> exp.Select:
         out = out.having(
             exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(0))
         )
-    return with_distinct_counts(g, _net_deletions(g, out, leaves), leaves)
+    return with_distinct_counts(g, out if appends else _net_deletions(g, out, leaves), leaves)
 
 
 def _net_deletions(g: Grouping, delta: exp.Select, leaves: int) -> exp.Select:
@@ -557,11 +560,18 @@ def merge_select(g: Grouping, delta: exp.Table, old: exp.Expr, physical: list[st
     items.append(column("_sm_rowid", "o"))
     items.append(column("_sm_ver", "o"))
     items += [column(old_name(i), "o") for i in range(len(physical))]
-    return (
+    merged = (
         exp.select(*items)
         .from_(delta.copy().as_("d"))
         .join(subquery(old, "o"), on=keys_match(g, "d", "o"), join_type="left")
     )
+    if g.having is None:  # (under HAVING a group that failed it has no state to merge into)
+        counts = [COUNT] + [c.name for c in g.components if c.kind in COUNTS]
+        negative = exp.or_(
+            *[exp.LT(this=plus(n), expression=exp.Literal.number(0)) for n in counts]
+        )
+        merged = merged.where(guard(negative, "a group count went below zero"))
+    return merged
 
 
 def old_name(i: int) -> str:

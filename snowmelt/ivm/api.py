@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from snowmelt.catalog import Column
+from snowmelt.ivm.canonical import monotone
 from snowmelt.names import ObjectName, data_table, delete_log, quoted
 from snowmelt.storage import Commit, Store
 
@@ -72,6 +73,7 @@ class Source:
     changed: bool  # False when the source has no change in the window (decided from versions)
     old_version: int | None = None
     new_version: int | None = None
+    appended: bool = False  # its change only adds rows (known from the store's commits)
 
 
 @dataclass
@@ -87,6 +89,18 @@ class IncrementalContext:
     to_engine: Callable[[exp.Expression], exp.Expression]
     now: datetime | None = None  # CURRENT_TIMESTAMP of this refresh
     then: datetime | None = None  # CURRENT_TIMESTAMP of the previous refresh
+
+    def appends_only(self, node: exp.Expression) -> bool:
+        """Whether this refresh's change of ``node`` only adds rows (every weight +1): every
+        changed source was only appended to and ``node`` is monotone (``canonical``) and
+        does not read the clock. A rule may then skip what only deletions need."""
+        changed = [s for s in self.sources.values() if s.changed]
+        return (
+            self.now is None
+            and bool(changed)
+            and all(s.appended for s in changed)
+            and monotone(node)
+        )
 
 
 def _rule(plan: dict[str, Any]) -> Any:
@@ -144,6 +158,9 @@ def explain(context: IncrementalContext) -> list[tuple[str, str]]:
     rule, compiled = _compiled(context)
     if context.then is None:  # not initialized yet: show the statements at one time
         context = dataclasses.replace(context, then=context.now)
+    # every statement a refresh can run, the ones only deletions need too
+    sources = {n: dataclasses.replace(s, appended=False) for n, s in context.sources.items()}
+    context = dataclasses.replace(context, sources=sources)
     run = Runner(
         context.store.engine,
         f"_sm_ivm_{context.target_oid}_",

@@ -291,3 +291,18 @@ def own_scope(node: exp.Expr, select: exp.Select) -> bool:
             return False
         parent = parent.parent
     return parent is select
+
+
+def monotone(node: exp.Expr) -> bool:
+    """Whether ``node`` turns a change that only adds rows into one that only adds rows:
+    projections, filters, inner and cross joins (each delta term carries one input's
+    change), LATERAL FLATTEN and UNION ALL do; windows, aggregates, DISTINCT, outer, semi
+    and anti joins, set differences and LIMIT can remove rows."""
+    blocking = (exp.Window, exp.AggFunc, exp.Distinct, exp.Except, exp.Intersect)
+    if node.find(*blocking, exp.Limit, exp.Offset, exp.Group, exp.Having, exp.Qualify):
+        return False
+    if any(u.args.get("distinct") for u in node.find_all(exp.Union)):
+        return False
+    return all(
+        not j.side and j.kind.upper() in ("", "INNER", "CROSS") for j in node.find_all(exp.Join)
+    )

@@ -88,7 +88,8 @@ class LinearRule:
 
     def refresh(self, ctx: Any, compiled: Compiled, run: Runner) -> tuple[int, int]:
         delta, key = compiled.statement(ctx, run, "delta")
-        return apply_linear(run, ctx.commit, ctx.target_oid, ctx.columns, delta, key)
+        appends = ctx.appends_only(compiled.canonical)
+        return apply_linear(run, ctx.commit, ctx.target_oid, ctx.columns, delta, key, appends)
 
 
 class AggregateRule:

@@ -31,6 +31,25 @@ class IncrementalInvariantError(StorageInvariantError):
     code = "INCREMENTAL_INVARIANT"
 
 
+INVARIANT = "snowmelt invariant"
+
+
+def guard(violated: exp.Expr, message: str) -> exp.Expr:
+    """A WHERE condition that holds, or fails its statement at the first row for which
+    ``violated`` holds: an invariant checked by a statement the refresh runs anyway (one
+    statement fewer than counting violations). The runner turns the engine's error into an
+    ``IncrementalInvariantError``."""
+    fail = exp.Anonymous(this="error", expressions=[exp.Literal.string(f"{INVARIANT}: {message}")])
+    return exp.Case(ifs=[exp.If(this=violated, true=fail)], default=exp.true())
+
+
+def _abandoned(message: str) -> str:
+    return (
+        f"{message}; the refresh is abandoned and the table keeps its last version. "
+        "This is a snowmelt bug: please report it."
+    )
+
+
 class Runner:
     def __init__(
         self,
@@ -76,7 +95,7 @@ class Runner:
         sql, params = self._record(label, self.sql(statement, key))
         if not self.execute_statements:
             return 0
-        rows = self.engine.rows(sql, params)
+        rows = self._rows(sql, params)
         return int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else 0
 
     def temp(self, label: str, name: str, query: Statement, key: str | None = None) -> exp.Table:
@@ -102,7 +121,7 @@ class Runner:
         sql, params = self._record(label, self.sql(create, key))
         count = dry
         if self.execute_statements:
-            rows = self.engine.rows(sql, params)
+            rows = self._rows(sql, params)
             count = int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else 0
         self._temps.append(table.name)
         return table, count
@@ -112,7 +131,7 @@ class Runner:
         sql, params = self._record(label, self.sql(query, key))
         if not self.execute_statements:
             return dry
-        rows = self.engine.rows(sql, params)
+        rows = self._rows(sql, params)
         return rows[0][0] if rows else None
 
     def rows(
@@ -125,17 +144,23 @@ class Runner:
         sql, params = self._record(label, self.sql(query, key))
         if not self.execute_statements:
             return list(dry)
-        return list(self.engine.rows(sql, params))
+        return list(self._rows(sql, params))
+
+    def _rows(self, sql: str, params: dict[str, Any] | None) -> Any:
+        try:
+            return self.engine.rows(sql, params)
+        except Exception as err:  # a ``guard`` that failed is an invariant, not an engine error
+            text = str(err)
+            if INVARIANT not in text:
+                raise
+            found = text.split(f"{INVARIANT}: ", 1)[1].strip()
+            raise IncrementalInvariantError(_abandoned(found)) from err
 
     def check(self, label: str, query: Statement, message: str, key: str | None = None) -> None:
         """``query`` counts violations of an invariant; any violation fails the refresh."""
         found = self.value(label, query, key, dry=0)
         if found:
-            raise IncrementalInvariantError(
-                f"{message} ({found} rows); the refresh is "
-                "abandoned and the table keeps its last version. "
-                "This is a snowmelt bug: please report it."
-            )
+            raise IncrementalInvariantError(_abandoned(f"{message} ({found} rows)"))
 
     def cleanup(self) -> None:
         """Drop this refresh's scratch tables. A refresh does not call it: the next refresh

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 
 from snowmelt.ivm.canonical import SRC, WEIGHT, column, null_safe_equal, subquery
-from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement
+from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement, guard
 from snowmelt.names import (
     DATA_SCHEMA,
     DELETE_VERSION,
@@ -133,7 +133,7 @@ def insert_images(
         )
 
     inserted = run.execute("insert the new images", insert, f"{key}:insert")
-    commit.touch(oid, inserted)
+    commit.touch(oid, inserted, "appended")
     return inserted
 
 
@@ -144,11 +144,14 @@ def apply_linear(
     columns: Sequence[str],
     delta: Statement,
     delta_key: str | None,
+    appends: bool = False,
 ) -> tuple[int, int]:
     """Apply a weighted change of a linear query (``columns``, ``_sm_src``, ``_sm_weight``).
 
     An insert-only change (the common case: appends) is inserted as it is — its rows come
-    from distinct source images. Otherwise rows are consolidated per (row, source identity):
+    from distinct source images; when the sources are known to have only been appended to
+    (``appends``), straight from the query in one statement that fails on any weight
+    other than +1. Otherwise rows are consolidated per (row, source identity):
     an update that did not change the projected row cancels out. What remains must be one
     deletion and/or one insertion per identity, and every deletion must find exactly its
     live row — otherwise the refresh fails.
@@ -159,10 +162,23 @@ def apply_linear(
     negative = exp.LT(this=column(WEIGHT), expression=exp.Literal.number(0))
     positive = exp.GT(this=column(WEIGHT), expression=exp.Literal.number(0))
 
-    def compute() -> exp.Expr:
+    def compute() -> exp.Select:
         body = delta() if callable(delta) else delta
         return exp.select("*").from_(subquery(body, "_sm_delta", every + [WEIGHT]))
 
+    if appends and delta_key is not None:
+        weight_one = exp.EQ(this=column(WEIGHT), expression=exp.Literal.number(1))
+        violated = exp.Not(this=exp.func("coalesce", weight_one, exp.false()))
+        message = "the change of a linear query over appended rows removes rows"
+        inserted = insert_images(
+            run,
+            commit,
+            oid,
+            every,
+            lambda: compute().where(guard(violated, message)),
+            f"linear:appended:{delta_key}",
+        )
+        return inserted, 0
     raw, rows = run.temp_count("compute the change of the query", "delta", compute, delta_key)
     if not rows:
         return 0, 0

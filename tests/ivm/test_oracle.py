@@ -242,6 +242,14 @@ FIXED = Case(
         ("T2", [(1, "a", 3, None, -2), (3, "b", 4, Decimal("1.00"), 0)]),
     ],
     [
+        (  # appends only: the rules' append-only paths (new MIN and MAX, new groups, NULLs)
+            [
+                ("insert", "T1", [(1, "a", -4, Decimal("9.99"), 0), (None, "b", 11, None, -2)]),
+                ("duplicate", "T1", (1, "b", 5, None, -3), 1),
+                ("insert", "T2", [(4, "b", -1, Decimal("0.50"), -1)]),
+            ],
+            300,
+        ),
         (
             [
                 ("insert", "T1", [(1, "a", 9, Decimal("0.10"), 0), (3, "c", 0, None, -6)]),

@@ -440,6 +440,14 @@ FIXED = Case(
     ],
     [(1, "a", 1), (2, "b", None), (None, "c", 2)],
     [
+        (  # appends only, on both sides of the joins: the rules' append-only paths
+            [
+                ("insert", "F", [(12, 1, "a", 0, 130, "[2]"), (13, None, "b", 8, 5, None)]),
+                ("insert", "F2", [(14, 2, "b", 9, 20, "[4]")]),
+                ("dim-insert", [(4, "e", 1)]),
+            ],
+            300,
+        ),
         (
             [
                 ("insert", "F", [(8, 1, "a", 4, 120, "[1]"), (9, 2, "b", 9, 0, None)]),

@@ -238,6 +238,42 @@ def test_an_aggregate_refresh_refuses_a_group_stored_twice(s: Session) -> None:
         s.sql("ALTER DYNAMIC TABLE A REFRESH")
 
 
+def test_an_aggregate_refresh_refuses_a_count_below_zero(s: Session) -> None:
+    """The merge statement itself fails when a group's count would go negative (its
+    guard): the refresh fails and the table keeps its last version."""
+    s.sql("INSERT INTO T (K, V) VALUES (1, 1), (2, 2)")
+    create(s, "A", "SELECT K, COUNT(*) AS N, SUM(V) AS S FROM T GROUP BY K")
+    oid = s.rt.catalog.find(ObjectName("D", "S", "A")).oid
+    s.rt.engine.execute(f'UPDATE "_snowmelt_data"."t{oid}" SET "_sm_cnt" = 0 WHERE "K" = 1')
+    before = rows(s, "SELECT * FROM A")
+    s.sql("DELETE FROM T WHERE K = 1")
+    with pytest.raises(RefreshError, match="a group count went below zero.*keeps its last"):
+        s.sql("ALTER DYNAMIC TABLE A REFRESH")
+    assert rows(s, "SELECT * FROM A") == before
+    code = s.sql(
+        "SELECT STATE_CODE FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY("
+        "NAME => 'A')) WHERE STATE = 'FAILED'"
+    ).scalar()
+    assert code == "INCREMENTAL_INVARIANT"
+
+
+def test_the_append_only_path_refuses_a_change_that_removes_rows(s: Session) -> None:
+    """Sources known to have only been appended to let a linear table insert its change
+    straight from the query; that statement fails on any other weight. Here the store's
+    record of the source's commits is made to lie about a DELETE."""
+    s.sql("INSERT INTO T (K, V) VALUES (1, 1), (2, 2)")
+    create(s, "F", "SELECT K, V FROM T WHERE V > 0")
+    s.sql("INSERT INTO T (K, V) VALUES (3, 3)")
+    assert refresh(s, "F")["action"] == "INCREMENTAL"
+    assert rows(s, "SELECT * FROM F") == [(1, 1), (2, 2), (3, 3)]
+    s.sql("DELETE FROM T WHERE K = 1")
+    oid = s.rt.catalog.find(ObjectName("D", "S", "T")).oid
+    s.rt.store.appends.rows[oid][-1] = 0  # "appended nothing"
+    with pytest.raises(RefreshError, match="over appended rows removes rows"):
+        s.sql("ALTER DYNAMIC TABLE F REFRESH")
+    assert rows(s, "SELECT * FROM F") == [(1, 1), (2, 2), (3, 3)]
+
+
 def test_explain_shows_mode_strategy_and_the_incremental_statements(s: Session) -> None:
     create(s, "A", "SELECT K, MIN(V) AS M FROM T GROUP BY K")
     row = s.sql("EXPLAIN DYNAMIC TABLE A").df().to_dict("records")[0]
@@ -302,6 +338,45 @@ def test_a_no_data_frontier_survives_reopening_and_pruning(db_path: Any) -> None
     s.sql("INSERT INTO T VALUES (1, 2)")
     assert refresh(s, "A")["action"] == "INCREMENTAL"
     assert rows(s, "SELECT * FROM A") == [(1, 3)]
+    s.close()
+
+
+def test_an_incremental_frontier_survives_reopening_and_pruning(db_path: Any) -> None:
+    """A steady-state refresh writes its frontier (data and commit versions, the versions
+    it consumed) only in its history row. After a reopen, and after pruning that row, the
+    tables must still know what they consumed: no change is applied twice or missed, and an
+    unchanged input still means NO_DATA."""
+    import snowmelt
+    from snowmelt import retention
+
+    clock = ManualClock()
+
+    def reopen() -> Session:
+        session = snowmelt.connect(str(db_path), clock=clock)
+        session.sql("USE SCHEMA D.S")
+        return session
+
+    s = snowmelt.connect(str(db_path), clock=clock)
+    s.sql(
+        "CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH; "
+        "CREATE TABLE T (K INT, V INT); INSERT INTO T VALUES (1, 1)"
+    )
+    create(s, "F", "SELECT K, V FROM T WHERE V > 0")
+    create(s, "A", "SELECT K, SUM(V) AS S, COUNT(*) AS N FROM F GROUP BY K")
+    expected = [(1, 1, 1)]
+    for round_ in range(3):
+        s.sql(f"INSERT INTO T VALUES (1, {round_ + 2}), (2, 1)")
+        expected = rows(s, "SELECT K, SUM(V), COUNT(*) FROM T WHERE V > 0 GROUP BY K")
+        assert [refresh(s, n)["action"] for n in ("F", "A")] == ["INCREMENTAL"] * 2
+        s.close()
+        s = reopen()
+        if round_ == 1:  # every history row expires; the frontiers are folded first
+            clock.advance(8 * 24 * 3600)
+            assert retention.prune(s.rt, clock.now())["refresh_history"] >= 4
+            s.close()
+            s = reopen()
+        assert [refresh(s, n)["action"] for n in ("F", "A")] == ["NO_DATA"] * 2
+        assert rows(s, "SELECT * FROM A") == expected
     s.close()
 
 
