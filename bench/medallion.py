@@ -28,12 +28,11 @@ every 20 ms.
 from __future__ import annotations
 
 import re
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.refresh import Row, no_data_ms, timed_refresh
+from bench.refresh import ROUNDS, Row, measure, no_data_ms, timed_refresh
 from snowmelt.demo.status import GOLD, SILVER
 
 DATABASE = "DATA_ENGINEERING_DEMO"
@@ -41,7 +40,6 @@ TABLES = SILVER + GOLD  # the demo's dynamic tables, upstream first
 SHARES = {"sensors": 0.5, "transactions": 0.25, "events": 0.25}
 DEVICES = 1000
 LATE = 0.02
-ROUNDS = 3  # change batches per fraction; each table's time is the median over them
 MINUTE_US = 60_000_000
 BASE_US = 1_767_225_600_000_000  # 2026-01-01 00:00 UTC in microseconds
 SPAN_DAYS = 30  # history of the transactions and events feeds
@@ -356,30 +354,22 @@ def run_size(
         timed(s, _full_name(name), ("FULL",))
     rows: list[Row] = []
     for fraction in fractions:
-        done = {name: Row(size, fraction, name.split(".")[1]) for name in TABLES}
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in TABLES}
-        for _ in range(ROUNDS):
+        done = [
+            (Row(size, fraction, name.split(".")[1]), _oid(s, name), _oid(s, _full_name(name)))
+            for name in TABLES
+        ]
+
+        def change(fraction: float = fraction) -> None:
             ingest(s, feeds, size, fraction)
-            # one round of the incremental DAG, then one of the full DAG (each table after
-            # its upstream), so neither runs in the other's wake of caches and freed memory
-            for name, row in done.items():
-                seconds, peak, outcome = timed(s, name, ("INCREMENTAL",))
-                times[name].append((seconds, 0.0))
-                row.inc_peak_mb = max(row.inc_peak_mb, (peak[0] / 2**20, peak[1] / 2**20))
-                row.inserted, row.deleted = outcome.inserted, outcome.deleted
-            for name, row in done.items():
-                seconds, peak, _ = timed(s, _full_name(name), ("FULL",))
-                times[name][-1] = (times[name][-1][0], seconds)
-                row.full_peak_mb = max(row.full_peak_mb, (peak[0] / 2**20, peak[1] / 2**20))
-        for name, row in done.items():
-            row.incremental_s = statistics.median(t[0] for t in times[name])
-            row.full_s = statistics.median(t[1] for t in times[name])
-            row.no_data_ms = no_data_ms(s, _oid(s, name), repeat)
-        rows += done.values()
+
+        measure(s, done, change)
+        for row, incremental, _ in done:
+            row.no_data_ms = no_data_ms(s, incremental, repeat)
+        rows += [row for row, _, _ in done]
         say(
             f"N = {size:,}, change {fraction:.1%} (median of {ROUNDS} rounds): "
-            f"{sum(r.incremental_s for r in done.values()):.2f} s incremental, "
-            f"{sum(r.full_s for r in done.values()):.2f} s full"
+            f"{sum(r.incremental_s for r, _, _ in done):.2f} s incremental, "
+            f"{sum(r.full_s for r, _, _ in done):.2f} s full"
         )
     for problem in compare(s):
         say("MISMATCH " + problem)

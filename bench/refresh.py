@@ -19,11 +19,12 @@ per device per minute, 1,000 devices, 2% flagged bad) and two identical pipeline
     BY_TYPE  per sensor type, all time                 (aggregate, reads SILVER)
 
 Then, per change fraction, it appends fraction·N new readings (the next minutes of the
-series, a few of them late) and refreshes both pipelines, upstream first, table by table:
-incremental time, full time and their ratio per table and for the chain; then a refresh with
-no change (NO_DATA) per table; and the peak memory (process RSS sampled every 2 ms during the
-refresh, above the level before it). Both pipelines are compared at the end (EXCEPT ALL both
-ways), so the timings are of correct refreshes.
+series, a few of them late) and refreshes the incremental pipeline, then the full one,
+upstream first (``measure``): incremental time, full time and their ratio per table and for
+the chain (medians over three batches, timed bare); then a refresh with no change (NO_DATA)
+per table; and the peak memory of one more batch (sampled every 20 ms during the refresh,
+above the level before it). Both pipelines are compared at the end (EXCEPT ALL both ways),
+so the timings are of correct refreshes.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,18 +178,48 @@ def oid(s: Any, name: str) -> int:
 
 
 def timed_refresh(
-    s: Any, table_oid: int, expect: tuple[str, ...]
+    s: Any, table_oid: int, expect: tuple[str, ...], sample: bool = False
 ) -> tuple[float, tuple[int, int], Any]:
     """Refresh one table (its upstream is already fresh): seconds, peak growth in bytes
-    (DuckDB, RSS), outcome."""
+    (DuckDB, RSS; only when ``sample``), outcome."""
     gc.collect()
-    with peak_memory(s) as peak:
+    with peak_memory(s) if sample else nullcontext([0, 0]) as peak:
         started = time.perf_counter()
         (outcome,) = s.refresher.refresh([table_oid], "MANUAL", include_upstream=False)
         elapsed = time.perf_counter() - started
     if outcome.state != "SUCCEEDED" or outcome.action not in expect:
         raise SystemExit(f"{outcome.name}: {outcome.state} {outcome.action} {outcome.message}")
     return elapsed, (peak[1], peak[0]), outcome
+
+
+ROUNDS = 3  # timed change batches per fraction; a table's time is the median over them
+
+
+def measure(s: Any, tables: list[tuple[Row, int, int]], change: Callable[[], None]) -> None:
+    """Fill ``tables`` — (row, incremental oid, full oid), upstream first — over 1 + ROUNDS
+    change batches. Each batch refreshes the whole incremental pipeline, then the whole full
+    one, so neither runs in the other's wake of caches and freed memory. The first batch
+    samples peak memory; the others are timed bare (a sampling thread slows the small
+    refreshes it watches), and each time is the median over them."""
+    times: dict[int, list[tuple[float, float]]] = {id(row): [] for row, _, _ in tables}
+    for batch in range(1 + ROUNDS):
+        change()
+        sample = batch == 0
+        for row, incremental, _ in tables:
+            seconds, peak, outcome = timed_refresh(s, incremental, ("INCREMENTAL",), sample)
+            times[id(row)].append((seconds, 0.0))
+            if sample:
+                row.inc_peak_mb = (peak[0] / 2**20, peak[1] / 2**20)
+            row.inserted, row.deleted = outcome.inserted, outcome.deleted
+        for row, _, full in tables:
+            seconds, peak, _ = timed_refresh(s, full, ("FULL",), sample)
+            times[id(row)][-1] = (times[id(row)][-1][0], seconds)
+            if sample:
+                row.full_peak_mb = (peak[0] / 2**20, peak[1] / 2**20)
+    for row, _, _ in tables:
+        timed = times[id(row)][1:]
+        row.incremental_s = statistics.median(t[0] for t in timed)
+        row.full_s = statistics.median(t[1] for t in timed)
 
 
 def no_data_ms(s: Any, table_oid: int, repeat: int) -> float:
@@ -257,18 +288,16 @@ def run_size(
             timed_refresh(s, oid(s, f"{name}_{suffix}"), ("INCREMENTAL", "FULL"))
     for fraction in fractions:
         count = max(1, int(size * fraction))
-        s.insert("READINGS", readings(appended, count, late=0.01, seed=7))
-        appended += count
-        for table in TABLES:
-            row = Row(size, fraction, table)
-            row.incremental_s, peak, outcome = timed_refresh(
-                s, oid(s, f"{table}_I"), ("INCREMENTAL",)
-            )
-            row.inc_peak_mb = (peak[0] / 2**20, peak[1] / 2**20)
-            row.inserted, row.deleted = outcome.inserted, outcome.deleted
-            row.full_s, peak, _ = timed_refresh(s, oid(s, f"{table}_F"), ("FULL",))
-            row.full_peak_mb = (peak[0] / 2**20, peak[1] / 2**20)
-            row.no_data_ms = no_data_ms(s, oid(s, f"{table}_I"), repeat)
+
+        def change(count: int = count) -> None:
+            nonlocal appended
+            s.insert("READINGS", readings(appended, count, late=0.01, seed=appended))
+            appended += count
+
+        done = [(Row(size, fraction, t), oid(s, f"{t}_I"), oid(s, f"{t}_F")) for t in TABLES]
+        measure(s, done, change)
+        for row, incremental, _ in done:
+            row.no_data_ms = no_data_ms(s, incremental, repeat)
             rows.append(row)
     problems = compare(s)
     for problem in problems:

@@ -53,6 +53,11 @@ class DuckDBEngine(Engine):
                 ) from None
             raise
         self._con.execute("SET TimeZone = 'UTC'")
+        # A refresh service mixes large statements (full refreshes, bulk loads) with many
+        # small ones (incremental refreshes): return freed memory to the OS from background
+        # threads, not inline at the end of the next statements (measured: a small refresh
+        # right after a 2 GB full one took 35 ms instead of 24).
+        self._con.execute("SET allocator_background_threads = true")
         self.lock = threading.RLock()
         self._depth = 0
         self.on_rollback: list[Callable[[], None]] = []  # e.g. the catalog drops its memo
