@@ -578,13 +578,16 @@ def old_name(i: int) -> str:
     return f"_sm_old{i}"
 
 
-def outputs_select(g: Grouping, state: exp.Expr, width: int) -> exp.Select:
+def outputs_select(g: Grouping, state: exp.Expr, width: int, version: bool = False) -> exp.Select:
     """User columns then state columns of ``state`` rows, then the row id to keep and the
-    stored image (``_sm_old{i}``, ``width`` physical columns) to compare with."""
+    stored image (``_sm_old{i}``, ``width`` physical columns) to compare with (and, with
+    ``version``, the stored image's version)."""
     items = [exp.alias_(o.copy(), f"_sm_out{i}", quoted=True) for i, o in enumerate(g.outputs)]
     items += [column(n, STATE) for n in g.state_names]
     items.append(column("_sm_rowid", STATE))
     items += [column(old_name(i), STATE) for i in range(width)]
+    if version:
+        items.append(column("_sm_ver", STATE))
     return exp.select(*items).from_(
         state.copy().as_(STATE) if isinstance(state, exp.Table) else state
     )

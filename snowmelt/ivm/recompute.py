@@ -86,6 +86,7 @@ def templates(g: Grouping, leaves: int, prefix: str) -> dict[str, exp.Expr]:
         "recompute": recompute_select(g, leaves, t["k"]),
         "recompute_all": recompute_select(g, leaves, None),
         "keep": outputs_select(g, subquery(keep, STATE), width),
+        "merged": outputs_select(g, t["m"].copy(), width, version=True),
         "recomputed": outputs_select(g, subquery(fresh, STATE), width),
         "recomputed_all": outputs_select(g, subquery(everything, STATE), width),
     }
@@ -123,9 +124,16 @@ def _old_select(
     return select
 
 
-def _typed(translated: exp.Expr, names: list[str], types: dict[str, str], user: int) -> exp.Select:
+KEEP = "_sm_keep"
+
+
+def _typed(
+    translated: exp.Expr, names: list[str], types: dict[str, str], user: int, images: bool = False
+) -> exp.Select:
     """New images: each output cast to its physical column type, the row id to keep and
-    ``_sm_same`` — whether the image equals the stored one (then nothing is written)."""
+    ``_sm_same`` — whether the image equals the stored one (then nothing is written). With
+    ``images``, also the stored image (``_sm_old{i}``, its version) and ``_sm_keep``: the
+    group is not empty."""
     inner = [f"_sm_out{i}" for i in range(user)]
     aliases = inner + names[len(inner) :]
     cast = exp.select(
@@ -144,13 +152,20 @@ def _typed(translated: exp.Expr, names: list[str], types: dict[str, str], user: 
         exp.Not(this=exp.Is(this=column(ROW_ID, "y"), expression=exp.Null())),
         null_safe_equal((column(n, "y"), column(old_name(i), "y")) for i, n in enumerate(names)),
     )
-    return exp.select(
-        *[column(n, "y") for n in names], column(ROW_ID, "y"), exp.alias_(same, SAME, quoted=True)
-    ).from_(subquery(cast, "y"))
+    items: list[exp.Expr] = [*[column(n, "y") for n in names], column(ROW_ID, "y")]
+    items.append(exp.alias_(same, SAME, quoted=True))
+    if images:
+        cast.select(column(INSERT_VERSION, "x"), copy=False)
+        items += [column(old_name(i), "y") for i in range(len(names))]
+        items.append(column(INSERT_VERSION, "y"))
+        keep = exp.GT(this=column(COUNT, "y"), expression=exp.Literal.number(0))
+        items.append(exp.alias_(keep, KEEP, quoted=True))
+    return exp.select(*items).from_(subquery(cast, "y"))
 
 
 def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """G → O → M → (K → R) → N → write; see the module docstring of ``aggregate``."""
+    """G → O → M → (K → R) → N → write; see the module docstring of ``aggregate``. When
+    no group can need recomputing, M and N are one statement."""
     g: Grouping = compiled.data
     oid = ctx.target_oid
     physical = list(ctx.columns) + g.state_names
@@ -167,7 +182,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         def make() -> exp.Expr:
             if not types:
                 types.update(ctx.store.engine.columns_of(exp.select("*").from_(target)))
-            return _typed(build(), physical, types, user)  # type: ignore[operator]
+            return _typed(build(), physical, types, user, images=name == "merged")  # type: ignore[operator]
 
         return make, key
 
@@ -209,6 +224,29 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
     def merge() -> exp.Expr:
         """G merged with the stored rows of its groups."""
         return merge_select(g, changed, _old_select(g, target, physical, changed), physical)
+
+    outputs, outputs_key = typed("merged")
+    if simple and outputs_key is not None:
+        # nothing to recompute: M and its new images in one statement (M as a CTE named
+        # like its scratch table, which the template reads), every group with its stored
+        # image; the groups left empty are deleted, not inserted
+        def merged_images() -> exp.Expr:
+            return outputs().with_(run.table("m").name, as_=merge())  # type: ignore[operator, union-attr]
+
+        both, rows = run.temp_count(
+            "merge the change into the stored state, new images",
+            "n",
+            merged_images,
+            f"agg:mn:{outputs_key}",
+        )
+        if rows != changes:
+            raise IncrementalInvariantError(
+                f"table id {oid} holds two rows for one group; the refresh is abandoned "
+                "(snowmelt bug)"
+            )
+        kept = exp.select("*").from_(both.copy()).where(column(KEEP)).subquery("_sm_n")
+        images = _images(both, physical)
+        return apply_flagged(run, ctx.commit, oid, physical, images, lambda: kept.copy(), "agg:mn")
 
     merged, merged_rows = run.temp_count(
         "merge the change into the stored state of those groups",
@@ -308,4 +346,4 @@ def _merge_stats(merged: exp.Table, todo: exp.Expr) -> exp.Select:
     )
 
 
-OUTPUTS = ("keep", "recomputed", "recomputed_all")
+OUTPUTS = ("keep", "recomputed", "recomputed_all", "merged")

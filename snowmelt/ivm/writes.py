@@ -308,16 +308,20 @@ def apply_flagged(
     oid: int,
     columns: Sequence[str],
     old: exp.Expr,
-    new: exp.Table,
+    new: exp.Table | Callable[[], exp.Expr],
     key: str,
 ) -> tuple[int, int]:
     """Replace the ``old`` images (query: ``columns`` + row id + version) by the ``new`` ones
-    (table: ``columns``, the row id to keep or NULL, and ``_sm_same`` — true when the image
-    equals the stored one). Unchanged rows are not touched; the comparison was made while
-    building ``new``, so only row ids are matched here."""
+    (a table, or a builder of an aliased subquery: ``columns``, the row id to keep or NULL,
+    and ``_sm_same`` — true when the image equals the stored one). Unchanged rows are not
+    touched; the comparison was made while building ``new``, so only row ids are matched
+    here."""
+
+    def images() -> exp.Expr:
+        return new() if callable(new) else new.copy()
 
     def doomed() -> exp.Expr:
-        kept = exp.select(column(ROW_ID)).from_(new.copy()).where(column(SAME))
+        kept = exp.select(column(ROW_ID)).from_(images()).where(column(SAME))
         return (
             exp.select("*")
             .from_(subquery(old.copy(), "o"))
@@ -336,7 +340,7 @@ def apply_flagged(
         columns,
         lambda: (
             exp.select(*[column(c) for c in columns], column(ROW_ID))
-            .from_(new.copy())
+            .from_(images())
             .where(exp.Not(this=column(SAME)))
         ),
         key,
