@@ -364,10 +364,13 @@ def materialize(g: Grouping, leaves: int) -> exp.Expr:
     return exp.select(*outer).from_(subquery(inner, STATE))
 
 
-def delta_select(g: Grouping, leaves: int, appends: bool = False) -> exp.Select:
+def delta_select(
+    g: Grouping, leaves: int, appends: bool = False, source: exp.Expr | None = None
+) -> exp.Select:
     """G: the change of the input aggregated per group, one state-shaped row per group.
-    ``appends``: for a change that only adds rows, whose MIN/MAX need no net deletions."""
-    source = rewrite(g.input, Form("delta", (WEIGHT,), leaves))
+    ``appends``: for a change that only adds rows, whose MIN/MAX need no net deletions.
+    ``source``: the change of the input, already computed (read once per use here)."""
+    source = source.copy() if source is not None else input_delta(g, leaves)
     w = column(WEIGHT, g.alias)
     items = [exp.alias_(k.copy(), Grouping.key(i), quoted=True) for i, k in enumerate(g.keys)]
     items.append(exp.alias_(exp.func("sum", w.copy()), COUNT, quoted=True))
@@ -404,17 +407,23 @@ def delta_select(g: Grouping, leaves: int, appends: bool = False) -> exp.Select:
         else:
             value = exp.Null()
         items.append(exp.alias_(value, c.name, quoted=True))
-    out = exp.select(*items).from_(subquery(source, g.alias))
+    out = exp.select(*items).from_(subquery(source.copy(), g.alias))
     if g.keys:
         out = out.group_by(*[k.copy() for k in g.keys])
     else:
         out = out.having(
             exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(0))
         )
-    return with_distinct_counts(g, out if appends else _net_deletions(g, out, leaves), leaves)
+    out = out if appends else _net_deletions(g, out, source)
+    return with_distinct_counts(g, out, leaves, source)
 
 
-def _net_deletions(g: Grouping, delta: exp.Select, leaves: int) -> exp.Select:
+def input_delta(g: Grouping, leaves: int) -> exp.Select:
+    """The change of the aggregate's input (its columns and ``_sm_weight``)."""
+    return rewrite(g.input, Form("delta", (WEIGHT,), leaves))  # type: ignore[return-value]
+
+
+def _net_deletions(g: Grouping, delta: exp.Select, source: exp.Expr) -> exp.Select:
     """G with each MIN/MAX taken over the values whose count in the group went up, and its
     deleted extreme over the values whose count went down. A value deleted and inserted
     again (a row updated in a column the extreme does not read) leaves the group's multiset
@@ -425,7 +434,6 @@ def _net_deletions(g: Grouping, delta: exp.Select, leaves: int) -> exp.Select:
     if not extremes:
         return delta
     names = [Grouping.key(i) for i in range(len(g.keys))]
-    source = rewrite(g.input, Form("delta", (WEIGHT,), leaves))
     replaced = {f"_sm_del_{c.name}": f"_sm_x{i}" for i, c in enumerate(extremes)}
     replaced.update({c.name: f"_sm_x{i}" for i, c in enumerate(extremes)})
     items: list[exp.Expr] = []

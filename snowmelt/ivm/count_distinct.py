@@ -28,23 +28,23 @@ KIND = "DISTINCT_COUNT"
 DELTA = "_sm_dd"
 
 
-def _pairs(g: Any, c: Any, leaves: int) -> exp.Select:
-    """(group keys, x) touched by the change, with their net weight."""
+def _pairs(g: Any, c: Any, source: exp.Expr) -> exp.Select:
+    """(group keys, x) touched by the change of the input (``source``), with their net
+    weight."""
     keys = list(g.keys) + [c.arg]
     names = [pushdown.key_name(i) for i in range(len(keys))]
-    source = rewrite(g.input, Form("delta", (WEIGHT,), leaves))
     return (
         exp.select(
             *[exp.alias_(k.copy(), n, quoted=True) for k, n in zip(keys, names, strict=True)],
             exp.alias_(exp.func("sum", column(WEIGHT, g.alias)), "_sm_dw", quoted=True),
         )
-        .from_(subquery(source, g.alias))
+        .from_(subquery(source.copy(), g.alias))
         .where(exp.Not(this=exp.Is(this=c.arg.copy(), expression=exp.Null())))
         .group_by(*[k.copy() for k in keys])
     )
 
 
-def distinct_delta(g: Any, c: Any, leaves: int, index: int) -> exp.Select:
+def distinct_delta(g: Any, c: Any, leaves: int, index: int, source: exp.Expr) -> exp.Select:
     """Per group (``_sm_k{i}``), the change of component ``c``'s distinct count."""
     keys = list(g.keys) + [c.arg]
     names = [pushdown.key_name(i) for i in range(len(keys))]
@@ -91,12 +91,12 @@ def distinct_delta(g: Any, c: Any, leaves: int, index: int) -> exp.Select:
     )
     if group:
         out = out.group_by(*[column(n, "p") for n in group])
-    return out.with_(pairs.name, as_=_pairs(g, c, leaves), materialized=True)
+    return out.with_(pairs.name, as_=_pairs(g, c, source), materialized=True)
 
 
-def with_distinct_counts(g: Any, delta: exp.Select, leaves: int) -> exp.Select:
+def with_distinct_counts(g: Any, delta: exp.Select, leaves: int, source: exp.Expr) -> exp.Select:
     """``delta`` (G, one row per changed group) with each distinct-count component's change
-    joined in."""
+    joined in; ``source`` is the change of the input."""
     counted = [c for c in g.components if c.kind == KIND]
     if not counted:
         return delta
@@ -106,7 +106,7 @@ def with_distinct_counts(g: Any, delta: exp.Select, leaves: int) -> exp.Select:
         if c.kind != KIND:
             continue
         alias = f"_sm_d{index}"
-        joins.append((alias, distinct_delta(g, c, leaves, index)))
+        joins.append((alias, distinct_delta(g, c, leaves, index, source)))
     replaced = {c.name: f"_sm_d{g.components.index(c)}" for c in counted}
     columns = [e.alias_or_name for e in delta.expressions]
     out = exp.select(

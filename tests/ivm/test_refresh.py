@@ -380,6 +380,35 @@ def test_an_incremental_frontier_survives_reopening_and_pruning(db_path: Any) ->
     s.close()
 
 
+def test_a_file_from_before_frontiers_in_history_is_migrated(db_path: Any) -> None:
+    """A database written before history rows recorded consumed versions (migration 1) gets
+    the column on open, and its tables refresh on from where they were."""
+    import duckdb
+
+    import snowmelt
+
+    s = snowmelt.connect(str(db_path))
+    s.sql(
+        "CREATE DATABASE D; CREATE SCHEMA D.S; CREATE WAREHOUSE WH; "
+        "CREATE TABLE T (K INT, V INT); INSERT INTO T VALUES (1, 1)"
+    )
+    create(s, "A", "SELECT K, SUM(V) AS S FROM T GROUP BY K")
+    s.close()
+    raw = duckdb.connect(str(db_path))
+    raw.execute('ALTER TABLE "_snowmelt".refresh_history DROP COLUMN consumed')
+    raw.execute("""UPDATE "_snowmelt".meta SET value = '1' WHERE key = 'migration'""")
+    raw.close()
+    s = snowmelt.connect(str(db_path))
+    s.sql("USE SCHEMA D.S; INSERT INTO T VALUES (1, 2), (2, 5)")
+    assert refresh(s, "A")["action"] == "INCREMENTAL"
+    s.close()
+    s = snowmelt.connect(str(db_path))
+    s.sql("USE SCHEMA D.S")
+    assert refresh(s, "A")["action"] == "NO_DATA"
+    assert rows(s, "SELECT * FROM A") == [(1, 3), (2, 5)]
+    s.close()
+
+
 def test_first_contents_are_written_in_the_order_of_time_keys(s: Session) -> None:
     """An incremental table's lookups by key skip row groups only if rows of nearby keys
     sit together: its first contents are written ordered by its time-typed keys."""
