@@ -23,7 +23,7 @@ from typing import Any
 from sqlglot import exp
 
 from snowmelt.ivm.canonical import WEIGHT, column, null_safe_equal, subquery
-from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement
+from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement, built
 from snowmelt.ivm.writes import delete_images, insert_images
 from snowmelt.names import INSERT_VERSION, ROW_ID, data_table
 from snowmelt.storage import Commit
@@ -42,7 +42,7 @@ def consolidate(
     ``ids``) summed per row value, zeros dropped; with ``ids``, each value also lists the
     row ids of its stored copies. With ``types``, values are first cast to the stored column
     types, so a value compares equal to the copy the table holds."""
-    body = change() if callable(change) else change
+    body = built(change)
     total = exp.func("sum", column(WEIGHT))
     names = list(columns) + [WEIGHT] + ([ROW_ID] if ids else [])
     if types:

@@ -236,8 +236,8 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         """G merged with the stored rows of its groups."""
         return merge_select(g, changed, _old_select(g, target, physical, changed), physical)
 
-    outputs, outputs_key = typed("merged")
-    if simple and outputs_key is not None:
+    outputs, outputs_key = typed("merged") if simple else (None, None)
+    if outputs is not None and outputs_key is not None:
         # nothing to recompute: M and its new images in one statement (M as a CTE named
         # like its scratch table, which the template reads), every group with its stored
         # image; the groups left empty are deleted, not inserted
@@ -250,11 +250,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
             merged_images,
             f"agg:mn:{outputs_key}",
         )
-        if rows != changes:
-            raise IncrementalInvariantError(
-                f"table id {oid} holds two rows for one group; the refresh is abandoned "
-                "(snowmelt bug)"
-            )
+        _one_row_per_group(oid, rows, changes)
         kept = exp.select("*").from_(both.copy()).where(column(KEEP)).subquery("_sm_n")
         images = _images(both, physical)
         return apply_flagged(run, ctx.commit, oid, physical, images, lambda: kept.copy(), "agg:mn")
@@ -275,13 +271,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
             else []
         ),
     )
-    # G holds one row per group and M is G left-joined with the stored rows: M grows
-    # only if the table holds two rows for one group. (M's statement failed if a count went
-    # below zero.)
-    if merged_rows != changes:
-        raise IncrementalInvariantError(
-            f"table id {oid} holds two rows for one group; the refresh is abandoned (snowmelt bug)"
-        )
+    _one_row_per_group(oid, merged_rows, changes)
     if simple:
         stored, recomputed = None, 0
     else:
@@ -334,6 +324,16 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
     key = None if any(k is None for _, k in built) else "agg:n:" + "+".join(parts)
     new = run.temp("new rows of the changed groups", "n", union, key)
     return apply_flagged(run, ctx.commit, oid, physical, _images(merged, physical), new, "agg")
+
+
+def _one_row_per_group(oid: int, merged: int, changes: int) -> None:
+    """G holds one row per group and M is G left-joined with the stored rows: M has more
+    rows only if the table holds two rows for one group. (M's statement itself fails if a
+    count would go below zero.)"""
+    if merged != changes:
+        raise IncrementalInvariantError(
+            f"table id {oid} holds two rows for one group; the refresh is abandoned (snowmelt bug)"
+        )
 
 
 def _images(table: exp.Table, physical: list[str]) -> exp.Select:

@@ -25,6 +25,11 @@ from snowmelt.storage import StorageInvariantError
 Statement = exp.Expr | Callable[[], exp.Expr]
 
 
+def built(statement: Statement) -> exp.Expr:
+    """The expression of ``statement``: built now when it is a builder, else a copy."""
+    return statement() if callable(statement) else statement.copy()
+
+
 class IncrementalInvariantError(StorageInvariantError):
     """An incremental refresh found state it cannot explain; the refresh fails (no write)."""
 
@@ -76,9 +81,9 @@ class Runner:
         the SQL and the names of the parameters it reads."""
         if key is not None and key in self.memo:
             return self.memo[key]
-        built = statement() if callable(statement) else statement
-        names = tuple(dict.fromkeys(str(p.name) for p in built.find_all(exp.Placeholder)))
-        rendered = (self.engine.render(built), names)
+        tree = built(statement)
+        names = tuple(dict.fromkeys(str(p.name) for p in tree.find_all(exp.Placeholder)))
+        rendered = (self.engine.render(tree), names)
         if key is not None:
             self.memo[key] = rendered
         return rendered
@@ -109,7 +114,7 @@ class Runner:
         table = self.table(name)
 
         def create() -> exp.Expr:
-            body = query() if callable(query) else query
+            body = built(query)
             return exp.Create(
                 kind="TABLE",
                 this=table.copy(),

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 
 from snowmelt.ivm.canonical import SRC, WEIGHT, column, null_safe_equal, subquery
-from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement, guard
+from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement, built, guard
 from snowmelt.names import (
     DATA_SCHEMA,
     DELETE_VERSION,
@@ -61,9 +61,6 @@ def delete_images(
     live: the rows deleted must number ``expected``, or the images logged when it is None,
     else the refresh fails."""
 
-    def source() -> exp.Expr:
-        return images() if callable(images) else images.copy()
-
     def log() -> exp.Expr:
         names = [quoted(c) for c in columns] + [
             quoted(ROW_ID),
@@ -72,13 +69,13 @@ def delete_images(
         ]
         logged = exp.select(
             *[column(c) for c in columns], column(ROW_ID), column(INSERT_VERSION), VERSION.copy()
-        ).from_(source())
+        ).from_(built(images))
         return exp.Insert(
             this=exp.Schema(this=delete_log(oid), expressions=names), expression=logged
         )
 
     def delete() -> exp.Expr:
-        live = exp.select(column(ROW_ID)).from_(source())
+        live = exp.select(column(ROW_ID)).from_(built(images))
         return exp.Delete(
             this=data_table(oid),
             where=exp.Where(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=live))),
@@ -124,7 +121,7 @@ def insert_images(
             if row_id is None
             else exp.func("coalesce", column(row_id, "_sm_rows"), next_row_id())
         )
-        body = rows() if callable(rows) else rows
+        body = built(rows)
         select = exp.select(*[column(c, "_sm_rows") for c in columns], rid, VERSION.copy()).from_(
             subquery(body, "_sm_rows")
         )
@@ -163,7 +160,7 @@ def apply_linear(
     positive = exp.GT(this=column(WEIGHT), expression=exp.Literal.number(0))
 
     def compute() -> exp.Select:
-        body = delta() if callable(delta) else delta
+        body = built(delta)
         return exp.select("*").from_(subquery(body, "_sm_delta", every + [WEIGHT]))
 
     if appends and delta_key is not None:
@@ -317,11 +314,8 @@ def apply_flagged(
     touched; the comparison was made while building ``new``, so only row ids are matched
     here."""
 
-    def images() -> exp.Expr:
-        return new() if callable(new) else new.copy()
-
     def doomed() -> exp.Expr:
-        kept = exp.select(column(ROW_ID)).from_(images()).where(column(SAME))
+        kept = exp.select(column(ROW_ID)).from_(built(new)).where(column(SAME))
         return (
             exp.select("*")
             .from_(subquery(old.copy(), "o"))
@@ -340,7 +334,7 @@ def apply_flagged(
         columns,
         lambda: (
             exp.select(*[column(c) for c in columns], column(ROW_ID))
-            .from_(images())
+            .from_(built(new))
             .where(exp.Not(this=column(SAME)))
         ),
         key,
