@@ -192,6 +192,18 @@ class Store:
     def drop_tracked(self, oid: int) -> None:
         for table in (data_table(oid), delete_log(oid)):
             self.engine.execute(drop_if_exists("TABLE", table))
+        # the counts a grouped dynamic table keeps for its COUNT(DISTINCT)s (``ivm``)
+        kept = self.engine.rows(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? "
+            "AND starts_with(table_name, ?)",
+            [DATA_SCHEMA, f"t{oid}_dc"],
+        )
+        for (name,) in kept:
+            self.engine.execute(
+                drop_if_exists("TABLE", exp.table_(quoted(name), db=quoted(DATA_SCHEMA)))
+            )
+        if kept:
+            self.engine.execute(f'DELETE FROM "{DATA_SCHEMA}".distinct_counts WHERE oid = ?', [oid])
 
     def add_column(self, oid: int, column: Column) -> None:
         for table, c in (
@@ -345,14 +357,14 @@ class Store:
                 .from_(before.copy().as_("b"))
                 .where(exp.Not(this=exp.Exists(this=still)))
             )
-            count = self._count_of(exp.Insert(this=delete_log(oid), expression=logged))
+            count = self._count_of(exp.Insert(this=_log_columns(oid, columns), expression=logged))
             commit.touch(oid, count, "rewritten")
 
     def delete_all(self, commit: Commit, oid: int, columns: Sequence[str]) -> int:
         names = [col(c) for c in columns] + [col(ROW_ID), col(INSERT_VERSION)]
         count = self._count_of(
             exp.Insert(
-                this=delete_log(oid),
+                this=_log_columns(oid, columns),
                 expression=exp.select(*names, exp.Literal.number(commit.version)).from_(
                     data_table(oid)
                 ),
@@ -460,7 +472,7 @@ class Store:
                 names = [col(c) for c in columns] + [col(ROW_ID), col(INSERT_VERSION)]
                 self.engine.execute(
                     exp.Insert(
-                        this=delete_log(oid),
+                        this=_log_columns(oid, columns),
                         expression=exp.select(*names, exp.Literal.number(commit.version))
                         .from_(data_table(oid))
                         .where(in_doomed),
@@ -521,6 +533,14 @@ class Store:
                 ),
             )
         )
+
+
+def _log_columns(oid: int, columns: Sequence[str]) -> exp.Schema:
+    """The delete log of ``oid`` with its columns named: a column added later (ALTER TABLE
+    ADD COLUMN) sits after the hidden ones, so a positional insert would shift the versions
+    into the wrong columns and lose the deletion from every change."""
+    hidden = (ROW_ID, INSERT_VERSION, DELETE_VERSION)
+    return exp.Schema(this=delete_log(oid), expressions=[quoted(c) for c in [*columns, *hidden]])
 
 
 def _column_def(column: Column) -> exp.ColumnDef:
