@@ -69,8 +69,6 @@ MIGRATIONS: list[list[str]] = [
     ],
     # a successful refresh's history row records its whole frontier, consumed versions too
     [f'ALTER TABLE "{M}".refresh_history ADD COLUMN consumed JSON'],
-    # the input versions (and engine) each table's kept COUNT(DISTINCT) counts are at
-    [f'CREATE TABLE IF NOT EXISTS "{DATA_SCHEMA}".distinct_counts (oid BIGINT, state VARCHAR)'],
 ]
 
 

@@ -192,18 +192,6 @@ class Store:
     def drop_tracked(self, oid: int) -> None:
         for table in (data_table(oid), delete_log(oid)):
             self.engine.execute(drop_if_exists("TABLE", table))
-        # the counts a grouped dynamic table keeps for its COUNT(DISTINCT)s (``ivm``)
-        kept = self.engine.rows(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? "
-            "AND starts_with(table_name, ?)",
-            [DATA_SCHEMA, f"t{oid}_dc"],
-        )
-        for (name,) in kept:
-            self.engine.execute(
-                drop_if_exists("TABLE", exp.table_(quoted(name), db=quoted(DATA_SCHEMA)))
-            )
-        if kept:
-            self.engine.execute(f'DELETE FROM "{DATA_SCHEMA}".distinct_counts WHERE oid = ?', [oid])
 
     def add_column(self, oid: int, column: Column) -> None:
         for table, c in (

@@ -365,16 +365,11 @@ def materialize(g: Grouping, leaves: int) -> exp.Expr:
 
 
 def delta_select(
-    g: Grouping,
-    leaves: int,
-    appends: bool = False,
-    source: exp.Expr | None = None,
-    counts: dict[int, exp.Table] | None = None,
+    g: Grouping, leaves: int, appends: bool = False, source: exp.Expr | None = None
 ) -> exp.Select:
     """G: the change of the input aggregated per group, one state-shaped row per group.
     ``appends``: for a change that only adds rows, whose MIN/MAX need no net deletions.
-    ``source``: the change of the input, already computed (read once per use here).
-    ``counts``: the X of each kept COUNT(DISTINCT) (``count_distinct.counts_select``)."""
+    ``source``: the change of the input, already computed (read once per use here)."""
     source = source.copy() if source is not None else input_delta(g, leaves)
     w = column(WEIGHT, g.alias)
     items = [exp.alias_(k.copy(), Grouping.key(i), quoted=True) for i, k in enumerate(g.keys)]
@@ -420,7 +415,7 @@ def delta_select(
             exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(0))
         )
     out = out if appends else _net_deletions(g, out, source)
-    return with_distinct_counts(g, out, leaves, source, counts)
+    return with_distinct_counts(g, out, leaves, source)
 
 
 def input_delta(g: Grouping, leaves: int) -> exp.Select:

@@ -17,11 +17,9 @@ such a table recomputes every group each refresh (still writing only the groups 
 
 from __future__ import annotations
 
-from functools import partial
-
 from sqlglot import exp
 
-from snowmelt.ivm import count_distinct, pushdown
+from snowmelt.ivm import pushdown
 from snowmelt.ivm.aggregate import (
     COUNT,
     RECOMPUTE,
@@ -38,7 +36,7 @@ from snowmelt.ivm.aggregate import (
 from snowmelt.ivm.canonical import column, null_safe_equal, subquery
 from snowmelt.ivm.linear import Form, rewrite
 from snowmelt.ivm.program import Compiled
-from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement, built
+from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement
 from snowmelt.ivm.writes import SAME, apply_flagged
 from snowmelt.names import INSERT_VERSION, ROW_ID, data_table
 
@@ -57,11 +55,9 @@ def recompute_select(g: Grouping, leaves: int, keys: exp.Table | None) -> exp.Se
     return select
 
 
-def templates(g: Grouping, leaves: int, prefix: str, oid: int) -> dict[str, exp.Expr]:
+def templates(g: Grouping, leaves: int, prefix: str) -> dict[str, exp.Expr]:
     """The statement templates of one grouped table (inputs as placeholders)."""
     t = {name: temp_table(prefix, name) for name in TEMPS}
-    distinct = count_distinct.counted(g)
-    counts = {i: temp_table(prefix, f"x{i}") for i, _ in distinct}
     keep = exp.select("*").from_(t["m"].copy()).where(exp.Not(this=column(RECOMPUTE)))
     if g.grouped:
         keep = keep.where(exp.GT(this=column(COUNT), expression=exp.Literal.number(0)))
@@ -85,24 +81,12 @@ def templates(g: Grouping, leaves: int, prefix: str, oid: int) -> dict[str, exp.
         .from_(t["r"].copy().as_("r"))
         .join(t["o"].copy().as_("o"), on=keys_match(g, "r", "o"), join_type="left")
     )
-    shared = exp.select("*").from_(t["i"])
-    kept: dict[str, exp.Expr] = {}
-    if distinct and not g.recomputes:  # COUNT(DISTINCT) kept per (group, value)
-        kept = {
-            "delta_kept": delta_select(g, leaves, counts=counts),
-            "delta_appends_kept": delta_select(g, leaves, appends=True, counts=counts),
-            "delta_shared_kept": delta_select(g, leaves, source=shared, counts=counts),
-        }
-        for i, c in distinct:
-            table = count_distinct.kept_table(oid, i)
-            kept[f"kept{i}"] = count_distinct.kept_select(g, c, leaves)
-            kept[f"counts{i}"] = count_distinct.counts_select(g, c, input_delta(g, leaves), table)
-    return kept | {
+    return {
         "delta": delta_select(g, leaves),
         "delta_appends": delta_select(g, leaves, appends=True),
         # the change read once into ``i``, for G's that read it several times
         "input": input_delta(g, leaves),
-        "delta_shared": delta_select(g, leaves, source=shared),
+        "delta_shared": delta_select(g, leaves, source=exp.select("*").from_(t["i"])),
         "recompute": recompute_select(g, leaves, t["k"]),
         "recompute_all": recompute_select(g, leaves, None),
         "keep": outputs_select(g, subquery(keep, STATE), width),
@@ -235,10 +219,6 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         # 37 ms.
         temp("the change of the input", "i", "input")
         delta += "_shared"
-    distinct = count_distinct.counted(g) if not g.recomputes else []
-    if distinct:
-        _distinct_counts(ctx, compiled, run, g, distinct)
-        delta += "_kept"
     delta_build, delta_key = compiled.statement(ctx, run, delta)
     # G first, on its own: the engine then knows how few groups changed, and builds the
     # semi join with the stored rows on G's side (as a CTE, G was estimated from the whole
@@ -249,18 +229,6 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         delta_build,
         None if delta_key is None else f"agg:d:{delta_key}",
     )
-    for i, _ in distinct:  # the kept counts follow the change (X was read before)
-        table, counts = count_distinct.kept_table(ctx.target_oid, i), run.table(f"x{i}")
-        run.execute(
-            "forget the touched pairs' kept counts",
-            partial(count_distinct.forget_select, table, counts),
-            f"agg:forget{i}",
-        )
-        run.execute(
-            "keep the touched pairs still present",
-            partial(count_distinct.keep_select, g, table, counts),
-            f"agg:keep{i}",
-        )
     if not changes:
         return 0, 0
 
@@ -356,62 +324,6 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
     key = None if any(k is None for _, k in built) else "agg:n:" + "+".join(parts)
     new = run.temp("new rows of the changed groups", "n", union, key)
     return apply_flagged(run, ctx.commit, oid, physical, _images(merged, physical), new, "agg")
-
-
-def _distinct_counts(ctx, compiled: Compiled, run: Runner, g: Grouping, distinct) -> None:  # type: ignore[no-untyped-def]
-    """Make the kept COUNT(DISTINCT) counts those of the old input (rebuilt when they are
-    at other versions), read the touched pairs' counts into X (``x{i}``) and record the
-    versions the counts will be at after this refresh."""
-    leaves = sorted(k for k in run.params if k[0] == "a" and k[1:].isdigit())
-    at = ",".join(f"{k[1:]}:{run.params[k]}" for k in leaves)
-    then = ",".join(f"{k[1:]}:{run.params['b' + k[1:]]}" for k in leaves)
-    state = count_distinct.state_table()
-    oid = ctx.target_oid
-    ((stored, engine),) = run.rows(
-        "versions of the kept distinct counts",
-        lambda: exp.select(
-            exp.Subquery(this=exp.select("state").from_(state.copy()).where(f"oid = {oid}")),
-            exp.func("version"),
-        ),
-        "agg:dc_state",
-        dry=[(None, "")],
-    )
-    if stored != f"{engine}|{at}":
-        for i, _ in distinct:
-            build, _ = compiled.statement(ctx, run, f"kept{i}")
-            run.execute(
-                "rebuild the kept distinct counts from the old input",
-                exp.Create(
-                    kind="TABLE",
-                    this=count_distinct.kept_table(oid, i),
-                    expression=built(build),
-                    replace=True,
-                ),
-            )
-        run.execute(
-            "forget the versions of the kept distinct counts",
-            lambda: exp.delete(state.copy(), where=f"oid = {oid}"),
-            "agg:dc_forget",
-        )
-        run.execute(
-            "record the versions of the kept distinct counts",
-            exp.insert(
-                exp.select(exp.Literal.number(oid), exp.Literal.string(f"{engine}|{then}")),
-                state.copy(),
-            ),
-        )
-    else:
-        run.execute(
-            "record the versions of the kept distinct counts",
-            exp.update(
-                state.copy(),
-                {"state": exp.Literal.string(f"{engine}|{then}")},
-                where=f"oid = {oid}",
-            ),
-        )
-    for i, _ in distinct:
-        build, key = compiled.statement(ctx, run, f"counts{i}")
-        run.temp("the touched pairs' distinct counts", f"x{i}", build, key)
 
 
 def _one_row_per_group(oid: int, merged: int, changes: int) -> None:

@@ -124,7 +124,7 @@ class AggregateRule:
             canonical,
             leaves,
             data=g,
-            builder=lambda: recompute.templates(g, len(leaves), f"_sm_ivm_{oid}_", oid),
+            builder=lambda: recompute.templates(g, len(leaves), f"_sm_ivm_{oid}_"),
         )
 
     def materialize(self, compiled: Compiled) -> exp.Expr:
