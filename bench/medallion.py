@@ -19,8 +19,9 @@ demo's own SQL: one ``REFRESH_MODE = INCREMENTAL`` (schemas SILVER and GOLD), on
 Per change fraction, four times (``bench.refresh.measure``): fraction·N new bronze rows
 arrive in the same proportions (the next minutes of every feed, 2% of them late by 1 to 26
 hours, revising earlier hours, days and sessions), then the incremental DAG refreshes table
-by table, upstream first, then the full DAG. The first batch samples peak memory (every
-20 ms); the other three are timed bare. Reported: the median incremental time, the median
+by table, upstream first, then the full DAG, each DAG followed by a timed CHECKPOINT (its
+deferred upkeep, ``bench.refresh.deferred_checkpoints``). The first batch samples peak
+memory (every 20 ms); the other three are timed bare. Reported: the median incremental time, the median
 full time and their ratio per table, and their sums for the whole DAG; rows written are the
 last batch's. Both DAGs are compared at the end (EXCEPT ALL both ways), so the timings are
 of correct refreshes.
@@ -363,10 +364,10 @@ def run_size(
         def change(fraction: float = fraction) -> None:
             ingest(s, feeds, size, fraction)
 
-        measure(s, done, change)
+        upkeep = measure(s, done, change)
         for row, incremental, _ in done:
             row.no_data_ms = no_data_ms(s, incremental, repeat)
-        rows += [row for row, _, _ in done]
+        rows += [row for row, _, _ in done] + [upkeep]
         say(
             f"N = {size:,}, change {fraction:.1%} (median of {ROUNDS} rounds): "
             f"{sum(r.incremental_s for r, _, _ in done):.2f} s incremental, "
