@@ -369,15 +369,22 @@ def alter_table(rt: Runtime, alter: exp.Alter) -> Result:
                 isinstance(action, exp.Drop)
                 and str(action.args.get("kind", "")).upper() == "COLUMN"
             ):
+                # sqlglot keeps the columns of DROP COLUMN a, b under "tables"
+                targets = action.args.get("tables") or action.expressions or [action.this]
                 names = {
                     identifier_value(e)
                     if isinstance(e, exp.Identifier)
                     else identifier_value(e.this)
-                    for e in action.expressions or [action.this]
+                    for e in targets
+                    if e is not None
                 }
                 missing = names - set(obj.column_names)
                 if missing:
                     raise SqlError(f"Column {sorted(missing)[0]!r} does not exist in {obj.name}")
+                if not names or names >= set(obj.column_names):
+                    raise SqlError(f"Cannot drop all the columns of table {obj.name}")
+                for name in sorted(names):  # its values go too: a column added again is new
+                    rt.store.drop_column(obj.oid, name)
                 obj.columns = [c for c in obj.columns if c.name not in names]
             else:
                 raise UnsupportedError(

@@ -200,6 +200,16 @@ class Store:
         ):
             self.engine.execute(exp.Alter(this=table, kind="TABLE", actions=[_column_def(c)]))
 
+    def drop_column(self, oid: int, name: str) -> None:
+        for table in (data_table(oid), delete_log(oid)):
+            self.engine.execute(
+                exp.Alter(
+                    this=table,
+                    kind="TABLE",
+                    actions=[exp.Drop(tables=[exp.column(quoted(name))], kind="COLUMN")],
+                )
+            )
+
     # -- readers --------------------------------------------------------------------------------
     def live(self, oid: int, columns: Sequence[str], with_row_id: bool = False) -> exp.Select:
         names = [col(c) for c in columns] + ([col(ROW_ID)] if with_row_id else [])

@@ -115,6 +115,28 @@ def test_alter_table_add_column_and_rename(session):
         session.sql("SELECT * FROM T")
 
 
+def test_alter_table_drop_column(session):
+    """DROP COLUMN removes the column and its values (one added again under the same name
+    starts empty); dropping an unknown column, or every column, is refused by name."""
+    session.sql(
+        "CREATE TABLE T (A INT, B STRING, C INT, D INT); INSERT INTO T VALUES (1, 'x', 3, 4)"
+    )
+    session.sql("ALTER TABLE T DROP COLUMN B")
+    assert session.sql("SELECT * FROM T").columns == ["A", "C", "D"]
+    session.sql("ALTER TABLE T DROP COLUMN C, D")
+    assert session.sql("SELECT * FROM T").rows() == [(1,)]
+    session.sql("ALTER TABLE T ADD COLUMN B INT")
+    session.sql("INSERT INTO T VALUES (2, 5)")
+    assert sorted(session.sql("SELECT * FROM T").rows(), key=repr) == [(1, None), (2, 5)]
+    session.sql("DELETE FROM T WHERE A = 1")
+    assert session.sql("SELECT * FROM T").rows() == [(2, 5)]
+    with pytest.raises(SqlError, match="'NOPE' does not exist"):
+        session.sql("ALTER TABLE T DROP COLUMN NOPE")
+    with pytest.raises(SqlError, match="Cannot drop all the columns"):
+        session.sql("ALTER TABLE T DROP COLUMN A, B")
+    assert session.sql("SELECT * FROM T").rows() == [(2, 5)]
+
+
 def test_hidden_columns_never_show(session):
     session.sql("CREATE TABLE T (A INT); INSERT INTO T VALUES (1)")
     assert session.sql("SELECT * FROM T").columns == ["A"]

@@ -297,7 +297,18 @@ def monotone(node: exp.Expr) -> bool:
     """Whether ``node`` turns a change that only adds rows into one that only adds rows:
     projections, filters, inner and cross joins (each delta term carries one input's
     change), LATERAL FLATTEN and UNION ALL do; windows, aggregates, DISTINCT, outer, semi
-    and anti joins, set differences and LIMIT can remove rows."""
+    and anti joins, set differences and LIMIT can remove rows. Kept in the node's ``meta``:
+    a plan asks it of the same tree at every refresh (a walk of the tree, 0.3 ms)."""
+    known = node.meta.get(MONOTONE)
+    if known is None:
+        known = node.meta[MONOTONE] = _monotone(node)
+    return bool(known)
+
+
+MONOTONE = "_sm_monotone"
+
+
+def _monotone(node: exp.Expr) -> bool:
     blocking = (exp.Window, exp.AggFunc, exp.Distinct, exp.Except, exp.Intersect)
     if node.find(*blocking, exp.Limit, exp.Offset, exp.Group, exp.Having, exp.Qualify):
         return False

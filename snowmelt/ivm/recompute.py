@@ -17,6 +17,8 @@ such a table recomputes every group each refresh (still writing only the groups 
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlglot import exp
 
 from snowmelt.ivm import pushdown
@@ -205,7 +207,9 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         )
         temp("recompute every group", "r", "recompute_all")
         new = temp("new rows", "n", "recomputed_all")
-        return apply_flagged(run, ctx.commit, oid, physical, _images(old, physical), new, "agg")
+        return apply_flagged(
+            run, ctx.commit, oid, physical, partial(_images, old, physical), new, "agg"
+        )
 
     extremes = any(c.kind in ("MIN", "MAX") for c in g.components)
     # a change that only adds rows cannot take a MIN/MAX away: nothing to recompute unless
@@ -252,7 +256,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         )
         _one_row_per_group(oid, rows, changes)
         kept = exp.select("*").from_(both.copy()).where(column(KEEP)).subquery("_sm_n")
-        images = _images(both, physical)
+        images = partial(_images, both, physical)
         return apply_flagged(run, ctx.commit, oid, physical, images, lambda: kept.copy(), "agg:mn")
 
     merged, merged_rows = run.temp_count(
@@ -323,7 +327,9 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
 
     key = None if any(k is None for _, k in built) else "agg:n:" + "+".join(parts)
     new = run.temp("new rows of the changed groups", "n", union, key)
-    return apply_flagged(run, ctx.commit, oid, physical, _images(merged, physical), new, "agg")
+    return apply_flagged(
+        run, ctx.commit, oid, physical, partial(_images, merged, physical), new, "agg"
+    )
 
 
 def _one_row_per_group(oid: int, merged: int, changes: int) -> None:

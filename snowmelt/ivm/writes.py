@@ -304,13 +304,13 @@ def apply_flagged(
     commit: Commit,
     oid: int,
     columns: Sequence[str],
-    old: exp.Expr,
+    old: Statement,
     new: exp.Table | Callable[[], exp.Expr],
     key: str,
 ) -> tuple[int, int]:
-    """Replace the ``old`` images (query: ``columns`` + row id + version) by the ``new`` ones
-    (a table, or a builder of an aliased subquery: ``columns``, the row id to keep or NULL,
-    and ``_sm_same`` — true when the image equals the stored one). Unchanged rows are not
+    """Replace the ``old`` images (a query or its builder: ``columns`` + row id + version)
+    by the ``new`` ones (a table, or a builder of an aliased subquery: ``columns``, the row
+    id to keep or NULL, and ``_sm_same`` — true when the image equals the stored one). Unchanged rows are not
     touched; the comparison was made while building ``new``, so only row ids are matched
     here."""
 
@@ -318,7 +318,7 @@ def apply_flagged(
         kept = exp.select(column(ROW_ID)).from_(built(new)).where(column(SAME))
         return (
             exp.select("*")
-            .from_(subquery(old.copy(), "o"))
+            .from_(subquery(built(old), "o"))
             .where(exp.Not(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=kept))))
         )
 

@@ -79,6 +79,28 @@ def test_deletions_after_a_column_is_added_reach_incremental_tables(s: Session) 
     assert rows(s, "SELECT * FROM L") == []
 
 
+def test_a_dropped_column_reinitializes_readers_and_fails_those_that_read_it(
+    s: Session,
+) -> None:
+    """Dropping a column a dynamic table does not read reinitializes it and it refreshes on;
+    one that reads the column fails its refresh naming the column and keeps its rows."""
+    s.sql("INSERT INTO T (K, G, V) VALUES (1, 'a', 1), (2, 'b', 2)")
+    create(s, "A", "SELECT K, SUM(V) AS S FROM T GROUP BY K")
+    create(s, "L", "SELECT K, G FROM T")
+    s.sql("ALTER TABLE T DROP COLUMN D")
+    s.sql("DELETE FROM T WHERE K = 1")
+    for name in ("A", "L"):
+        assert refresh(s, name)["action"] == "REINITIALIZE"
+    assert rows(s, "SELECT * FROM L") == [(2, "b")]
+    s.sql("ALTER TABLE T DROP COLUMN G")
+    s.sql("INSERT INTO T (K, V) VALUES (3, 3)")
+    assert refresh(s, "A")["action"] == "REINITIALIZE"
+    assert rows(s, "SELECT * FROM A") == [(2, 2), (3, 3)]
+    with pytest.raises(RefreshError, match='"G"'):
+        s.sql("ALTER DYNAMIC TABLE L REFRESH")
+    assert rows(s, "SELECT * FROM L") == [(2, "b")]
+
+
 def test_statistics_count_rows_written_by_a_linear_refresh(s: Session) -> None:
     create(s, "L", "SELECT K, V FROM T WHERE V > 0")
     s.sql("INSERT INTO T (K, V) VALUES (1, 1), (2, 2), (3, -3)")
