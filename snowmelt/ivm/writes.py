@@ -310,9 +310,9 @@ def apply_flagged(
 ) -> tuple[int, int]:
     """Replace the ``old`` images (a query or its builder: ``columns`` + row id + version)
     by the ``new`` ones (a table, or a builder of an aliased subquery: ``columns``, the row
-    id to keep or NULL, and ``_sm_same`` — true when the image equals the stored one). Unchanged rows are not
-    touched; the comparison was made while building ``new``, so only row ids are matched
-    here."""
+    id to keep or NULL, and ``_sm_same`` — true when the image equals the stored one).
+    Unchanged rows are not touched; the comparison was made while building ``new``, so
+    only row ids are matched here."""
 
     def doomed() -> exp.Expr:
         kept = exp.select(column(ROW_ID)).from_(built(new)).where(column(SAME))
