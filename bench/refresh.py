@@ -361,37 +361,35 @@ def table(rows: list[Row], total: str = "chain") -> str:
     for r in rows:
         groups.setdefault((r.size, r.fraction), []).append(r)
     for (size, fraction), members in groups.items():
-        for r in members:
-            if r.extra.get("upkeep"):
-                lines.append(
-                    f"{size:>11,} {fraction:>7.1%} {r.table:<{width}} {r.incremental_s:>8.3f} "
-                    f"{r.full_s:>8.3f} {r.full_s / r.incremental_s:>8.0f}x"
-                )
-                continue
+
+        def timing(
+            name: str, inc: float, full: float, at: tuple[int, float] = (size, fraction)
+        ) -> str:
+            return (
+                f"{at[0]:>11,} {at[1]:>7.1%} {name:<{width}} {inc:>8.3f} {full:>8.3f} "
+                f"{full / inc:>8.0f}x"
+            )
+
+        tables = [r for r in members if not r.extra.get("upkeep")]
+        upkeep = [r for r in members if r.extra.get("upkeep")]
+        for r in tables:
             lines.append(
-                f"{size:>11,} {fraction:>7.1%} {r.table:<{width}} {r.incremental_s:>8.3f} "
-                f"{r.full_s:>8.3f} {r.full_s / r.incremental_s:>8.0f}x {r.no_data_ms:>10.2f} "
+                f"{timing(r.table, r.incremental_s, r.full_s)} {r.no_data_ms:>10.2f} "
                 f"{_mb(r.inc_peak_mb):>9} {_mb(r.full_peak_mb):>9} {r.inserted:>7,} "
                 f"{r.deleted:>6,}"
             )
-        tables = [r for r in members if not r.extra.get("upkeep")]
+        lines += [timing(r.table, r.incremental_s, r.full_s) for r in upkeep]
         inc = sum(r.incremental_s for r in tables)
         full = sum(r.full_s for r in tables)
         peak_i = (max(r.inc_peak_mb[0] for r in tables), max(r.inc_peak_mb[1] for r in tables))
         peak_f = (max(r.full_peak_mb[0] for r in tables), max(r.full_peak_mb[1] for r in tables))
         lines.append(
-            f"{size:>11,} {fraction:>7.1%} {total:<{width}} {inc:>8.3f} {full:>8.3f} "
-            f"{full / inc:>8.0f}x {sum(r.no_data_ms for r in tables):>10.2f} "
+            f"{timing(total, inc, full)} {sum(r.no_data_ms for r in tables):>10.2f} "
             f"{_mb(peak_i):>9} {_mb(peak_f):>9}"
         )
-        for r in members:
-            if r.extra.get("upkeep"):
-                inc, full = inc + r.incremental_s, full + r.full_s
-                both = f"{total} + checkpoint"
-                lines.append(
-                    f"{size:>11,} {fraction:>7.1%} {both:<{width}} {inc:>8.3f} {full:>8.3f} "
-                    f"{full / inc:>8.0f}x"
-                )
+        for r in upkeep:
+            inc, full = inc + r.incremental_s, full + r.full_s
+            lines.append(timing(f"{total} + checkpoint", inc, full))
         lines.append("")
     lines.append("MB = peak growth during the refresh: DuckDB-accounted / process RSS.")
     lines.append(

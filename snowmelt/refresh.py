@@ -278,7 +278,7 @@ class Refresher:
         return [
             (
                 source.oid,
-                self._source_version(source) if source.kind == "DYNAMIC TABLE" else version,
+                self._read_upto(source, version),
                 source.generation,
             )
             for source, _, _ in inputs
@@ -292,7 +292,7 @@ class Refresher:
         (rows that joins, windows and recomputed groups look up by key are not counted)."""
         store, total = self.rt.store, 0
         for source, consumed, _ in inputs:
-            upto = self._source_version(source) if source.kind == "DYNAMIC TABLE" else version
+            upto = self._read_upto(source, version)
             if action != "INCREMENTAL":
                 total += store.count(store.snapshot(source.oid, [], upto, with_row_id=True))
             elif consumed is not None and upto > consumed:
@@ -304,6 +304,11 @@ class Refresher:
         if source.kind == "DYNAMIC TABLE":
             return self.rt.catalog.dynamic_table(source.oid).commit_version or 0
         return source.last_change_version
+
+    def _read_upto(self, source: CatalogObject, version: int) -> int:
+        """The version a refresh to ``version`` reads ``source`` up to: a dynamic table's
+        latest commit, a base table's snapshot at ``version``."""
+        return self._source_version(source) if source.kind == "DYNAMIC TABLE" else version
 
     def query_at(self, dt: DynamicTable, version: int, *, state: bool = True) -> exp.Expression:
         """The table's query over its sources as of ``version``, for the engine.
@@ -361,9 +366,7 @@ class Refresher:
         sources: dict[ObjectName, ivm.Source] = {}
         for source, consumed, _ in inputs:
             old_version = consumed or 0
-            new_version = (
-                self._source_version(source) if source.kind == "DYNAMIC TABLE" else version
-            )
+            new_version = self._read_upto(source, version)
             cols = source.column_names
 
             def old(s: CatalogObject = source, v: int = old_version) -> exp.Expression:

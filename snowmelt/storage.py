@@ -355,19 +355,11 @@ class Store:
                 .from_(before.copy().as_("b"))
                 .where(exp.Not(this=exp.Exists(this=still)))
             )
-            count = self._count_of(exp.Insert(this=_log_columns(oid, columns), expression=logged))
+            count = self._count_of(exp.Insert(this=log_columns(oid, columns), expression=logged))
             commit.touch(oid, count, "rewritten")
 
     def delete_all(self, commit: Commit, oid: int, columns: Sequence[str]) -> int:
-        names = [col(c) for c in columns] + [col(ROW_ID), col(INSERT_VERSION)]
-        count = self._count_of(
-            exp.Insert(
-                this=_log_columns(oid, columns),
-                expression=exp.select(*names, exp.Literal.number(commit.version)).from_(
-                    data_table(oid)
-                ),
-            )
-        )
+        count = self._count_of(_log_live(oid, columns, commit.version))
         self.engine.execute(exp.Delete(this=data_table(oid)))
         commit.touch(oid, count)
         return count
@@ -467,15 +459,7 @@ class Store:
                     this=col(ROW_ID),
                     query=exp.Subquery(this=exp.select(col(ROW_ID)).from_(quoted(doomed))),
                 )
-                names = [col(c) for c in columns] + [col(ROW_ID), col(INSERT_VERSION)]
-                self.engine.execute(
-                    exp.Insert(
-                        this=_log_columns(oid, columns),
-                        expression=exp.select(*names, exp.Literal.number(commit.version))
-                        .from_(data_table(oid))
-                        .where(in_doomed),
-                    )
-                )
+                self.engine.execute(_log_live(oid, columns, commit.version, in_doomed))
                 self.engine.execute(
                     exp.Delete(this=data_table(oid), where=exp.Where(this=in_doomed.copy()))
                 )
@@ -533,12 +517,24 @@ class Store:
         )
 
 
-def _log_columns(oid: int, columns: Sequence[str]) -> exp.Schema:
-    """The delete log of ``oid`` with its columns named: a column added later (ALTER TABLE
-    ADD COLUMN) sits after the hidden ones, so a positional insert would shift the versions
-    into the wrong columns and lose the deletion from every change."""
+def log_columns(oid: int, columns: Sequence[str]) -> exp.Schema:
+    """The delete log of ``oid`` with its columns named, for every insert into it: a column
+    added later (ALTER TABLE ADD COLUMN) sits after the hidden ones, so a positional insert
+    would shift the versions into the wrong columns and lose the deletion from every
+    change."""
     hidden = (ROW_ID, INSERT_VERSION, DELETE_VERSION)
     return exp.Schema(this=delete_log(oid), expressions=[quoted(c) for c in [*columns, *hidden]])
+
+
+def _log_live(
+    oid: int, columns: Sequence[str], version: int, where: exp.Expression | None = None
+) -> exp.Insert:
+    """Log the live rows of ``oid`` (those ``where`` holds for) as deleted at ``version``."""
+    names = [col(c) for c in columns] + [col(ROW_ID), col(INSERT_VERSION)]
+    rows = exp.select(*names, exp.Literal.number(version)).from_(data_table(oid))
+    return exp.Insert(
+        this=log_columns(oid, columns), expression=rows.where(where) if where is not None else rows
+    )
 
 
 def _column_def(column: Column) -> exp.ColumnDef:

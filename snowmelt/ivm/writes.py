@@ -28,15 +28,13 @@ from snowmelt.ivm.canonical import SRC, WEIGHT, column, null_safe_equal, subquer
 from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement, built, guard
 from snowmelt.names import (
     DATA_SCHEMA,
-    DELETE_VERSION,
     INSERT_VERSION,
     ROW_ID,
     ROWID_SEQUENCE,
     data_table,
-    delete_log,
     quoted,
 )
-from snowmelt.storage import Commit
+from snowmelt.storage import Commit, log_columns
 
 VERSION = exp.Placeholder(this="v")  # the commit version
 
@@ -62,17 +60,10 @@ def delete_images(
     else the refresh fails."""
 
     def log() -> exp.Expr:
-        names = [quoted(c) for c in columns] + [
-            quoted(ROW_ID),
-            quoted(INSERT_VERSION),
-            quoted(DELETE_VERSION),
-        ]
         logged = exp.select(
             *[column(c) for c in columns], column(ROW_ID), column(INSERT_VERSION), VERSION.copy()
         ).from_(built(images))
-        return exp.Insert(
-            this=exp.Schema(this=delete_log(oid), expressions=names), expression=logged
-        )
+        return exp.Insert(this=log_columns(oid, columns), expression=logged)
 
     def delete() -> exp.Expr:
         live = exp.select(column(ROW_ID)).from_(built(images))
