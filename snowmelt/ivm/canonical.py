@@ -172,8 +172,12 @@ def placeholder(kind: str, leaf: int) -> exp.Table:
     return exp.Table(this=quoted(f"{PLACEHOLDER}{kind}_{leaf}"))
 
 
-def bind_placeholders(expression: exp.Expr, reader: Callable[[str, int], exp.Expr]) -> exp.Expr:
-    """Replace placeholder tables by ``reader(kind, leaf)`` subqueries (in place)."""
+def bind_placeholders(
+    expression: exp.Expr, reader: Callable[[str, int, frozenset[str] | None], exp.Expr]
+) -> exp.Expr:
+    """Replace placeholder tables by ``reader(kind, leaf, names)`` subqueries (in place);
+    ``names`` (upper case) are the columns the reading SELECT may take from it
+    (``read_names``), so a reader can leave out the source's other columns."""
     for table in list(expression.find_all(exp.Table)):
         name = table.name
         if not name.startswith(PLACEHOLDER):
@@ -182,11 +186,35 @@ def bind_placeholders(expression: exp.Expr, reader: Callable[[str, int], exp.Exp
         alias = table.args.get("alias")
         table.replace(
             exp.Subquery(
-                this=reader(kind, int(leaf)),
+                this=reader(kind, int(leaf), read_names(table)),
                 alias=alias.copy() if alias else exp.TableAlias(this=quoted(name)),
             )
         )
     return expression
+
+
+def read_names(table: exp.Table) -> frozenset[str] | None:
+    """The upper-cased names of every column the SELECT whose FROM or JOIN holds ``table``
+    may read from it: each column anywhere in that SELECT qualified by the table's alias or
+    not qualified at all — a superset, which is all a reader needs to drop the rest. None
+    (read every column) under a ``*`` or when no SELECT reads the table directly, or a join of that SELECT names columns by USING or NATURAL."""
+    holder = table.parent
+    select = holder.parent if isinstance(holder, exp.From | exp.Join) else None
+    if (
+        not isinstance(select, exp.Select)
+        or any(isinstance(e, exp.Star) for e in select.expressions)
+        or any(j.args.get("using") or j.args.get("method") for j in select.args.get("joins") or [])
+    ):
+        return None  # (USING and NATURAL name columns without Column nodes)
+    alias = table.alias_or_name
+    names: set[str] = set()
+    for c in select.find_all(exp.Column):
+        if c.table not in ("", alias):
+            continue
+        if isinstance(c.this, exp.Star):
+            return None
+        names.add(c.name.upper())
+    return frozenset(names)
 
 
 # -- time --------------------------------------------------------------------------------------

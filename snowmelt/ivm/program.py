@@ -87,22 +87,26 @@ class Compiled:
 
         return build, (None if dynamic else f"template:{name}")
 
-    def reader(self, ctx: Any, run: Runner) -> Callable[[str, int], exp.Expr]:
-        def read(kind: str, leaf: int) -> exp.Expr:
+    def reader(
+        self, ctx: Any, run: Runner
+    ) -> Callable[[str, int, frozenset[str] | None], exp.Expr]:
+        def read(kind: str, leaf: int, names: frozenset[str] | None) -> exp.Expr:
             if kind == "change":
-                return self.change_reader(ctx, leaf)
+                return self.change_reader(ctx, leaf, names)
             if kind in ("old", "new"):
-                return self.state_reader(ctx, leaf, kind)
+                return self.state_reader(ctx, leaf, kind, names)
             raise ValueError(f"unknown placeholder kind {kind!r}")
 
         return read
 
-    def change_reader(self, ctx: Any, leaf: int) -> exp.Expr:
+    def change_reader(self, ctx: Any, leaf: int, names: frozenset[str] | None = None) -> exp.Expr:
         """Leaf ``leaf``'s source change (``Store.change``) over the parameterized version
-        range ($a<i>, $b<i>], i the source's first reference."""
+        range ($a<i>, $b<i>], i the source's first reference; only the columns in ``names``
+        (upper case; None: all), since binding and planning every column of a wide source
+        in each of a statement's readers is much of a small refresh's time."""
         first = self.leaves.index(self.leaves[leaf])
         source = ctx.sources[self.leaves[leaf]]
-        reader = ctx.store.change(source.oid, source.columns, _AFTER, _UPTO)
+        reader = ctx.store.change(source.oid, _narrowed(source.columns, names), _AFTER, _UPTO)
         bounds = {str(_AFTER): _bound("a", first), str(_UPTO): _bound("b", first)}
 
         def swap(node: exp.Expr) -> exp.Expr:
@@ -112,12 +116,16 @@ class Compiled:
 
         return reader.transform(swap, copy=False)
 
-    def state_reader(self, ctx: Any, leaf: int, kind: str) -> exp.Expr:
+    def state_reader(
+        self, ctx: Any, leaf: int, kind: str, names: frozenset[str] | None = None
+    ) -> exp.Expr:
         """Leaf ``leaf``'s source as of the version it was last consumed at (``old``, $o<i>)
-        or of this refresh (``new``, $n<i>), with row ids."""
+        or of this refresh (``new``, $n<i>), with row ids; only the columns in ``names``."""
         first = self.leaves.index(self.leaves[leaf])
         source = ctx.sources[self.leaves[leaf]]
-        reader = ctx.store.snapshot(source.oid, source.columns, _AT, with_row_id=True)
+        reader = ctx.store.snapshot(
+            source.oid, _narrowed(source.columns, names), _AT, with_row_id=True
+        )
         bound = _bound("o" if kind == "old" else "n", first)
 
         def swap(node: exp.Expr) -> exp.Expr:
@@ -141,6 +149,10 @@ class Compiled:
                 params[f"a{leaf}"] = params[f"o{leaf}"] = source.old_version
                 params[f"b{leaf}"] = params[f"n{leaf}"] = source.new_version
         return params
+
+
+def _narrowed(columns: list[str], names: frozenset[str] | None) -> list[str]:
+    return list(columns) if names is None else [c for c in columns if c.upper() in names]
 
 
 def cached(ctx: Any, build: Callable[[dict[str, Any]], Compiled]) -> Compiled:
