@@ -90,16 +90,17 @@ class IncrementalContext:
     now: datetime | None = None  # CURRENT_TIMESTAMP of this refresh
     then: datetime | None = None  # CURRENT_TIMESTAMP of the previous refresh
 
-    def appends_only(self, node: exp.Expression) -> bool:
+    def appends_only(self, node: exp.Expression, leaves: frozenset[int] | None = None) -> bool:
         """Whether this refresh's change of ``node`` only adds rows (every weight +1): every
-        changed source was only appended to and ``node`` is monotone (``canonical``) and
-        does not read the clock. A rule may then skip what only deletions need."""
+        changed source was only appended to and ``node`` is monotone (``canonical``) — given
+        the source references that changed (``leaves``), monotone in those — and does not
+        read the clock. A rule may then skip what only deletions need."""
         changed = [s for s in self.sources.values() if s.changed]
         return (
             self.now is None
             and bool(changed)
             and all(s.appended for s in changed)
-            and monotone(node)
+            and monotone(node, leaves)
         )
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from snowmelt.ivm.canonical import (
+    LEAF,
     ROW_ID,
     SRC,
     WEIGHT,
@@ -45,7 +46,6 @@ from snowmelt.ivm.canonical import (
     time_nodes,
 )
 
-LEAF = "sm_leaf"  # meta key of a numbered source reference (``linear.LEAF``)
 LATERALS = (exp.Lateral, exp.TableFromRows, exp.Unnest)
 Rewrite = Callable[[exp.Expr, object], exp.Expr]
 

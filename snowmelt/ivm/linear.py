@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from snowmelt.ivm.canonical import (
+    LEAF,
     ROW_ID,
     SRC,
     WEIGHT,
@@ -45,8 +46,6 @@ from snowmelt.ivm.canonical import (
     time_nodes,
 )
 from snowmelt.names import ObjectName
-
-LEAF = "sm_leaf"  # meta key: index of a source reference in the canonical query
 
 
 def number_leaves(query: exp.Expr) -> list[ObjectName]:

@@ -28,7 +28,7 @@ from snowmelt.ivm.canonical import SRC, WEIGHT
 from snowmelt.ivm.linear import Form, is_linear, number_leaves, rewrite
 from snowmelt.ivm.program import Compiled
 from snowmelt.ivm.runner import Runner
-from snowmelt.ivm.writes import apply_linear
+from snowmelt.ivm.writes import apply_linear, insert_appended
 from snowmelt.names import ObjectName
 
 PLACEHOLDER_TYPE = "VARCHAR"  # state typed from the engine at the first full refresh
@@ -191,6 +191,13 @@ class JoinRule:
                 compiled.canonical, Form("delta", (WEIGHT,), len(compiled.leaves), changed)
             )
         build, key = compiled.statement(ctx, run, name, template)
+        if key is not None and ctx.appends_only(compiled.canonical, changed):
+            # (a fact table appended to beside unchanged dimensions, through inner or LEFT
+            # joins): nothing to consolidate or delete, the change is inserted as it comes
+            inserted = insert_appended(
+                run, ctx.commit, ctx.target_oid, ctx.columns, build, f"join:appended:{key}"
+            )
+            return inserted, 0
         return bag.apply_change(
             run,
             ctx.commit,

@@ -125,6 +125,22 @@ def insert_images(
     return inserted
 
 
+def insert_appended(
+    run: Runner, commit: Commit, oid: int, columns: Sequence[str], delta: Statement, key: str
+) -> int:
+    """Insert a change known to only add rows (``columns`` + ``_sm_weight`` by position)
+    straight from its query, one statement, which fails on any weight other than +1."""
+    weight_one = exp.EQ(this=column(WEIGHT), expression=exp.Literal.number(1))
+    violated = exp.Not(this=exp.func("coalesce", weight_one, exp.false()))
+    message = "a change over appended rows removes rows"
+
+    def rows() -> exp.Expr:
+        named = subquery(built(delta), "_sm_delta", list(columns) + [WEIGHT])
+        return exp.select("*").from_(named).where(guard(violated, message))
+
+    return insert_images(run, commit, oid, columns, rows, key)
+
+
 def apply_linear(
     run: Runner,
     commit: Commit,
@@ -155,18 +171,7 @@ def apply_linear(
         return exp.select("*").from_(subquery(body, "_sm_delta", every + [WEIGHT]))
 
     if appends and delta_key is not None:
-        weight_one = exp.EQ(this=column(WEIGHT), expression=exp.Literal.number(1))
-        violated = exp.Not(this=exp.func("coalesce", weight_one, exp.false()))
-        message = "the change of a linear query over appended rows removes rows"
-        inserted = insert_images(
-            run,
-            commit,
-            oid,
-            every,
-            lambda: compute().where(guard(violated, message)),
-            f"linear:appended:{delta_key}",
-        )
-        return inserted, 0
+        return insert_appended(run, commit, oid, every, delta, f"linear:appended:{delta_key}"), 0
     raw, rows = run.temp_count("compute the change of the query", "delta", compute, delta_key)
     if not rows:
         return 0, 0

@@ -7,6 +7,7 @@ as of its data version, upstream dynamic tables expanded into their SQL.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,27 @@ def session(clock: ManualClock) -> Iterator[Session]:
     s.sql(SETUP)
     yield s
     s.close()
+
+
+@contextlib.contextmanager
+def sent_statements(s: Session) -> Iterator[list[str]]:
+    """The SQL of every statement the session's engine runs inside the block, in order."""
+    engine = s.rt.engine
+    sent: list[str] = []
+    execute, rows = engine.execute, engine.rows
+
+    def spy(call: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(sql: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(sql))
+            return call(sql, *args, **kwargs)
+
+        return wrapped
+
+    engine.execute, engine.rows = spy(execute), spy(rows)  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        engine.execute, engine.rows = execute, rows  # type: ignore[method-assign]
 
 
 def history(s: Session, name: str) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ from snowmelt.clock import ManualClock
 from snowmelt.ivm.canonical import bind_placeholders, read_names
 from snowmelt.session import Session
 
+from .conftest import sent_statements
+
 
 def names_of(sql: str) -> frozenset[str] | None:
     tree = sqlglot.parse_one(sql, read="duckdb")
@@ -75,24 +77,10 @@ def test_a_refresh_reads_only_the_columns_it_uses_of_a_wide_source(
     session.sql(f"INSERT INTO W VALUES (1, 10, {fill}), (2, 20, {fill})")
     session.sql("ALTER DYNAMIC TABLE A REFRESH")
     clock.advance(60)
-    engine = session.rt.engine
-    statements: list[str] = []
-    execute, rows = engine.execute, engine.rows
-
-    def spy(call: Any) -> Any:
-        def wrapped(sql: Any, *args: Any, **kwargs: Any) -> Any:
-            statements.append(str(sql))
-            return call(sql, *args, **kwargs)
-
-        return wrapped
-
-    engine.execute, engine.rows = spy(execute), spy(rows)  # type: ignore[method-assign]
-    try:
-        changed = fill.replace("7", "70")
-        session.sql(f"INSERT INTO W VALUES (1, 5, {changed}); DELETE FROM W WHERE K = 2")
+    changed = fill.replace("7", "70")
+    session.sql(f"INSERT INTO W VALUES (1, 5, {changed}); DELETE FROM W WHERE K = 2")
+    with sent_statements(session) as statements:
         session.sql("ALTER DYNAMIC TABLE A REFRESH")
-    finally:
-        engine.execute, engine.rows = execute, rows  # type: ignore[method-assign]
     reads = [s for s in statements if "_sm_ivm_" in s and '"V"' in s]
     assert reads, "the refresh read no change of W"
     assert not any('"C3"' in s or '"C39"' in s for s in reads)

@@ -10,7 +10,7 @@ import pytest
 from snowmelt.errors import RefreshError
 from snowmelt.session import Session
 
-from .conftest import history
+from .conftest import history, sent_statements
 
 DT = (
     "CREATE DYNAMIC TABLE {name} TARGET_LAG = '1 minute' WAREHOUSE = WH "
@@ -79,6 +79,55 @@ def test_a_dimension_row_arriving_turns_null_extended_rows_into_matches(s: Sessi
     s.sql("DELETE FROM DIM WHERE K = 7")
     assert counts(refresh(s, "L")) == (2, 2)
     assert rows(s, "SELECT * FROM L") == [(1, None), (2, None), (3, None)]
+
+
+def _consolidated(statements: list[str]) -> bool:
+    """Whether a refresh consolidated its change per row value (the general write)."""
+    return any('_net"' in sql for sql in statements)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT F.ID, F.K, D.NAME FROM F LEFT JOIN DIM D ON F.K = D.K",
+        "SELECT F.ID, F.K, D.NAME FROM DIM D RIGHT JOIN F ON D.K = F.K AND D.NAME <> 'x'",
+        "SELECT F.ID, F.K, D.NAME FROM F JOIN DIM D ON F.K = D.K",
+    ],
+)
+def test_appends_beside_unchanged_dimensions_are_inserted_as_they_come(
+    s: Session, query: str
+) -> None:
+    s.sql("INSERT INTO DIM VALUES (1, 'one')")
+    s.sql(DT.format(name="J") + query)
+    inner = " LEFT " not in query and " RIGHT " not in query
+    for step, batch in enumerate(["(1, 1), (2, 2), (2, 2)", "(3, 1), (4, NULL)"]):
+        s.sql(f"INSERT INTO F (ID, K) VALUES {batch}")
+        with sent_statements(s) as sent:
+            inserted, deleted = counts(refresh(s, "J"))
+        assert not _consolidated(sent), f"step {step}: the append was consolidated"
+        assert deleted == 0
+        expected = s.sql(query).rows()
+        assert rows(s, "SELECT * FROM J") == sorted(expected, key=repr)
+    assert inserted == (1 if inner else 2)
+    # a dimension change (with or without a fact append) takes the general write, which
+    # retracts the padded rows the new dimension row matches
+    for statement in ["INSERT INTO DIM VALUES (2, 'two')", "INSERT INTO F (ID, K) VALUES (5, 2)"]:
+        s.sql(statement)
+    with sent_statements(s) as sent:
+        refresh(s, "J")
+    assert _consolidated(sent) != inner  # an inner join's appends on both sides only add
+    assert rows(s, "SELECT * FROM J") == sorted(s.sql(query).rows(), key=repr)
+
+
+def test_an_append_to_one_side_of_a_full_join_is_consolidated(s: Session) -> None:
+    s.sql("INSERT INTO DIM VALUES (1, 'one'), (3, 'three')")
+    query = "SELECT F.ID, D.NAME FROM F FULL JOIN DIM D ON F.K = D.K"
+    s.sql(DT.format(name="J") + query)
+    s.sql("INSERT INTO F (ID, K) VALUES (1, 3)")  # retracts the padded (NULL, 'three')
+    with sent_statements(s) as sent:
+        assert counts(refresh(s, "J")) == (1, 1)
+    assert _consolidated(sent)
+    assert rows(s, "SELECT * FROM J") == [(1, "three"), (None, "one")]
 
 
 def test_a_late_row_rewrites_only_the_rows_whose_window_value_changed(s: Session) -> None:
