@@ -17,8 +17,6 @@ such a table recomputes every group each refresh (still writing only the groups 
 
 from __future__ import annotations
 
-from functools import partial
-
 from sqlglot import exp
 
 from snowmelt.ivm import pushdown
@@ -39,7 +37,7 @@ from snowmelt.ivm.canonical import column, null_safe_equal, subquery
 from snowmelt.ivm.linear import Form, rewrite
 from snowmelt.ivm.program import Compiled
 from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement
-from snowmelt.ivm.writes import SAME, apply_flagged
+from snowmelt.ivm.writes import KEEP, SAME, apply_flagged, replace_flagged
 from snowmelt.names import INSERT_VERSION, ROW_ID, data_table
 
 TEMPS = ("i", "d", "g", "o", "m", "k", "r", "n")
@@ -130,9 +128,6 @@ def _old_select(
     return select
 
 
-KEEP = "_sm_keep"
-
-
 def _typed(
     translated: exp.Expr, names: list[str], types: dict[str, str], user: int, images: bool = False
 ) -> exp.Select:
@@ -207,9 +202,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         )
         temp("recompute every group", "r", "recompute_all")
         new = temp("new rows", "n", "recomputed_all")
-        return apply_flagged(
-            run, ctx.commit, oid, physical, partial(_images, old, physical), new, "agg"
-        )
+        return apply_flagged(run, ctx.commit, oid, physical, old, _old_names(physical), new, "agg")
 
     extremes = any(c.kind in ("MIN", "MAX") for c in g.components)
     # a change that only adds rows cannot take a MIN/MAX away: nothing to recompute unless
@@ -255,9 +248,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
             f"agg:mn:{outputs_key}",
         )
         _one_row_per_group(oid, rows, changes)
-        kept = exp.select("*").from_(both.copy()).where(column(KEEP)).subquery("_sm_n")
-        images = partial(_images, both, physical)
-        return apply_flagged(run, ctx.commit, oid, physical, images, lambda: kept.copy(), "agg:mn")
+        return replace_flagged(run, ctx.commit, oid, physical, both, _old_names(physical), "agg:mn")
 
     merged, merged_rows = run.temp_count(
         "merge the change into the stored state of those groups",
@@ -327,9 +318,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
 
     key = None if any(k is None for _, k in built) else "agg:n:" + "+".join(parts)
     new = run.temp("new rows of the changed groups", "n", union, key)
-    return apply_flagged(
-        run, ctx.commit, oid, physical, partial(_images, merged, physical), new, "agg"
-    )
+    return apply_flagged(run, ctx.commit, oid, physical, merged, _old_names(physical), new, "agg")
 
 
 def _one_row_per_group(oid: int, merged: int, changes: int) -> None:
@@ -342,17 +331,9 @@ def _one_row_per_group(oid: int, merged: int, changes: int) -> None:
         )
 
 
-def _images(table: exp.Table, physical: list[str]) -> exp.Select:
-    """The stored images ``table`` carries (``_sm_old{i}``), named as the table's columns."""
-    return (
-        exp.select(
-            *[exp.alias_(column(old_name(i)), c, quoted=True) for i, c in enumerate(physical)],
-            column(ROW_ID),
-            column(INSERT_VERSION),
-        )
-        .from_(table.copy())
-        .where(exp.Not(this=exp.Is(this=column(ROW_ID), expression=exp.Null())))
-    )
+def _old_names(physical: list[str]) -> list[str]:
+    """The columns of M (and O) that carry the stored image, in the order of ``physical``."""
+    return [old_name(i) for i in range(len(physical))]
 
 
 def _merge_stats(merged: exp.Table, todo: exp.Expr) -> exp.Select:

@@ -53,20 +53,28 @@ def delete_images(
     images: exp.Expr | Callable[[], exp.Expr],
     key: str,
     expected: int | None = None,
+    read: Sequence[str] | None = None,
+    where: exp.Expr | None = None,
 ) -> int:
     """Log and delete the rows whose images (``columns`` + row id + version) are in
-    ``images`` (a table, or a builder of an aliased subquery). Every image must still be
-    live: the rows deleted must number ``expected``, or the images logged when it is None,
-    else the refresh fails."""
+    ``images`` (a table, or a builder of an aliased subquery) — its rows where ``where``
+    holds, the images in its columns ``read`` when given (else named as ``columns``). Every
+    image must still be live: the rows deleted must number ``expected``, or the images
+    logged when it is None, else the refresh fails."""
+    names = list(read) if read is not None else list(columns)
+
+    def rows(*items: exp.Expr) -> exp.Select:
+        select = exp.select(*items).from_(built(images))
+        return select if where is None else select.where(where.copy())
 
     def log() -> exp.Expr:
-        logged = exp.select(
-            *[column(c) for c in columns], column(ROW_ID), column(INSERT_VERSION), VERSION.copy()
-        ).from_(built(images))
+        logged = rows(
+            *[column(c) for c in names], column(ROW_ID), column(INSERT_VERSION), VERSION.copy()
+        )
         return exp.Insert(this=log_columns(oid, columns), expression=logged)
 
     def delete() -> exp.Expr:
-        live = exp.select(column(ROW_ID)).from_(built(images))
+        live = rows(column(ROW_ID))
         return exp.Delete(
             this=data_table(oid),
             where=exp.Where(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=live))),
@@ -101,9 +109,11 @@ def insert_images(
     rows: Statement,
     key: str,
     row_id: str | None = None,
+    where: exp.Expr | None = None,
 ) -> int:
-    """Append ``rows`` (named ``columns``, plus the column ``row_id`` when given: the row id
-    to keep, NULL for a new one) at the commit's version."""
+    """Append ``rows`` (a table or a query, named ``columns``, plus the column ``row_id``
+    when given: the row id to keep, NULL for a new one) where ``where`` holds, at the
+    commit's version."""
 
     def insert() -> exp.Expr:
         names = [quoted(c) for c in columns] + [quoted(ROW_ID), quoted(INSERT_VERSION)]
@@ -114,8 +124,10 @@ def insert_images(
         )
         body = built(rows)
         select = exp.select(*[column(c, "_sm_rows") for c in columns], rid, VERSION.copy()).from_(
-            subquery(body, "_sm_rows")
+            body.as_("_sm_rows") if isinstance(body, exp.Table) else subquery(body, "_sm_rows")
         )
+        if where is not None:
+            select = select.where(where.copy())
         return exp.Insert(
             this=exp.Schema(this=data_table(oid), expressions=names), expression=select
         )
@@ -293,6 +305,15 @@ def apply_linear(
 
 
 SAME = "_sm_same"
+KEEP = "_sm_keep"
+
+
+def _holds(flag: str) -> exp.Expr:
+    return exp.func("coalesce", column(flag), exp.false())
+
+
+def _stored() -> exp.Expr:
+    return exp.Not(this=exp.Is(this=column(ROW_ID), expression=exp.Null()))
 
 
 def apply_flagged(
@@ -300,40 +321,45 @@ def apply_flagged(
     commit: Commit,
     oid: int,
     columns: Sequence[str],
-    old: Statement,
-    new: exp.Table | Callable[[], exp.Expr],
+    old: exp.Table,
+    read: Sequence[str],
+    new: exp.Table,
     key: str,
 ) -> tuple[int, int]:
-    """Replace the ``old`` images (a query or its builder: ``columns`` + row id + version)
-    by the ``new`` ones (a table, or a builder of an aliased subquery: ``columns``, the row
-    id to keep or NULL, and ``_sm_same`` — true when the image equals the stored one).
-    Unchanged rows are not touched; the comparison was made while building ``new``, so
-    only row ids are matched here."""
-
-    def doomed() -> exp.Expr:
-        kept = exp.select(column(ROW_ID)).from_(built(new)).where(column(SAME))
-        return (
-            exp.select("*")
-            .from_(subquery(built(old), "o"))
-            .where(exp.Not(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=kept))))
-        )
-
+    """Replace the stored images ``old`` carries (in its columns ``read``, with their row
+    id and version; rows with a NULL row id carry none) by the ``new`` ones (``columns``,
+    the row id to keep or NULL, and ``_sm_same`` — true when the image equals the stored
+    one). Unchanged rows are not touched; the comparison was made while building ``new``,
+    so only row ids are matched here. Each write is one flat statement over the two tables
+    (nested SELECT * layers cost the engine about a millisecond each to bind)."""
+    kept = exp.select(column(ROW_ID)).from_(new.copy()).where(_holds(SAME))
+    doomed = exp.and_(
+        _stored(), exp.Not(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=kept)))
+    )
     # read twice (logged, then deleted) rather than kept: one statement fewer, and the
     # count of rows deleted is checked against the count logged
-    deleted = delete_images(
-        run, commit, oid, columns, lambda: subquery(doomed(), "_sm_doomed"), key
-    )
-    inserted = insert_images(
-        run,
-        commit,
-        oid,
-        columns,
-        lambda: (
-            exp.select(*[column(c) for c in columns], column(ROW_ID))
-            .from_(built(new))
-            .where(exp.Not(this=column(SAME)))
-        ),
-        key,
-        row_id=ROW_ID,
-    )
+    deleted = delete_images(run, commit, oid, columns, old, key, read=read, where=doomed)
+    written = exp.Not(this=_holds(SAME))
+    inserted = insert_images(run, commit, oid, columns, new, key, row_id=ROW_ID, where=written)
+    return inserted, deleted
+
+
+def replace_flagged(
+    run: Runner,
+    commit: Commit,
+    oid: int,
+    columns: Sequence[str],
+    rows: exp.Table,
+    read: Sequence[str],
+    key: str,
+) -> tuple[int, int]:
+    """``apply_flagged`` where each row of ``rows`` carries both images of one stored row
+    (the stored one in its columns ``read``, the new one in ``columns``) and ``_sm_keep``
+    (the row stays): row ids are unique in ``rows``, so a row's fate is read off its own
+    flags, with no matching of row ids at all."""
+    unchanged = exp.and_(_holds(KEEP), _holds(SAME))
+    doomed = exp.and_(_stored(), exp.Not(this=exp.paren(unchanged, copy=False)))
+    deleted = delete_images(run, commit, oid, columns, rows, key, read=read, where=doomed)
+    written = exp.and_(_holds(KEEP), exp.Not(this=_holds(SAME)))
+    inserted = insert_images(run, commit, oid, columns, rows, key, row_id=ROW_ID, where=written)
     return inserted, deleted
