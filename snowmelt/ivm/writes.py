@@ -110,10 +110,12 @@ def insert_images(
     key: str,
     row_id: str | None = None,
     where: exp.Expr | None = None,
+    names: Sequence[str] | None = None,
 ) -> int:
     """Append ``rows`` (a table or a query, named ``columns``, plus the column ``row_id``
-    when given: the row id to keep, NULL for a new one) where ``where`` holds, at the
-    commit's version."""
+    when given: the row id to keep, NULL for a new one; a query's columns are named
+    ``names`` by position when given) where ``where`` holds, at the commit's version."""
+    positional = list(names) if names is not None else None
 
     def insert() -> exp.Expr:
         names = [quoted(c) for c in columns] + [quoted(ROW_ID), quoted(INSERT_VERSION)]
@@ -124,7 +126,9 @@ def insert_images(
         )
         body = built(rows)
         select = exp.select(*[column(c, "_sm_rows") for c in columns], rid, VERSION.copy()).from_(
-            body.as_("_sm_rows") if isinstance(body, exp.Table) else subquery(body, "_sm_rows")
+            body.as_("_sm_rows")
+            if isinstance(body, exp.Table)
+            else subquery(body, "_sm_rows", positional)
         )
         if where is not None:
             select = select.where(where.copy())
@@ -145,12 +149,9 @@ def insert_appended(
     weight_one = exp.EQ(this=column(WEIGHT), expression=exp.Literal.number(1))
     violated = exp.Not(this=exp.func("coalesce", weight_one, exp.false()))
     message = "a change over appended rows removes rows"
-
-    def rows() -> exp.Expr:
-        named = subquery(built(delta), "_sm_delta", list(columns) + [WEIGHT])
-        return exp.select("*").from_(named).where(guard(violated, message))
-
-    return insert_images(run, commit, oid, columns, rows, key)
+    checked = guard(violated, message)
+    names = list(columns) + [WEIGHT]
+    return insert_images(run, commit, oid, columns, delta, key, where=checked, names=names)
 
 
 def apply_linear(
