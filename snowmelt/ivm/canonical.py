@@ -198,7 +198,8 @@ def read_names(table: exp.Table) -> frozenset[str] | None:
     """The upper-cased names of every column the SELECT whose FROM or JOIN holds ``table``
     may read from it: each column anywhere in that SELECT qualified by the table's alias or
     not qualified at all — a superset, which is all a reader needs to drop the rest. None
-    (read every column) under a ``*`` or when no SELECT reads the table directly, or a join of that SELECT names columns by USING or NATURAL."""
+    (read every column) under a ``*``, when no SELECT reads the table directly, or when a
+    join of that SELECT names its columns by USING or NATURAL."""
     holder = table.parent
     select = holder.parent if isinstance(holder, exp.From | exp.Join) else None
     if (

@@ -12,7 +12,12 @@ Two shapes of write:
   ``_sm_src`` (linear rule);
 * ``apply_flagged``: old and new images of the affected groups (aggregate and recompute
   rules), each new image flagged when it equals the stored one; those are left alone, so
-  an unchanged group writes nothing.
+  an unchanged group writes nothing (``replace_flagged``: both images on one row);
+* ``insert_appended``: a change known to only add rows, inserted straight from its query.
+
+Each write is one flat SELECT over a scratch table or the change's query, its condition in
+its own WHERE: the engine's cost to bind a statement grows with its nesting of 30-column
+``SELECT *`` layers (about a millisecond each), which for a small refresh is most of it.
 
 The commit version is the statement parameter ``$v`` (``Runner.params``), so each statement
 renders once per plan.
