@@ -505,8 +505,10 @@ def keys_match(g: Grouping, left: str, right: str) -> exp.Expr:
 
 def merge_select(g: Grouping, delta: exp.Table, old: exp.Expr, physical: list[str]) -> exp.Select:
     """M = O ⊕ G, with ``_sm_recompute`` marking groups the algebra cannot finish. Each row
-    also carries the group's stored image (``_sm_old{i}`` for physical column i, its row id
-    and version; NULL for a new group), so no second probe of the table is needed."""
+    also carries the group's stored state (``_sm_old{i}`` for physical column i past the
+    user columns), row id and version (NULL for a new group): a group whose new state
+    equals the stored one has an unchanged image (user columns are functions of the keys
+    and the state), and the stored images of the others are logged by row id."""
 
     def old_(name: str) -> exp.Expr:
         return column(name, "o")
@@ -567,7 +569,7 @@ def merge_select(g: Grouping, delta: exp.Table, old: exp.Expr, physical: list[st
     )
     items.append(column("_sm_rowid", "o"))
     items.append(column("_sm_ver", "o"))
-    items += [column(old_name(i), "o") for i in range(len(physical))]
+    items += [column(old_name(i), "o") for i in range(len(g.outputs), len(physical))]
     merged = (
         exp.select(*items)
         .from_(delta.copy().as_("d"))
@@ -588,12 +590,12 @@ def old_name(i: int) -> str:
 
 def outputs_select(g: Grouping, state: exp.Expr, width: int, version: bool = False) -> exp.Select:
     """User columns then state columns of ``state`` rows, then the row id to keep and the
-    stored image (``_sm_old{i}``, ``width`` physical columns) to compare with (and, with
-    ``version``, the stored image's version)."""
+    stored state (``_sm_old{i}`` for the physical columns past the user columns, up to
+    ``width``) to compare with (and, with ``version``, the stored row's version)."""
     items = [exp.alias_(o.copy(), f"_sm_out{i}", quoted=True) for i, o in enumerate(g.outputs)]
     items += [column(n, STATE) for n in g.state_names]
     items.append(column("_sm_rowid", STATE))
-    items += [column(old_name(i), STATE) for i in range(width)]
+    items += [column(old_name(i), STATE) for i in range(len(g.outputs), width)]
     if version:
         items.append(column("_sm_ver", STATE))
     return exp.select(*items).from_(

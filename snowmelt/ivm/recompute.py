@@ -63,9 +63,9 @@ def templates(g: Grouping, leaves: int, prefix: str) -> dict[str, exp.Expr]:
         keep = keep.where(exp.GT(this=column(COUNT), expression=exp.Literal.number(0)))
     width = len(g.outputs) + len(g.state_names)  # physical columns
 
-    def stored(alias: str) -> list[exp.Expr]:  # the group's stored image, to compare with
+    def stored(alias: str) -> list[exp.Expr]:  # the group's stored state, to compare with
         found: list[exp.Expr] = [column(ROW_ID, alias)]
-        return found + [column(old_name(i), alias) for i in range(width)]
+        return found + [column(old_name(i), alias) for i in range(len(g.outputs), width)]
 
     fresh = (
         exp.select(
@@ -104,10 +104,14 @@ def _count(table: exp.Expr, where: exp.Expr | None = None) -> exp.Select:
 def _old_select(
     g: Grouping, target: exp.Table, columns: list[str], changed: exp.Table | None
 ) -> exp.Select:
-    """O: the stored rows of the groups in ``changed`` (all rows when None): the image
-    (``_sm_old{i}``, row id, version) and the state (``_sm_k{i}``, ``_sm_cnt``, ...)."""
+    """O: the stored rows of the groups in ``changed`` (all rows when None): the state as
+    stored (``_sm_old{i}``, physical column i past the user columns), row id, version, and
+    the state to merge into (``_sm_k{i}``, ``_sm_cnt``, ...)."""
+    user = len(g.outputs)
     items: list[exp.Expr] = [
-        exp.alias_(column(c, "t"), old_name(i), quoted=True) for i, c in enumerate(columns)
+        exp.alias_(column(c, "t"), old_name(i), quoted=True)
+        for i, c in enumerate(columns)
+        if i >= user
     ]
     items += [column(ROW_ID, "t"), column(INSERT_VERSION, "t")]
     stored = [
@@ -132,8 +136,8 @@ def _typed(
     translated: exp.Expr, names: list[str], types: dict[str, str], user: int, images: bool = False
 ) -> exp.Select:
     """New images: each output cast to its physical column type, the row id to keep and
-    ``_sm_same`` — whether the image equals the stored one (then nothing is written). With
-    ``images``, also the stored image (``_sm_old{i}``, its version) and ``_sm_keep``: the
+    ``_sm_same`` — whether the state equals the stored one, and so the image (then nothing
+    is written). With ``images``, also the stored row's version and ``_sm_keep``: the
     group is not empty."""
     inner = [f"_sm_out{i}" for i in range(user)]
     aliases = inner + names[len(inner) :]
@@ -147,17 +151,18 @@ def _typed(
             for a, n in zip(aliases, names, strict=True)
         ],
         column(ROW_ID, "x"),
-        *[column(old_name(i), "x") for i in range(len(names))],
+        *[column(old_name(i), "x") for i in range(user, len(names))],
     ).from_(subquery(translated, "x"))
     same = exp.and_(
         exp.Not(this=exp.Is(this=column(ROW_ID, "y"), expression=exp.Null())),
-        null_safe_equal((column(n, "y"), column(old_name(i), "y")) for i, n in enumerate(names)),
+        null_safe_equal(
+            (column(names[i], "y"), column(old_name(i), "y")) for i in range(user, len(names))
+        ),
     )
     items: list[exp.Expr] = [*[column(n, "y") for n in names], column(ROW_ID, "y")]
     items.append(exp.alias_(same, SAME, quoted=True))
     if images:
         cast.select(column(INSERT_VERSION, "x"), copy=False)
-        items += [column(old_name(i), "y") for i in range(len(names))]
         items.append(column(INSERT_VERSION, "y"))
         keep = exp.GT(this=column(COUNT, "y"), expression=exp.Literal.number(0))
         items.append(exp.alias_(keep, KEEP, quoted=True))
@@ -202,7 +207,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
         )
         temp("recompute every group", "r", "recompute_all")
         new = temp("new rows", "n", "recomputed_all")
-        return apply_flagged(run, ctx.commit, oid, physical, old, _old_names(physical), new, "agg")
+        return apply_flagged(run, ctx.commit, oid, physical, old, new, "agg")
 
     extremes = any(c.kind in ("MIN", "MAX") for c in g.components)
     # a change that only adds rows cannot take a MIN/MAX away: nothing to recompute unless
@@ -248,7 +253,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
             f"agg:mn:{outputs_key}",
         )
         _one_row_per_group(oid, rows, changes)
-        return replace_flagged(run, ctx.commit, oid, physical, both, _old_names(physical), "agg:mn")
+        return replace_flagged(run, ctx.commit, oid, physical, both, "agg:mn")
 
     merged, merged_rows = run.temp_count(
         "merge the change into the stored state of those groups",
@@ -318,7 +323,7 @@ def refresh(ctx, compiled: Compiled, run: Runner) -> tuple[int, int]:  # type: i
 
     key = None if any(k is None for _, k in built) else "agg:n:" + "+".join(parts)
     new = run.temp("new rows of the changed groups", "n", union, key)
-    return apply_flagged(run, ctx.commit, oid, physical, merged, _old_names(physical), new, "agg")
+    return apply_flagged(run, ctx.commit, oid, physical, merged, new, "agg")
 
 
 def _one_row_per_group(oid: int, merged: int, changes: int) -> None:
@@ -329,11 +334,6 @@ def _one_row_per_group(oid: int, merged: int, changes: int) -> None:
         raise IncrementalInvariantError(
             f"table id {oid} holds two rows for one group; the refresh is abandoned (snowmelt bug)"
         )
-
-
-def _old_names(physical: list[str]) -> list[str]:
-    """The columns of M (and O) that carry the stored image, in the order of ``physical``."""
-    return [old_name(i) for i in range(len(physical))]
 
 
 def _merge_stats(merged: exp.Table, todo: exp.Expr) -> exp.Select:

@@ -58,35 +58,67 @@ def delete_images(
     images: exp.Expr | Callable[[], exp.Expr],
     key: str,
     expected: int | None = None,
-    read: Sequence[str] | None = None,
-    where: exp.Expr | None = None,
 ) -> int:
     """Log and delete the rows whose images (``columns`` + row id + version) are in
-    ``images`` (a table, or a builder of an aliased subquery) — its rows where ``where``
-    holds, the images in its columns ``read`` when given (else named as ``columns``). Every
-    image must still be live: the rows deleted must number ``expected``, or the images
-    logged when it is None, else the refresh fails."""
-    names = list(read) if read is not None else list(columns)
-
-    def rows(*items: exp.Expr) -> exp.Select:
-        select = exp.select(*items).from_(built(images))
-        return select if where is None else select.where(where.copy())
+    ``images`` (a table, or a builder of an aliased subquery). Every image must still be
+    live: the rows deleted must number ``expected``, or the images logged when it is None,
+    else the refresh fails."""
 
     def log() -> exp.Expr:
-        logged = rows(
-            *[column(c) for c in names], column(ROW_ID), column(INSERT_VERSION), VERSION.copy()
-        )
+        logged = exp.select(
+            *[column(c) for c in columns], column(ROW_ID), column(INSERT_VERSION), VERSION.copy()
+        ).from_(built(images))
         return exp.Insert(this=log_columns(oid, columns), expression=logged)
 
     def delete() -> exp.Expr:
-        live = rows(column(ROW_ID))
-        return exp.Delete(
-            this=data_table(oid),
-            where=exp.Where(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=live))),
-        )
+        live = exp.select(column(ROW_ID)).from_(built(images))
+        return _delete_ids(oid, live)
 
     if run.execute_statements and expected == 0:
         return 0
+    return _log_and_delete(run, commit, oid, log, delete, key, expected)
+
+
+def delete_rows(
+    run: Runner, commit: Commit, oid: int, columns: Sequence[str], ids: exp.Select, key: str
+) -> int:
+    """Log (their images as stored) and delete the rows of table ``oid`` whose row ids
+    ``ids`` lists — rows this refresh found live in the table, in its own transaction."""
+
+    def log() -> exp.Expr:
+        stored = (
+            exp.select(
+                *[column(c) for c in columns],
+                column(ROW_ID),
+                column(INSERT_VERSION),
+                VERSION.copy(),
+            )
+            .from_(data_table(oid))
+            .where(exp.In(this=column(ROW_ID), query=exp.Subquery(this=ids.copy())))
+        )
+        return exp.Insert(this=log_columns(oid, columns), expression=stored)
+
+    return _log_and_delete(run, commit, oid, log, lambda: _delete_ids(oid, ids.copy()), key, None)
+
+
+def _delete_ids(oid: int, ids: exp.Select) -> exp.Delete:
+    return exp.Delete(
+        this=data_table(oid),
+        where=exp.Where(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=ids))),
+    )
+
+
+def _log_and_delete(
+    run: Runner,
+    commit: Commit,
+    oid: int,
+    log: Callable[[], exp.Expr],
+    delete: Callable[[], exp.Expr],
+    key: str,
+    expected: int | None,
+) -> int:
+    """Run the log then the delete; the rows deleted must number ``expected``, or the
+    images logged when it is None, else the refresh fails."""
     logged = run.execute("log the old images", log, f"{key}:log")
     deleted = run.execute("delete the old images", delete, f"{key}:delete")
     if run.execute_statements:
@@ -328,23 +360,20 @@ def apply_flagged(
     oid: int,
     columns: Sequence[str],
     old: exp.Table,
-    read: Sequence[str],
     new: exp.Table,
     key: str,
 ) -> tuple[int, int]:
-    """Replace the stored images ``old`` carries (in its columns ``read``, with their row
-    id and version; rows with a NULL row id carry none) by the ``new`` ones (``columns``,
-    the row id to keep or NULL, and ``_sm_same`` — true when the image equals the stored
-    one). Unchanged rows are not touched; the comparison was made while building ``new``,
-    so only row ids are matched here. Each write is one flat statement over the two tables
-    (nested SELECT * layers cost the engine about a millisecond each to bind)."""
+    """Replace the stored rows ``old`` lists (by row id; rows with a NULL row id list none)
+    by the ``new`` images (``columns``, the row id to keep or NULL, and ``_sm_same`` — true
+    when the row is unchanged). Unchanged rows are not touched; the comparison was made
+    while building ``new``, so only row ids are matched here, and the images logged are
+    read from the table by row id."""
     kept = exp.select(column(ROW_ID)).from_(new.copy()).where(_holds(SAME))
     doomed = exp.and_(
         _stored(), exp.Not(this=exp.In(this=column(ROW_ID), query=exp.Subquery(this=kept)))
     )
-    # read twice (logged, then deleted) rather than kept: one statement fewer, and the
-    # count of rows deleted is checked against the count logged
-    deleted = delete_images(run, commit, oid, columns, old, key, read=read, where=doomed)
+    ids = exp.select(column(ROW_ID)).from_(old.copy()).where(doomed)
+    deleted = delete_rows(run, commit, oid, columns, ids, key)
     written = exp.Not(this=_holds(SAME))
     inserted = insert_images(run, commit, oid, columns, new, key, row_id=ROW_ID, where=written)
     return inserted, deleted
@@ -356,16 +385,16 @@ def replace_flagged(
     oid: int,
     columns: Sequence[str],
     rows: exp.Table,
-    read: Sequence[str],
     key: str,
 ) -> tuple[int, int]:
-    """``apply_flagged`` where each row of ``rows`` carries both images of one stored row
-    (the stored one in its columns ``read``, the new one in ``columns``) and ``_sm_keep``
-    (the row stays): row ids are unique in ``rows``, so a row's fate is read off its own
-    flags, with no matching of row ids at all."""
+    """``apply_flagged`` where each row of ``rows`` stands for one stored row (its row id,
+    NULL for none) and its new image (``columns``), with ``_sm_keep`` (the row stays): row
+    ids are unique in ``rows``, so a row's fate is read off its own flags, with no matching
+    of row ids at all."""
     unchanged = exp.and_(_holds(KEEP), _holds(SAME))
     doomed = exp.and_(_stored(), exp.Not(this=exp.paren(unchanged, copy=False)))
-    deleted = delete_images(run, commit, oid, columns, rows, key, read=read, where=doomed)
+    ids = exp.select(column(ROW_ID)).from_(rows.copy()).where(doomed)
+    deleted = delete_rows(run, commit, oid, columns, ids, key)
     written = exp.and_(_holds(KEEP), exp.Not(this=_holds(SAME)))
     inserted = insert_images(run, commit, oid, columns, rows, key, row_id=ROW_ID, where=written)
     return inserted, deleted
