@@ -141,18 +141,26 @@ def _typed(
     group is not empty."""
     inner = [f"_sm_out{i}" for i in range(user)]
     aliases = inner + names[len(inner) :]
-    cast = exp.select(
-        *[
-            exp.alias_(
-                exp.cast(column(a, "x"), exp.DataType.build(types[n], dialect="duckdb")),
-                n,
-                quoted=True,
-            )
-            for a, n in zip(aliases, names, strict=True)
-        ],
-        column(ROW_ID, "x"),
-        *[column(old_name(i), "x") for i in range(user, len(names))],
-    ).from_(subquery(translated, "x"))
+
+    def typed(value: exp.Expr, name: str) -> exp.Expr:
+        return exp.alias_(
+            exp.cast(value, exp.DataType.build(types[name], dialect="duckdb")), name, quoted=True
+        )
+
+    projections = translated.expressions if isinstance(translated, exp.Select) else []
+    if [p.alias_or_name for p in projections[: len(aliases)]] == aliases:
+        # the casts go on the outputs themselves: one 30-column layer less to bind
+        cast = translated
+        for projection, name in zip(projections[: len(aliases)], names, strict=True):
+            projection.replace(typed(projection.unalias().copy(), name))
+    else:
+        cast = exp.select(
+            *[typed(column(a, "x"), n) for a, n in zip(aliases, names, strict=True)],
+            column(ROW_ID, "x"),
+            *[column(old_name(i), "x") for i in range(user, len(names))],
+        ).from_(subquery(translated, "x"))
+        if images:
+            cast.select(column(INSERT_VERSION, "x"), copy=False)
     same = exp.and_(
         exp.Not(this=exp.Is(this=column(ROW_ID, "y"), expression=exp.Null())),
         null_safe_equal(
@@ -162,7 +170,6 @@ def _typed(
     items: list[exp.Expr] = [*[column(n, "y") for n in names], column(ROW_ID, "y")]
     items.append(exp.alias_(same, SAME, quoted=True))
     if images:
-        cast.select(column(INSERT_VERSION, "x"), copy=False)
         items.append(column(INSERT_VERSION, "y"))
         keep = exp.GT(this=column(COUNT, "y"), expression=exp.Literal.number(0))
         items.append(exp.alias_(keep, KEEP, quoted=True))
