@@ -359,7 +359,7 @@ class Store:
             commit.touch(oid, count, "rewritten")
 
     def delete_all(self, commit: Commit, oid: int, columns: Sequence[str]) -> int:
-        count = self._count_of(_log_live(oid, columns, commit.version))
+        count = self._count_of(log_live(oid, columns, commit.version))
         self.engine.execute(exp.Delete(this=data_table(oid)))
         commit.touch(oid, count)
         return count
@@ -459,7 +459,7 @@ class Store:
                     this=col(ROW_ID),
                     query=exp.Subquery(this=exp.select(col(ROW_ID)).from_(quoted(doomed))),
                 )
-                self.engine.execute(_log_live(oid, columns, commit.version, in_doomed))
+                self.engine.execute(log_live(oid, columns, commit.version, in_doomed))
                 self.engine.execute(
                     exp.Delete(this=data_table(oid), where=exp.Where(this=in_doomed.copy()))
                 )
@@ -526,12 +526,17 @@ def log_columns(oid: int, columns: Sequence[str]) -> exp.Schema:
     return exp.Schema(this=delete_log(oid), expressions=[quoted(c) for c in [*columns, *hidden]])
 
 
-def _log_live(
-    oid: int, columns: Sequence[str], version: int, where: exp.Expression | None = None
+def log_live(
+    oid: int,
+    columns: Sequence[str],
+    version: int | exp.Expression,
+    where: exp.Expression | None = None,
 ) -> exp.Insert:
-    """Log the live rows of ``oid`` (those ``where`` holds for) as deleted at ``version``."""
+    """Log the live rows of ``oid`` (those ``where`` holds for) as deleted at ``version``
+    (a number, or an expression such as a statement parameter)."""
     names = [col(c) for c in columns] + [col(ROW_ID), col(INSERT_VERSION)]
-    rows = exp.select(*names, exp.Literal.number(version)).from_(data_table(oid))
+    at = exp.Literal.number(version) if isinstance(version, int) else version.copy()
+    rows = exp.select(*names, at).from_(data_table(oid))
     return exp.Insert(
         this=log_columns(oid, columns), expression=rows.where(where) if where is not None else rows
     )

@@ -39,7 +39,7 @@ from snowmelt.names import (
     data_table,
     quoted,
 )
-from snowmelt.storage import Commit, log_columns
+from snowmelt.storage import Commit, log_columns, log_live
 
 VERSION = exp.Placeholder(this="v")  # the commit version
 
@@ -86,17 +86,8 @@ def delete_rows(
     ``ids`` lists — rows this refresh found live in the table, in its own transaction."""
 
     def log() -> exp.Expr:
-        stored = (
-            exp.select(
-                *[column(c) for c in columns],
-                column(ROW_ID),
-                column(INSERT_VERSION),
-                VERSION.copy(),
-            )
-            .from_(data_table(oid))
-            .where(exp.In(this=column(ROW_ID), query=exp.Subquery(this=ids.copy())))
-        )
-        return exp.Insert(this=log_columns(oid, columns), expression=stored)
+        listed = exp.In(this=column(ROW_ID), query=exp.Subquery(this=ids.copy()))
+        return log_live(oid, columns, VERSION, listed)
 
     return _log_and_delete(run, commit, oid, log, lambda: _delete_ids(oid, ids.copy()), key, None)
 
