@@ -19,11 +19,15 @@ semi join, not ``EXISTS``: the engine turns a correlated EXISTS into a far slowe
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlglot import exp
 
+from snowmelt.ivm import window_tail
 from snowmelt.ivm.canonical import PLACEHOLDER, ROW_ID, column, null_safe_equal
 from snowmelt.ivm.join import LEAF
 from snowmelt.ivm.normalize import blocking
+from snowmelt.ivm.window_tail import Tail
 
 KEYS = "_sm_keys"
 IDS = "_sm_ids"
@@ -89,11 +93,19 @@ def _home(select: exp.Select, exprs: list[exp.Expr]) -> int | None:
     return index if sides[index - 1] == "" and not isinstance(items[index], exp.Lateral) else None
 
 
-def push(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table) -> None:
+def push(
+    select: exp.Select, exprs: list[exp.Expr], keys: exp.Table, tail: Tail | None = None
+) -> None:
     """Restrict ``select``'s input to rows whose ``exprs`` (over that input) are in
-    ``keys`` (``_sm_k0``, ...), as deep as the filter can go (in place)."""
+    ``keys`` (``_sm_k0``, ...), as deep as the filter can go (in place). With ``tail`` (a
+    window's order over that input, looking back at most ``tail.lookback`` rows; ``keys``
+    then has the first changed order value per key), only each partition's tail and the
+    rows of context before it, when the rows reach ``select`` one for one from the source
+    (``window_tail``)."""
     if select.args.get("from_") is None:
         raise ValueError("a key filter needs a FROM clause")
+    if tail is not None and (select.args.get("where") is not None or select.args.get("joins")):
+        tail = None  # a filter or a join on the way: the rows before the tail are not k rows
     index = _home(select, exprs)
     if index is not None:
         items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
@@ -101,24 +113,38 @@ def push(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table) -> None:
         if isinstance(item, exp.Subquery) and _linear(item.this):
             branches = _branches(item.this)
             names = [p.alias_or_name for p in branches[0].expressions]
+            carried = exprs + ([tail.order] if tail is not None else [])
             mapped_all = []
             for branch in branches:
                 outputs = dict(zip(names, [p.unalias() for p in branch.expressions], strict=True))
-                mapped = [_substitute(e, item.alias_or_name, outputs) for e in exprs]
-                if any(m is None for m in mapped):
+                mapped = [_substitute(e, item.alias_or_name, outputs) for e in carried]
+                if any(m is None for m in mapped[: len(exprs)]):
                     break
                 mapped_all.append((branch, mapped))
             else:
                 for branch, mapped in mapped_all:
-                    push(branch, mapped, keys)  # type: ignore[arg-type]
+                    order = mapped[len(exprs)] if tail is not None else None
+                    below = (
+                        dataclasses.replace(tail, order=order)
+                        if tail is not None and order is not None
+                        else None
+                    )
+                    push(branch, mapped[: len(exprs)], keys, below)  # type: ignore[arg-type]
                 return
-    _attach(select, exprs, keys, index)
+    _attach(select, exprs, keys, index, tail)
 
 
-def _attach(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table, index: int | None) -> None:
+def _attach(
+    select: exp.Select,
+    exprs: list[exp.Expr],
+    keys: exp.Table,
+    index: int | None,
+    tail: Tail | None = None,
+) -> None:
     """The semi join with K, at ``select``. When the key comes from one source reference,
     the rows are picked by row id from a first scan of the key columns alone, so the scan
-    feeding ``select`` reads its other columns only for the affected keys."""
+    feeding ``select`` reads its other columns only for the affected keys (with ``tail``,
+    only for their tails and the rows of context before them)."""
     on = null_safe_equal((column(key_name(i), KEYS), e.copy()) for i, e in enumerate(exprs))
     items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
     leaf = items[index] if index is not None else None
@@ -130,6 +156,17 @@ def _attach(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table, index: i
     alias = leaf.alias_or_name
 
     def scan() -> exp.Select:
+        if tail is not None:  # each row with its key and order value, and the key's f
+            return (
+                exp.select(
+                    column(ROW_ID, alias),
+                    *[column(key_name(i), KEYS) for i in range(len(exprs))],
+                    exp.alias_(tail.order.copy(), window_tail.ORDER, quoted=True),
+                    window_tail.first_column(KEYS),
+                )
+                .from_(leaf.copy())
+                .join(keys.copy().as_(KEYS), on=on.copy())
+            )
         return (
             exp.select(column(ROW_ID, alias))
             .from_(leaf.copy())
@@ -145,11 +182,44 @@ def _attach(select: exp.Select, exprs: list[exp.Expr], keys: exp.Table, index: i
         inside = scan().where(exp.and_(*[r for r, _ in ranges]))
         null = scan().where(exp.or_(*[n for _, n in ranges]))
         ids = exp.union(inside, null, distinct=False)
+    if tail is not None:
+        ids = _tails(ids, len(exprs), tail)
     select.join(
         ids.subquery(IDS),
         join_type="semi",
         copy=False,
         on=exp.EQ(this=column(ROW_ID, alias), expression=column(ROW_ID, IDS)),
+    )
+
+
+def _tails(rows: exp.Query, width: int, tail: Tail) -> exp.Select:
+    """The row ids of ``rows`` (row id, key, order value, f) in their partition's tail, or
+    ranked ``tail.lookback`` or better among the rows before it, nearest first (``RANK``
+    keeps ties, so these include the rows right before the tail)."""
+    order, first = column(window_tail.ORDER), window_tail.first_column("_sm_s")
+    inside = window_tail.in_tail(tail, column(window_tail.ORDER, "_sm_s"), first)
+    before = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.paren(inside.copy())), true=order.copy())])
+    rank = exp.Window(
+        this=exp.Rank(),
+        partition_by=[column(key_name(i), "_sm_s") for i in range(width)],
+        order=exp.Order(
+            expressions=[exp.Ordered(this=before, desc=not tail.desc, nulls_first=False)]
+        ),
+    )
+    ranked = exp.select(
+        column(ROW_ID, "_sm_s"),
+        exp.alias_(inside, "_sm_tail", quoted=True),
+        exp.alias_(rank, "_sm_rank", quoted=True),
+    ).from_(rows.subquery("_sm_s"))
+    return (
+        exp.select(column(ROW_ID))
+        .from_(ranked.subquery("_sm_r"))
+        .where(
+            exp.or_(
+                column("_sm_tail"),
+                exp.LTE(this=column("_sm_rank"), expression=exp.Literal.number(tail.lookback or 0)),
+            )
+        )
     )
 
 
@@ -193,14 +263,22 @@ def _time_ranges(exprs: list[exp.Expr], keys: exp.Table) -> list[tuple[exp.Expr,
     return found
 
 
-def semi_join(select: exp.Select, names: list[str], alias: str, keys: exp.Table) -> exp.Select:
+def semi_join(
+    select: exp.Select,
+    names: list[str],
+    alias: str,
+    keys: exp.Table,
+    tail: tuple[Tail, str] | None = None,
+) -> exp.Select:
     """``select`` restricted to rows of relation ``alias`` whose columns ``names`` are in
-    ``keys`` (for reading a table's stored rows of the affected keys)."""
-    return select.join(
-        keys.copy().as_(KEYS),
-        join_type="semi",
-        copy=False,
-        on=null_safe_equal(
-            (column(key_name(i), KEYS), column(n, alias)) for i, n in enumerate(names)
-        ),
-    )
+    ``keys`` (for reading a table's stored rows of the affected keys); with ``tail`` (and
+    the column of ``alias`` showing its order), to the rows in their partition's tail."""
+    on = null_safe_equal((column(key_name(i), KEYS), column(n, alias)) for i, n in enumerate(names))
+    if tail is not None:
+        on = exp.and_(
+            on,
+            exp.paren(
+                window_tail.in_tail(tail[0], column(tail[1], alias), window_tail.first_column(KEYS))
+            ),
+        )
+    return select.join(keys.copy().as_(KEYS), join_type="semi", copy=False, on=on)

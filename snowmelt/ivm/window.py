@@ -18,6 +18,12 @@ each DISTINCT's columns — traced up through the projections of every layer. Se
 session) keeps CUSTOMER_ID throughout, so a late event re-evaluates that customer's sessions
 only, merging or splitting them as it must.
 
+When every window of S_m looks back (LAG, ROW_NUMBER, running aggregates, ...) and orders
+first by a column the table shows, R and O are restricted to each partition's tail, from its
+first changed row on; with LAG's bounded look-back the scan also reads only the k rows before
+it (``window_tail``). Events that arrive in order then cost their own rows, not their
+partitions'.
+
 Each output row must show its key: a key column the query does not select is carried as
 hidden state (``_sm_pk{i}``). A window without PARTITION BY, layers sharing no key, a window
 or aggregate below a JOIN or in a UNION ALL branch force FULL with that reason. Layers that
@@ -33,7 +39,7 @@ from typing import Any
 from sqlglot import exp
 
 from snowmelt.catalog import Column
-from snowmelt.ivm import bag, pushdown
+from snowmelt.ivm import bag, pushdown, window_tail
 from snowmelt.ivm.aggregate import Unsupported, aggregates_of
 from snowmelt.ivm.canonical import WEIGHT, column, own_scope, placeholder, subquery, time_nodes
 from snowmelt.ivm.join import LEAF
@@ -187,6 +193,7 @@ class Stack:
     positions: list[int | None]  # per key, the user column at the top (None: hidden state)
     time_above: bool
     state: list[str] = field(default_factory=list)  # the hidden key columns, in order
+    tail: window_tail.Tail | None = None  # recompute only the partitions' tails
 
 
 def _locate(select: exp.Select, expression: exp.Expr, i: int) -> tuple[str, bool]:
@@ -287,6 +294,8 @@ def analyze(query: exp.Expr) -> Stack | None:
         time_above,
     )
     stack.state = [hidden_name(i) for i, p in zip(alive, positions, strict=True) if p is None]
+    if not time_above:
+        stack.tail = window_tail.analyze(chain, stack.keys)
     return stack
 
 
@@ -330,9 +339,19 @@ def keys_template(stack: Stack, query: exp.Expr, form: Any) -> exp.Expr:
     body.set("from_", lowest.args["from_"].copy())
     if lowest.args.get("where") is not None:
         body.set("where", lowest.args["where"].copy())
+    tail = stack.tail
+    if tail is not None:
+        body.select(exp.alias_(tail.order.copy(), window_tail.ORDER, quoted=True), copy=False)
     delta = rewrite(body, form)
     names = [pushdown.key_name(i) for i in range(len(stack.keys))]
-    return exp.select(*[column(n) for n in names]).from_(subquery(delta, "_sm_kd")).distinct()
+    if tail is None:
+        return exp.select(*[column(n) for n in names]).from_(subquery(delta, "_sm_kd")).distinct()
+    first = window_tail.first_changed(tail, column(window_tail.ORDER))
+    return (
+        exp.select(*[column(n) for n in names], exp.alias_(first, window_tail.FIRST, quoted=True))
+        .from_(subquery(delta, "_sm_kd"))
+        .group_by(*[column(n) for n in names])
+    )
 
 
 def state_of(query: exp.Expr, kind: str) -> exp.Expr:
@@ -357,7 +376,8 @@ def recompute_template(stack: Stack, query: exp.Expr, keys: exp.Table | None) ->
     """R: the physical rows (user columns, hidden keys) over the new state, for K."""
     top, chain = augment(query, stack)
     if keys is not None:
-        pushdown.push(chain[-1], [k.copy() for k in stack.keys], keys)
+        bounded = stack.tail if stack.tail is not None and stack.tail.lookback else None
+        pushdown.push(chain[-1], [k.copy() for k in stack.keys], keys, bounded)
     return state_of(top, "new")
 
 
@@ -407,14 +427,13 @@ def refresh(
         exp.alias_(exp.Literal.number(-1), WEIGHT, quoted=True),
         column(ROW_ID, "t"),
     ).from_(target.as_("t"))
+    names = key_columns(stack, list(ctx.columns))
+    tail = (stack.tail, ctx.columns[stack.tail.position]) if stack.tail is not None else None
     if keys is not None:
         # the row ids first (a scan of the key columns), then those rows: reading every
         # column of the table for the semi join would cost the whole table
         ids = pushdown.semi_join(
-            exp.select(column(ROW_ID, "t")).from_(target.as_("t")),
-            key_columns(stack, list(ctx.columns)),
-            "t",
-            keys,
+            exp.select(column(ROW_ID, "t")).from_(target.as_("t")), names, "t", keys, tail
         )
         stored = stored.where(exp.In(this=column(ROW_ID, "t"), query=exp.Subquery(this=ids)))
     name = "recompute" if keys is not None else "recompute_all"
@@ -427,6 +446,8 @@ def refresh(
         if not types:
             types.update(ctx.store.engine.columns_of(exp.select("*").from_(target)))
         fresh = _typed(build(), physical, types)  # type: ignore[operator]
+        if keys is not None and tail is not None:  # the recomputed tails, without context
+            fresh = pushdown.semi_join(fresh, names, "_sm_r", keys, tail)
         fresh = fresh.select(
             exp.alias_(exp.Literal.number(1), WEIGHT, quoted=True),
             exp.alias_(exp.cast(exp.Null(), "BIGINT"), ROW_ID, quoted=True),

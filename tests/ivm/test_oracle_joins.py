@@ -179,6 +179,33 @@ FAMILY: dict[str, Any] = {
         "SELECT ID, V, ROW_NUMBER() OVER (PARTITION BY DATE_TRUNC('minute', TS), "
         "DATE_TRUNC('day', TS) ORDER BY {order}) AS RN FROM F {where}"
     ),
+    # windows that look back, their order column shown: only the partitions' tails are
+    # recomputed (``window_tail``), with k rows of context when LAG bounds the look-back
+    "window-tail-lag": _one(
+        "SELECT ID, K, TS, V, LAG(V) OVER (PARTITION BY K ORDER BY {order}) AS PV, "
+        "LAG(V, 2) OVER (PARTITION BY K ORDER BY {order}) AS PV2, IFF(V > {c}, 1, 0) AS BIG "
+        "FROM F {where}"
+    ),
+    "window-tail-hour": _one(
+        "SELECT ID, K, TS, DATE_TRUNC('hour', TS) AS H, V, LAG(V) OVER (PARTITION BY K, "
+        "DATE_TRUNC('hour', TS) ORDER BY {order}) AS PV FROM F"
+    ),
+    "window-tail-union": _one(
+        "SELECT ID, K, TS, V, LAG(V, 2) OVER (PARTITION BY K ORDER BY TS, ID, V) AS PV FROM "
+        "(SELECT ID, K, TS, V FROM F UNION ALL SELECT ID, K, TS, V FROM F2 WHERE V > {c2})"
+    ),
+    "window-tail-running": _one(
+        "SELECT ID, K, TS, RN, RS, FG, C3 FROM (SELECT ID, K, G, TS, V, ROW_NUMBER() OVER "
+        "(PARTITION BY K ORDER BY "
+        "{order}) AS RN, SUM(V) OVER (PARTITION BY K ORDER BY {order}) AS RS, "
+        "FIRST_VALUE(G) OVER (PARTITION BY K ORDER BY {order}) AS FG, COUNT(V) OVER "
+        "(PARTITION BY K, G ORDER BY {order} ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS C3 "
+        "FROM F) WHERE RN <= 3 OR V > {c}"
+    ),
+    "window-tail-desc": _one(
+        "SELECT ID, K, TS, V FROM F QUALIFY ROW_NUMBER() OVER (PARTITION BY K ORDER BY "
+        "{order_desc}) <= 2"
+    ),
     "group-by-hour": _one(
         "SELECT DATE_TRUNC('hour', TS) AS H, K, COUNT(*) AS N, MAX(V) AS MX, "
         "MIN(TS) AS T0, COUNT(DISTINCT G) AS DG FROM F GROUP BY "
