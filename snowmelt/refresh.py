@@ -258,17 +258,21 @@ class Refresher:
         return "INCREMENTAL" if dt.refresh_mode == "INCREMENTAL" else "FULL"
 
     def _cluster(self, obj: CatalogObject, dt: DynamicTable) -> list[str]:
-        """The time-typed keys an incremental refresh of ``obj`` looks its stored rows up by
-        (an hour of a GROUP BY, a day of a PARTITION BY). Its first contents are written in
-        their order, so the lookup of the changed keys skips row groups by zone maps; later
-        writes append in arrival order, which keeps recent keys together."""
+        """The time-typed columns the first contents of incremental table ``obj`` are
+        written in the order of: the time-typed keys a refresh looks its stored rows up by
+        (an hour of a GROUP BY, a day of a PARTITION BY), else its first time-typed column,
+        which the tables reading it look up by (a GROUP BY day downstream, a COUNT(DISTINCT)
+        probe by date). The lookup of the changed keys then skips row groups by their zone maps;
+        later writes append in arrival order, which keeps recent times together."""
         if dt.refresh_mode != "INCREMENTAL" or not dt.plan:
             return []
-        keys = ivm.api.key_columns(dt.plan, obj.oid, obj.column_names)
-        if not keys:
-            return []
         types = dict(self.rt.engine.columns_of(exp.select("*").from_(data_table(obj.oid))))
-        return [k for k in keys if types.get(k, "").upper().startswith(("DATE", "TIMESTAMP"))]
+
+        def timed(name: str) -> bool:
+            return types.get(name, "").upper().startswith(("DATE", "TIMESTAMP"))
+
+        keys = [k for k in ivm.api.key_columns(dt.plan, obj.oid, obj.column_names) if timed(k)]
+        return keys or next(([c] for c in obj.column_names if timed(c)), [])
 
     def _consumed(
         self, version: int, inputs: list[tuple[CatalogObject, int | None, int | None]]

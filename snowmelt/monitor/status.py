@@ -215,7 +215,9 @@ def _dynamic_status(
     target: int | None = info.get("TARGET_LAG_SEC")
     lag_type = info.get("TARGET_LAG_TYPE")
     data_ts = _parse_ts(info.get("LATEST_DATA_TIMESTAMP") or show.get("data_timestamp"))
-    lag = round((now - data_ts).total_seconds(), 3) if data_ts is not None else None
+    # ``now`` is read before the tables: a refresh that commits in between has a data
+    # timestamp after it, which is no lag at all, not a negative one
+    lag = round(max((now - data_ts).total_seconds(), 0.0), 3) if data_ts is not None else None
     if not (target and lag_type == "USER_DEFINED" and scheduler != "DISABLE"):
         target_now = None  # no lag to be over: DOWNSTREAM, or the scheduler is disabled
     else:

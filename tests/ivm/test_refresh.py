@@ -483,7 +483,8 @@ def test_a_file_from_before_frontiers_in_history_is_migrated(db_path: Any) -> No
 
 def test_first_contents_are_written_in_the_order_of_time_keys(s: Session) -> None:
     """An incremental table's lookups by key skip row groups only if rows of nearby keys
-    sit together: its first contents are written ordered by its time-typed keys."""
+    sit together: its first contents are written ordered by its time-typed keys, else by
+    its first time-typed column (what the tables reading it look up by)."""
     hours = [5, 1, 9, 3, 7, 2, 8, 0, 6, 4]
     s.sql(
         "INSERT INTO T (K, V, TS) VALUES "
@@ -495,7 +496,10 @@ def test_first_contents_are_written_in_the_order_of_time_keys(s: Session) -> Non
         "W",
         "SELECT K, LAG(V) OVER (PARTITION BY DATE_TRUNC('hour', TS) ORDER BY TS) AS P FROM T",
     )
-    for name, key in (("BY_HOUR", '"H"'), ("W", '"_sm_pk0"')):
+    # no time-typed key: the first time-typed column, which readers look rows up by
+    create(s, "LINEAR", "SELECT K, V, TS FROM T WHERE V >= 0")
+    create(s, "BY_K", "SELECT K, MIN(TS) AS T0, COUNT(*) AS N FROM T GROUP BY K")
+    for name, key in (("BY_HOUR", '"H"'), ("W", '"_sm_pk0"'), ("LINEAR", '"TS"'), ("BY_K", '"T0"')):
         oid = s.rt.catalog.find(ObjectName("D", "S", name)).oid
         stored = [
             r[0]

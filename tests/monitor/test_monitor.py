@@ -98,6 +98,21 @@ def test_health_is_2_with_a_one_line_error_when_there_is_no_database(tmp_path: P
     assert not (tmp_path / "missing.duckdb").exists()  # looking must not create it
 
 
+def test_a_refresh_after_the_status_clock_is_read_is_no_lag_not_a_negative_one(
+    tmp_path: Path,
+) -> None:
+    """The status reads the time, then the tables: a refresh that commits in between has a
+    data timestamp after that time (here, the clock set back stands for it)."""
+    clock = ManualClock(datetime(2026, 3, 1, tzinfo=UTC))
+    path = build(tmp_path / "ahead.duckdb", clock=clock)
+    with snowmelt.connect(path, clock=clock) as s:
+        clock.set(datetime(2026, 2, 28, 23, 59, 59, tzinfo=UTC))
+        status = collect(s)
+        validate(status, STATUS_SCHEMA)
+        parsed = by_name(status)[PARSED]
+        assert (parsed["current_lag_sec"], parsed["lag_ratio"]) == (0.0, 0.0)
+
+
 def test_lag_is_measured_on_the_session_clock(tmp_path: Path) -> None:
     clock = ManualClock(datetime(2026, 3, 1, tzinfo=UTC))
     path = build(tmp_path / "clock.duckdb", clock=clock)
