@@ -98,10 +98,6 @@ def _lookback(window: exp.Window) -> tuple[bool, int | None]:
     return False, None
 
 
-def _same(a: exp.Expr, b: exp.Expr) -> bool:
-    return a == b
-
-
 def analyze(chain: list[exp.Select], keys: list[exp.Expr]) -> Tail | None:
     """The tail restriction for the window rule's chain (top first, S_m last), or None."""
     lowest = chain[-1]
@@ -129,16 +125,14 @@ def analyze(chain: list[exp.Select], keys: list[exp.Expr]) -> Tail | None:
         head = order.expressions[0]
         if first is None:
             first = head
-        elif not _same(head.this, first.this) or bool(head.args.get("desc")) != bool(
-            first.args.get("desc")
-        ):
+        elif head.this != first.this or bool(head.args.get("desc")) != bool(first.args.get("desc")):
             return None
         looks_back, k = _lookback(window)
         if not looks_back:
             return None
         partition = list(window.args.get("partition_by") or [])
         exact = len(partition) == len(keys) and all(
-            any(_same(p, key) for key in keys) for p in partition
+            any(p == key for key in keys) for p in partition
         )
         bounds.append(k if exact else None)
     assert first is not None
@@ -162,9 +156,7 @@ def _shown(chain: list[exp.Select], expression: exp.Expr) -> str | None:
             current = exp.column(
                 exp.to_identifier(name, quoted=True), table=exp.to_identifier(alias, quoted=True)
             )
-        name = next(
-            (p.alias_or_name for p in select.expressions if _same(p.unalias(), current)), None
-        )
+        name = next((p.alias_or_name for p in select.expressions if p.unalias() == current), None)
         if name is None:
             return None
     return name
