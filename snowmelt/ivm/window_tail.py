@@ -17,7 +17,8 @@ keep S_m's rows one for one (projections and filters only), and o must be shown 
 table as a user column, so that P can be evaluated on the stored rows.
 
 The recompute reads whole partitions unless every window also looks back a bounded number
-of rows k (LAG with a constant offset) and partitions by exactly the key. Then the scan that
+of rows k (LAG with a constant offset, a moving frame ``ROWS BETWEEN k PRECEDING AND …``)
+and partitions by exactly the key. Then the scan that
 finds the affected rows by their key (``pushdown``) keeps only the tail and, below f, the
 rows ranked k or better by o descending. Ties are kept, so those rows include the k rows
 right before the tail. That holds only when the rows reach S_m one for one from the scanned
@@ -94,8 +95,25 @@ def _lookback(window: exp.Window) -> tuple[bool, int | None]:
     if isinstance(function, exp.FirstValue) and _frame_from_start(window):
         return True, None  # the partition's first row, whatever the frame's end
     if isinstance(function, _FRAMED):
-        return _frame_looks_back(window), None
+        return _frame_looks_back(window), _rows_back(window)
     return False, None
+
+
+def _rows_back(window: exp.Window) -> int | None:
+    """n for a frame ``ROWS BETWEEN n PRECEDING AND …`` (a moving window), else None."""
+    spec = window.args.get("spec")
+    if spec is None or str(spec.args.get("kind") or "").upper() != "ROWS":
+        return None
+    start, side = spec.args.get("start"), spec.args.get("start_side")
+    if (
+        isinstance(start, exp.Literal)
+        and not start.is_string
+        and start.this.isdigit()
+        and isinstance(side, str)
+        and side.upper() == "PRECEDING"
+    ):
+        return int(start.this)
+    return None
 
 
 def analyze(chain: list[exp.Select], keys: list[exp.Expr]) -> Tail | None:

@@ -50,6 +50,12 @@ def tail_of(s: Session, name: str) -> Any:
             False,
             3,
         ),
+        (  # a moving frame looks back its n rows
+            "SELECT ID, K, TS, LAG(V) OVER (PARTITION BY K ORDER BY TS) AS P, AVG(V) OVER "
+            "(PARTITION BY K ORDER BY TS ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS A4 FROM E",
+            False,
+            4,
+        ),
         (
             "SELECT ID, K, TS, ROW_NUMBER() OVER (PARTITION BY K ORDER BY TS) AS RN, "
             "SUM(V) OVER (PARTITION BY K ORDER BY TS) AS RS FROM E",
@@ -117,6 +123,12 @@ SHAPES = {
         "SELECT ID, K, TS, V, LAG(V, 3) OVER (PARTITION BY K ORDER BY TS, ID, V) AS P3 FROM "
         "(SELECT ID, K, V, TS FROM E UNION ALL SELECT ID, K, V, TS FROM E2)"
     ),
+    "moving": (  # a moving frame: the tails and the 3 rows before them
+        "SELECT ID, K, TS, V, SUM(V) OVER (PARTITION BY K ORDER BY TS, ID, V "
+        "ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS S4, "
+        "MIN(V) OVER (PARTITION BY K ORDER BY TS, ID, V ROWS BETWEEN 2 PRECEDING AND "
+        "1 PRECEDING) AS M2 FROM E"
+    ),
     "lag-filtered": (  # a filter below the window: whole partitions read, tails compared
         "SELECT ID, K, TS, V, LAG(V) OVER (PARTITION BY K ORDER BY TS, ID, V) AS P "
         "FROM E WHERE V <> 5"
@@ -180,6 +192,6 @@ def test_tails_refresh_equal_from_scratch_evaluation(s: Session, shape: str, see
             extra = s.sql(f"SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b}").rows()
             assert extra == [], (shape, a, extra)
         recomputed = [sql for sql in sent if '_net" AS' in sql]
-        if shape in ("lag-hour", "lag-union") and recomputed:
-            bound = 2 if shape == "lag-hour" else 3  # the scan keeps k rows before each tail
+        bound = {"lag-hour": 2, "lag-union": 3, "moving": 3}.get(shape)
+        if bound is not None and recomputed:  # the scan keeps k rows before each tail
             assert f'"_sm_rank" <= {bound}' in recomputed[0]
