@@ -21,8 +21,8 @@ only, merging or splitting them as it must.
 When every window of S_m looks back (LAG, ROW_NUMBER, running aggregates, ...) and orders
 first by a column the table shows, R and O are restricted to each partition's tail, from its
 first changed row on; with a bounded look-back (LAG, a moving ROWS frame) the scan also reads
-only the k rows before it (``window_tail``). Events that arrive in order then cost their own rows, not their
-partitions'.
+only the k rows before it (``window_tail``). Events that arrive in order then cost their own
+rows, not their partitions'.
 
 Each output row must show its key: a key column the query does not select is carried as
 hidden state (``_sm_pk{i}``). A window without PARTITION BY, layers sharing no key, a window

@@ -18,12 +18,12 @@ table as a user column, so that P can be evaluated on the stored rows.
 
 The recompute reads whole partitions unless every window also looks back a bounded number
 of rows k (LAG with a constant offset, a moving frame ``ROWS BETWEEN k PRECEDING AND …``)
-and partitions by exactly the key. Then the scan that
-finds the affected rows by their key (``pushdown``) keeps only the tail and, below f, the
-rows ranked k or better by o descending. Ties are kept, so those rows include the k rows
-right before the tail. That holds only when the rows reach S_m one for one from the scanned
-source (projections and UNION ALL branches; no filter or join on the way), which ``pushdown``
-checks as it goes down.
+and partitions by exactly the key. Then the scan that finds the affected rows by their key
+(``pushdown``) keeps only the tail and, below f, the rows ranked k or better by o
+descending. Ties are kept, so those rows include the k rows right before the tail. That
+holds only when the rows reach S_m one for one from the scanned source (projections and
+UNION ALL branches; no filter or join on the way), which ``pushdown`` checks as it goes
+down.
 
 In a stream whose events arrive in order, a partition's tail is just its new rows. The
 refresh then reads, recomputes and compares those rows and k rows of context, not the whole
