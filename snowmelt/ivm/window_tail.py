@@ -55,27 +55,46 @@ class Tail:
     lookback: int | None  # k when every window looks back at most k rows
 
 
+def _is(value: object, word: str) -> bool:
+    """Whether a frame bound (a keyword as sqlglot keeps it) is ``word``."""
+    return isinstance(value, str) and value.upper() == word
+
+
+def _rows(value: object) -> int | None:
+    """A non-negative integer literal's value (an offset, a frame's ``n PRECEDING``)."""
+    if isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit():
+        return int(value.this)
+    return None
+
+
+def _bound(window: exp.Window, edge: str) -> tuple[object, object]:
+    """(value, side) of the frame's ``start`` or ``end``; the window has a frame."""
+    spec = window.args["spec"]
+    return spec.args.get(edge), spec.args.get(f"{edge}_side")
+
+
 def _frame_looks_back(window: exp.Window) -> bool:
-    spec = window.args.get("spec")
-    if spec is None:  # with ORDER BY: RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    if window.args.get("spec") is None:  # RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         return True
-    end, side = spec.args.get("end"), spec.args.get("end_side")
-    return (isinstance(end, str) and end.upper() == "CURRENT ROW") or (
-        isinstance(side, str) and side.upper() == "PRECEDING"
-    )
+    end, side = _bound(window, "end")
+    return _is(end, "CURRENT ROW") or _is(side, "PRECEDING")
 
 
 def _frame_from_start(window: exp.Window) -> bool:
     spec = window.args.get("spec")
     if spec is None or spec.args.get("exclude"):
         return spec is None
-    start, side = spec.args.get("start"), spec.args.get("start_side")
-    return (
-        isinstance(start, str)
-        and start.upper() == "UNBOUNDED"
-        and isinstance(side, str)
-        and side.upper() == "PRECEDING"
-    )
+    start, side = _bound(window, "start")
+    return _is(start, "UNBOUNDED") and _is(side, "PRECEDING")
+
+
+def _rows_back(window: exp.Window) -> int | None:
+    """n for a frame ``ROWS BETWEEN n PRECEDING AND …`` (a moving window), else None."""
+    spec = window.args.get("spec")
+    if spec is None or not _is(spec.args.get("kind"), "ROWS"):
+        return None
+    start, side = _bound(window, "start")
+    return _rows(start) if _is(side, "PRECEDING") else None
 
 
 def _lookback(window: exp.Window) -> tuple[bool, int | None]:
@@ -83,11 +102,8 @@ def _lookback(window: exp.Window) -> tuple[bool, int | None]:
     function = window.this
     if isinstance(function, exp.Lag):
         offset = function.args.get("offset")
-        if offset is None:
-            return True, 1
-        if isinstance(offset, exp.Literal) and not offset.is_string and offset.this.isdigit():
-            return True, int(offset.this)
-        return False, None
+        k = 1 if offset is None else _rows(offset)
+        return k is not None, k
     if isinstance(function, exp.IgnoreNulls) and isinstance(function.this, exp.Lag):
         return True, None
     if isinstance(function, _RANKS):
@@ -97,23 +113,6 @@ def _lookback(window: exp.Window) -> tuple[bool, int | None]:
     if isinstance(function, _FRAMED):
         return _frame_looks_back(window), _rows_back(window)
     return False, None
-
-
-def _rows_back(window: exp.Window) -> int | None:
-    """n for a frame ``ROWS BETWEEN n PRECEDING AND …`` (a moving window), else None."""
-    spec = window.args.get("spec")
-    if spec is None or str(spec.args.get("kind") or "").upper() != "ROWS":
-        return None
-    start, side = spec.args.get("start"), spec.args.get("start_side")
-    if (
-        isinstance(start, exp.Literal)
-        and not start.is_string
-        and start.this.isdigit()
-        and isinstance(side, str)
-        and side.upper() == "PRECEDING"
-    ):
-        return int(start.this)
-    return None
 
 
 def analyze(chain: list[exp.Select], keys: list[exp.Expr]) -> Tail | None:
