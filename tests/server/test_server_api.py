@@ -271,9 +271,14 @@ def test_dynamic_table_listing_history_refresh_suspend_resume(server):
     assert totals["lag_sec"] is not None and totals["last_refresh_state"] == "SUCCEEDED"
     status, body = server.json("POST", "/v1/dynamic-tables/D.S.TOTALS/refresh")
     assert status == 200 and body["refreshes"][0]["STATE"] == "SUCCEEDED"
-    status, body = server.json("GET", "/v1/dynamic-tables/TOTALS/history" + SCOPE + "&limit=500")
-    triggers = {h["REFRESH_TRIGGER"] for h in body["history"]}
-    assert {"CREATION", "MANUAL", "SCHEDULED"} <= triggers  # the scheduler has been at work
+    # new rows: the scheduler refreshes within the 1-second target lag, on its own
+    assert _ingest(server, "RAW", b'{"ID": 40, "NAME": "s"}\n', "application/x-ndjson")[0] == 200
+    deadline, triggers = time.monotonic() + 30, set()
+    while "SCHEDULED" not in triggers and time.monotonic() < deadline:
+        time.sleep(0.1)
+        path = "/v1/dynamic-tables/TOTALS/history" + SCOPE + "&limit=500"
+        triggers = {h["REFRESH_TRIGGER"] for h in server.json("GET", path)[1]["history"]}
+    assert {"CREATION", "MANUAL", "SCHEDULED"} <= triggers
     assert server.json("POST", "/v1/dynamic-tables/D.S.TOTALS/suspend")[0] == 200
     health = server.json("GET", "/health", token=None)[1]
     assert health["status"] == "degraded" and health["suspended"] == ["D.S.TOTALS"]
