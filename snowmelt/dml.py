@@ -230,7 +230,7 @@ def to_arrow(data: Any) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     if isinstance(data, list):
-        return pa.Table.from_pylist(data)
+        return _from_rows(data)
     module = type(data).__module__
     if module.startswith("pandas"):
         return pa.Table.from_pandas(data, preserve_index=False)
@@ -243,9 +243,62 @@ def to_arrow(data: Any) -> pa.Table:
     )
 
 
+_UNREADABLE = (pa.ArrowException, OverflowError, TypeError, ValueError)
+
+
+def _readable(values: list[Any]) -> str | None:
+    """Why Arrow cannot hold ``values`` as one column, or None when it can."""
+    try:
+        pa.array(values)
+    except _UNREADABLE as err:
+        return str(err)
+    return None
+
+
+def _from_rows(rows: list[Any]) -> pa.Table:
+    """A list of dicts as Arrow. When Arrow cannot read it, the first value at fault is
+    named by row and column: one Arrow cannot hold, or of another kind than the values
+    above it in its column."""
+    try:
+        return pa.Table.from_pylist(rows)
+    except _UNREADABLE as err:
+        if not all(isinstance(row, dict) for row in rows):
+            raise IngestError(
+                "Cannot insert a list of non-dicts: pass one dict per row", "?"
+            ) from None
+        for column in dict.fromkeys(key for row in rows for key in row):
+            values = [row.get(column) for row in rows]
+            if _readable(values) is None:
+                continue
+            low, high = 1, len(values)  # the shortest prefix Arrow cannot read ends at high
+            while low < high:
+                middle = (low + high) // 2
+                low, high = (low, middle) if _readable(values[:middle]) else (middle + 1, high)
+            value, alone = values[high - 1], _readable(values[high - 1 : high])
+            above = next((type(v).__name__ for v in values[: high - 1] if v is not None), "")
+            problem = (
+                f"cannot be read: {alone}"
+                if alone
+                else f"does not go with the {above} values above it"
+            )
+            raise IngestError(
+                f"row {high}, column {column!r} value {value!r} {problem}", "?", high, column
+            ) from None
+        raise IngestError(f"the rows cannot be read as one table: {err}", "?") from None
+
+
 def insert_arrow(rt: Runtime, obj: CatalogObject, data: Any) -> int:
-    """Validate and append a batch in one commit. A bad batch is rejected whole."""
-    batch = to_arrow(data)
+    """Validate and append a batch in one commit. A bad batch is rejected whole; a batch
+    without rows writes nothing and commits nothing."""
+    try:
+        batch = to_arrow(data)
+    except IngestError as err:
+        raise IngestError(
+            f"Batch for {obj.name} rejected: {err}; nothing was written",
+            str(obj.name),
+            err.row,
+            err.column,
+        ) from None
     by_upper = {name.upper(): name for name in batch.column_names}
     known = {c.name.upper(): c for c in obj.columns}
     unknown = [n for n in batch.column_names if n.upper() not in known]
@@ -256,6 +309,8 @@ def insert_arrow(rt: Runtime, obj: CatalogObject, data: Any) -> int:
             table=str(obj.name),
             column=unknown[0],
         )
+    if batch.num_rows == 0:
+        return 0
     for column in obj.columns:
         if column.name.upper() not in by_upper and not column.nullable and column.default is None:
             raise IngestError(

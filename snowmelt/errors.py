@@ -82,3 +82,11 @@ class DatabaseLockedError(SnowmeltError):
         self.path = path
         self.holder = holder
         super().__init__(message)
+
+
+class DatabaseFileError(SnowmeltError):
+    """The database file cannot be opened: a missing folder, a directory, not a DuckDB file."""
+
+    def __init__(self, message: str, path: str):
+        self.path = path
+        super().__init__(message)

@@ -217,6 +217,38 @@ def test_insert_api_rejects_a_bad_batch_whole(session):
     assert session.sql("SELECT COUNT(*) FROM T").scalar() == 0
 
 
+@pytest.mark.parametrize(
+    "rows, row, column, reason",
+    [
+        ([{"ID": 1}, {"ID": 2**70}], 2, "ID", "cannot be read: .*too large"),
+        ([{"ID": 1, "NAME": "a"}, {"ID": 2, "NAME": 5}], 2, "NAME", "5 does not go with the str"),
+        ([{"ID": 1, "NAME": 1}, {"ID": 2, "NAME": 2.5}, {"ID": 3, "NAME": "x"}], 3, "NAME", "int"),
+    ],
+)
+def test_a_list_arrow_cannot_read_is_rejected_naming_the_row_and_column(
+    session, rows, row, column, reason
+):
+    session.sql("CREATE TABLE T (ID INT, NAME STRING)")
+    v = session.rt.store.version
+    with pytest.raises(IngestError, match=f"Batch for .*T rejected: row {row}, column '{column}'"):
+        session.insert("T", rows)
+    with pytest.raises(IngestError, match=reason) as info:
+        session.insert("T", rows)
+    assert (info.value.row, info.value.column, info.value.table) == (row, column, "D.S.T")
+    assert "nothing was written" in str(info.value)
+    assert session.rt.store.version == v and session.sql("SELECT COUNT(*) FROM T").scalar() == 0
+    with pytest.raises(IngestError, match="list of non-dicts"):
+        session.insert("T", [{"ID": 1}, 2])
+
+
+def test_an_empty_batch_writes_and_commits_nothing(session):
+    session.sql("CREATE TABLE T (ID INT NOT NULL)")
+    v = session.rt.store.version
+    assert session.insert("T", []) == 0
+    assert session.insert("T", pa.table({"ID": pa.array([], pa.int64())})) == 0
+    assert session.rt.store.version == v and session.sql("SELECT COUNT(*) FROM T").scalar() == 0
+
+
 def test_duckdb_dialect_goes_through_change_tracking(session):
     session.sql("CREATE TABLE T (K INT, V STRING)")
     v = session.rt.store.version
@@ -227,3 +259,19 @@ def test_duckdb_dialect_goes_through_change_tracking(session):
         (1, ["a"])
     ]
     assert _change(session, "T", v, session.rt.store.version) == [(1, "a", 1)]
+
+
+def test_array_functions_and_typeof_read_variant_array_and_object_columns(session):
+    session.sql("CREATE TABLE T (V VARIANT, A ARRAY, O OBJECT, N INT)")
+    session.sql(
+        "INSERT INTO T SELECT PARSE_JSON('{\"a\": [1, 2, 3]}'), ARRAY_CONSTRUCT(1, 2), "
+        "OBJECT_CONSTRUCT('k', 1), 2"
+    )
+    row = session.sql(
+        "SELECT TYPEOF(V), TYPEOF(V:a), TYPEOF(A), TYPEOF(O), TYPEOF(N), "
+        "ARRAY_CONTAINS(N::VARIANT, A), ARRAY_CONTAINS(N::VARIANT, V:a), "
+        "ARRAY_CONTAINS(9::VARIANT, A), ARRAY_SLICE(V:a, 1, 3), ARRAY_SLICE(A, -1, 2) FROM T"
+    ).rows()
+    assert row == [
+        ("OBJECT", "ARRAY", "ARRAY", "OBJECT", "INTEGER", True, True, False, "[2,3]", "[2]")
+    ]

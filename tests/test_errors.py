@@ -57,3 +57,73 @@ def test_bad_alter_dynamic_table_points_at_the_token(session):
     session.sql("CREATE DYNAMIC TABLE X TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT A FROM T")
     with pytest.raises(SqlError, match=r"Expected SUSPEND.*found 'EXPLODE'.*line 2, column 26"):
         session.sql("SELECT 1;\nALTER DYNAMIC TABLE X    EXPLODE")
+
+
+@pytest.mark.parametrize(
+    "statement, message, column",
+    [
+        # what sqlglot's parser lets through, and Snowflake rejects
+        ("SELECT A,, B FROM T", "an empty item between two commas", 10),
+        ("SELECT A FROM T GROUP", "expected BY after GROUP", 17),
+        ("SELECT A FROM T ORDER", "expected BY after ORDER", 17),
+        ("SELECT A ORDER FROM T", "expected BY after ORDER", 10),
+        ("SELECT A FROM T WHERE A IN ()", "IN () needs at least one value", 25),
+        ("DELETE T", "expected FROM after DELETE", 8),
+        ("INSERT INTO T", "INSERT INTO <table> needs VALUES (...) or a query", 13),
+        ("INSERT INTO T DEFAULT VALUES", "DEFAULT VALUES is not supported", 23),
+        ("UPDATE T SET", "UPDATE needs SET <column> = <value>", 10),
+        # sqlglot's own errors, in the user's words
+        ("SELECT A + FROM T", "incomplete '+' expression near 'FROM'", 15),
+        ("SELECT A FROM T WHERE", "incomplete WHERE clause near 'WHERE'", 21),
+        ("DELETE FROM T WHERE A >", "incomplete '>' comparison near '>'", 23),
+        ("SELECT A FROM T WHERE A BETWEEN 1", "incomplete BETWEEN near '1'", 33),
+        ("SELECT A FROM", "Expected table name but got the end of the statement", 13),
+        ("CREATE TABLE (A INT)", "Expected table name but got '('", 14),
+    ],
+)
+def test_malformed_statements_are_syntax_errors_in_the_users_words(
+    session, statement, message, column
+):
+    session.sql("CREATE TABLE T (A INT, B INT); INSERT INTO T VALUES (1, 2)")
+    with pytest.raises(SqlError) as info:
+        session.sql(f"SELECT 1;\n{statement}")
+    text = str(info.value)
+    assert message in text and "<class" not in text and "<Token" not in text
+    assert (info.value.line, info.value.column) == (2, column)
+    assert session.sql("SELECT A, B FROM T").rows() == [(1, 2)]  # nothing changed
+
+
+def test_clause_words_inside_json_paths_names_and_within_group_are_not_clauses(session):
+    session.sql("CREATE TABLE T (A INT, V VARIANT)")
+    session.sql("""INSERT INTO T SELECT 1, PARSE_JSON('{"order": 5, "group": {"x": 1}}')""")
+    rows = session.sql("SELECT V:order::INT, V:group.x::INT, T.A FROM T ORDER BY A").rows()
+    assert rows == [(5, 1, 1)]
+    listed = "SELECT LISTAGG(A, ',') WITHIN GROUP (ORDER BY A) AS \"GROUP\" FROM T"
+    assert session.sql(listed).rows() == [("1",)]
+
+
+@pytest.mark.parametrize("kind", ["missing folder", "a directory", "not a database"])
+def test_a_file_duckdb_cannot_open_is_a_clear_error_and_is_left_alone(tmp_path, kind):
+    from click.testing import CliRunner
+
+    import snowmelt
+    from snowmelt.cli import main
+    from snowmelt.errors import DatabaseFileError
+
+    path = tmp_path / "missing" / "x.duckdb"
+    if kind == "a directory":
+        path = tmp_path / "folder"
+        path.mkdir()
+    elif kind == "not a database":
+        path = tmp_path / "notes.txt"
+        path.write_text("my notes\n")
+    with pytest.raises(DatabaseFileError, match="Cannot open database file") as info:
+        snowmelt.connect(path)
+    assert info.value.path == str(path)
+    result = CliRunner().invoke(main, ["sql", "--db", str(path), "SELECT 1"])
+    assert result.exit_code == 1 and "Cannot open database file" in result.output
+    assert "Traceback" not in result.output
+    if kind == "not a database":
+        assert path.read_text() == "my notes\n"  # nothing written to it
+    if kind == "missing folder":
+        assert not path.parent.exists()

@@ -18,7 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from snowmelt.engines.base import Engine
-from snowmelt.errors import DatabaseLockedError, SnowmeltError
+from snowmelt.errors import DatabaseFileError, DatabaseLockedError, SnowmeltError
 
 _LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 
@@ -51,7 +51,10 @@ class DuckDBEngine(Engine):
                     path=str(path),
                     holder=holder,
                 ) from None
-            raise
+            reason = text.removeprefix("IO Error: ")
+            raise DatabaseFileError(
+                f"Cannot open database file {path!r}: {reason}", path=str(path)
+            ) from None
         self._con.execute("SET TimeZone = 'UTC'")
         # A refresh service mixes large statements (full refreshes, bulk loads) with many
         # small ones (incremental refreshes): return freed memory to the OS from background

@@ -110,8 +110,102 @@ def _statement(text: str, chunk: list[Token], glot: sqlglot.Dialect, dialect: st
     statement = Statement(text[start:end], line, column, chunk, None, padded, dialect)
     words = statement.words
     if not any(tuple(words[: len(p)]) == p for p in COMMAND_PREFIXES):
+        _check_tokens(statement)
         statement.expression = parse_padded(padded, glot, dialect)
+        _check_complete(statement, statement.expression)
     return statement
+
+
+def _check_tokens(statement: Statement) -> None:
+    """Syntax errors sqlglot's tokens show and its parser lets through (it drops the empty
+    item of ``A,, B`` and accepts ``IN ()``), which Snowflake rejects."""
+    tokens = statement.tokens
+    for before, token, after in zip([None, *tokens[:-1]], tokens, [*tokens[1:], None], strict=True):
+        kind = token.token_type
+        if kind == TokenType.COMMA and before is not None and before.token_type == kind:
+            raise statement.error("Syntax error: an empty item between two commas", token)
+        if (
+            kind == TokenType.L_PAREN
+            and before is not None
+            and before.token_type == TokenType.IN
+            and after is not None
+            and after.token_type == TokenType.R_PAREN
+        ):
+            raise statement.error("Syntax error: IN () needs at least one value", before)
+    if tokens[0].token_type == TokenType.DELETE and (
+        len(tokens) < 2 or tokens[1].token_type != TokenType.FROM
+    ):
+        raise statement.error(
+            "Syntax error: expected FROM after DELETE", tokens[min(1, len(tokens) - 1)]
+        )
+
+
+def _check_complete(statement: Statement, expression: exp.Expression) -> None:
+    """Statements sqlglot parses without their required part, or with a clause keyword
+    read as an alias (``FROM T GROUP``, ``SELECT A ORDER``)."""
+    for alias in expression.find_all(exp.TableAlias, exp.Alias):
+        name = alias.args.get("this" if isinstance(alias, exp.TableAlias) else "alias")
+        if (
+            isinstance(name, exp.Identifier)
+            and not name.quoted
+            and name.name.upper() in ("GROUP", "ORDER")
+        ):
+            line, col = name.meta.get("line"), name.meta.get("col")
+            message = f"Syntax error: expected BY after {name.name.upper()}"
+            if line is None or col is None:
+                raise statement.error(message)
+            raise SqlError(message, line, max(1, col - len(name.name) + 1))
+    if isinstance(expression, exp.Insert) and expression.args.get("default"):
+        raise statement.error(
+            "INSERT ... DEFAULT VALUES is not supported by snowmelt: list the values "
+            "(INSERT INTO <table> (<column>) VALUES (...)) and let the others default",
+            statement.tokens[-1],
+        )
+    if isinstance(expression, exp.Insert) and expression.expression is None:
+        raise statement.error(
+            "Syntax error: INSERT INTO <table> needs VALUES (...) or a query",
+            statement.tokens[-1],
+        )
+    if isinstance(expression, exp.Update) and not expression.expressions:
+        raise statement.error(
+            "Syntax error: UPDATE needs SET <column> = <value>", statement.tokens[-1]
+        )
+
+
+_REQUIRED = re.compile(r"Required keyword: '\w+' missing for <class '[\w.]*?(\w+)'>")
+_TOKEN = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: .*?>")
+_NODE_WORDS = {  # sqlglot's node class -> what the user wrote
+    "Add": "'+' expression",
+    "Sub": "'-' expression",
+    "Mul": "'*' expression",
+    "Div": "'/' expression",
+    "Mod": "'%' expression",
+    "DPipe": "'||' expression",
+    "EQ": "'=' comparison",
+    "NEQ": "'<>' comparison",
+    "GT": "'>' comparison",
+    "GTE": "'>=' comparison",
+    "LT": "'<' comparison",
+    "LTE": "'<=' comparison",
+    "Where": "WHERE clause",
+    "Having": "HAVING clause",
+    "Qualify": "QUALIFY clause",
+    "Order": "ORDER BY clause",
+    "Group": "GROUP BY clause",
+    "Limit": "LIMIT clause",
+    "Values": "VALUES clause",
+}
+
+
+def _describe(message: str) -> str:
+    """sqlglot's parse error in the user's words: no Python class or token reprs."""
+    message = _REQUIRED.sub(
+        lambda m: f"incomplete {_NODE_WORDS.get(m.group(1), m.group(1).upper())}", message
+    )
+    return _TOKEN.sub(
+        lambda m: "the end of the statement" if m.group(1) == "SENTINEL" else repr(m.group(2)),
+        message,
+    )
 
 
 def parse_padded(
@@ -122,7 +216,7 @@ def parse_padded(
         parsed = glot.parse(padded)
     except ParseError as err:
         first = err.errors[0] if err.errors else {}
-        description = first.get("description", str(err))
+        description = _describe(first.get("description", str(err)))
         near = first.get("highlight")
         message = f"Syntax error: {description}" + (f" near {near!r}" if near else "")
         raise SqlError(message, first.get("line"), first.get("col")) from None

@@ -106,6 +106,8 @@ def rewrite_semi_structured(
             )
         if isinstance(node, exp.Split):
             return exp.func("to_json", node.copy())
+        if isinstance(node, (exp.ArrayContains, exp.ArraySlice, exp.Typeof)):
+            return _json_array_function(node)  # every array and variant is JSON here
         if isinstance(node, exp.Anonymous) and node.name.upper() in _AS_FUNCTIONS:
             kinds, target = _AS_FUNCTIONS[node.name.upper()]
             value = node.expressions[0]
@@ -122,6 +124,30 @@ def rewrite_semi_structured(
     for agg in list(expression.find_all(exp.ArrayAgg)):
         _wrap_array_agg(agg)
     return _each(expression, fn)
+
+
+def _json_array_function(node: exp.ArrayContains | exp.ArraySlice | exp.Typeof) -> exp.Expr:
+    """ARRAY_CONTAINS, ARRAY_SLICE and TYPEOF of a value as JSON (like ARRAY_SIZE: arrays
+    and variants are JSON, other values are converted, as Snowflake converts them to
+    VARIANT): the array read as a list of JSON elements (NULL when the value is not an
+    array); TYPEOF with Snowflake's names."""
+    value = exp.func("to_json", node.this.copy())
+    if isinstance(node, exp.Typeof):
+        kind = exp.func("json_type", value)
+        names = {"BIGINT": "INTEGER", "UBIGINT": "INTEGER", "HUGEINT": "INTEGER"}
+        names |= {"DOUBLE": "DECIMAL", "NULL": "NULL_VALUE"}
+        case = exp.Case(this=kind)
+        for duckdb_name, snowflake_name in names.items():
+            case = case.when(exp.Literal.string(duckdb_name), exp.Literal.string(snowflake_name))
+        return case.else_(kind.copy())
+    # a list of JSON elements (not a CAST: casts to ARRAY are Snowflake's, rewritten to JSON)
+    elements = exp.func("from_json", value.copy(), exp.Literal.string('["json"]'))
+    if isinstance(node, exp.ArrayContains):
+        found = exp.func("list_contains", elements, exp.func("to_json", node.expression.copy()))
+        return exp.Case().when(_json_kind(value, "ARRAY"), found)
+    sliced = node.copy()
+    sliced.set("this", elements)
+    return exp.Case().when(_json_kind(value, "ARRAY"), exp.func("to_json", sliced))
 
 
 _NUMBER_KINDS = ("UBIGINT", "BIGINT", "HUGEINT", "DOUBLE")

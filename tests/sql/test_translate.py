@@ -216,6 +216,31 @@ SEMI_CASES = [
     ),
     case("SELECT ARRAY_AGG(x) FROM (VALUES (NULL::INT)) t(x)", ("[]",), id="array-agg-empty"),
     case("SELECT ARRAY_AGG(x)[0]::int FROM (VALUES (4)) t(x)", (4,)),
+    # arrays held as JSON: element lists, Snowflake's 0-based, end-exclusive slices
+    case(
+        "SELECT ARRAY_CONTAINS(2::VARIANT, PARSE_JSON('[1, 2]')), "
+        "ARRAY_CONTAINS(9::VARIANT, ARRAY_CONSTRUCT(1, 2)), "
+        "ARRAY_CONTAINS('y z'::VARIANT, PARSE_JSON('[\"x\", \"y z\"]')), "
+        "ARRAY_CONTAINS(1::VARIANT, PARSE_JSON('{\"a\": 1}'))",
+        (True, False, True, None),
+        id="array-contains-json",
+    ),
+    case(
+        "SELECT ARRAY_SLICE(PARSE_JSON('[0,1,2,3,4,5,6]'), 0, 2), "
+        "ARRAY_SLICE(PARSE_JSON('[0,1,2,3,4,5,6]'), -5, -3), "
+        "ARRAY_SLICE(ARRAY_CONSTRUCT(0, 1, 2), 1, 100), "
+        'ARRAY_SIZE(ARRAY_SLICE(PARSE_JSON(\'["a", "b"]\'), 1, 2)), '
+        "ARRAY_SLICE(PARSE_JSON('{}'), 0, 1)",
+        ("[0,1]", "[2,3]", "[1,2]", 1, None),
+        id="array-slice-json",
+    ),
+    case(
+        "SELECT TYPEOF(v:tags), TYPEOF(PARSE_JSON('{}')), TYPEOF(v:tags[0]), "
+        "TYPEOF(PARSE_JSON('7')), TYPEOF(PARSE_JSON('1.5')), TYPEOF(PARSE_JSON('null')), "
+        "TYPEOF(PARSE_JSON('true')), TYPEOF(v:missing) FROM ev WHERE id = 1",
+        ("ARRAY", "OBJECT", "VARCHAR", "INTEGER", "DECIMAL", "NULL_VALUE", "BOOLEAN", None),
+        id="typeof-json",
+    ),
 ]
 
 
