@@ -20,6 +20,7 @@ from snowmelt.catalog import CatalogObject, Column, DynamicTable
 from snowmelt.ddl import prepare_replace, qualify_names, refresh_view, replace_object
 from snowmelt.errors import DynamicTableError, ObjectExists, ObjectNotFound, SqlError
 from snowmelt.names import ObjectName, drop_if_exists, identifier_value
+from snowmelt.query import inline_views
 from snowmelt.refresh import Refresher, RefreshOutcome
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
@@ -229,7 +230,7 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
                 statement.column,
             )
         columns = [Column(n, t) for n, (_, t) in zip(names, described, strict=True)]
-        analysis = _resolve_mode(rt, name, qualified, sources, options)
+        analysis, qualified, views = _plan(rt, name, qualified, sources, options)
         if or_alter and isinstance(existing, CatalogObject):
             kept = _alter_in_place(rt, existing, options, qualified, columns, analysis)
             if kept:
@@ -254,6 +255,10 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
             analysis.plan,
             state_columns=[c.__dict__ for c in analysis.state_columns],
             strategy=analysis.strategy,
+            views=[
+                {"name": [v.name.database, v.name.schema, v.name.name], "text": v.text}
+                for v in views
+            ],
         )
         dt = DynamicTable(
             oid=oid,
@@ -340,6 +345,28 @@ def _reads(rt: Runtime, oid: int, name: ObjectName, seen: set[int] | None = None
         if source.kind == "DYNAMIC TABLE" and _reads(rt, input_oid, name, seen):
             return True
     return False
+
+
+def _plan(
+    rt: Runtime,
+    name: ObjectName,
+    qualified: exp.Expression,
+    sources: list[CatalogObject],
+    options: Options,
+) -> tuple[ivm.Analysis, exp.Expression, list[CatalogObject]]:
+    """The refresh mode, the query the table keeps and the views it was planned through.
+
+    The incremental compiler reads tables: a query that reads views is analysed with their
+    definitions inlined. When it refreshes incrementally the table keeps that inlined query
+    (its plan is of those definitions) and the views' texts: a refresh fails while one of
+    them reads differently (``Refresher._inputs``). A FULL table keeps reading the views by
+    name, as it always did."""
+    views: list[CatalogObject] = []
+    inlined = inline_views(rt, qualified.copy(), inlined=views)
+    analysis = _resolve_mode(rt, name, inlined, sources, options)
+    if views and analysis.mode == "INCREMENTAL":
+        return analysis, inlined, list({v.oid: v for v in views}.values())
+    return analysis, qualified, []
 
 
 def _resolve_mode(
@@ -497,7 +524,7 @@ def manual_refresh(refresher: Refresher, oids: list[int]) -> Result:
 
         first = failed[0]
         raise RefreshError(
-            f"Refresh of {first.name} failed: {first.message}. The table keeps "
+            f"Refresh of {first.name} failed: {(first.message or '').rstrip('.')}. The table keeps "
             "its last good version.",
             name=str(first.name),
             code=first.code or "REFRESH_FAILED",

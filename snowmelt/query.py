@@ -59,11 +59,19 @@ def current_time_from_clock(rt: Runtime, expression: exp.Expression) -> exp.Expr
     return expression
 
 
-def inline_views(rt: Runtime, expression: exp.Expression, depth: int = 0) -> exp.Expression:
+def inline_views(
+    rt: Runtime,
+    expression: exp.Expression,
+    depth: int = 0,
+    inlined: list[CatalogObject] | None = None,
+) -> exp.Expression:
     """Replace references to snowmelt views by their (qualified) queries.
 
     Views are evaluated by snowmelt rather than as DuckDB views, so a view over a
     monitoring table function (``GOLD.V_DYNAMIC_TABLE_STATUS``) is computed at query time.
+    With ``inlined``, the views are also listed there, nested ones included, and the
+    positions their bodies were parsed with (lines and columns of the views' own texts, not
+    of the statement that reads them) are dropped.
     """
     if depth > 32:
         raise SqlError("Views nest more than 32 levels deep (a view that reads itself?)")
@@ -74,7 +82,12 @@ def inline_views(rt: Runtime, expression: exp.Expression, depth: int = 0) -> exp
         obj = rt.catalog.find(rt.resolver.object_name(table)) if _resolvable(rt, table) else None
         if obj is None or obj.kind != "VIEW":
             continue
-        body = inline_views(rt, normalize(parse_padded(obj.text or "")), depth + 1)
+        body = inline_views(rt, normalize(parse_padded(obj.text or "")), depth + 1, inlined)
+        if inlined is not None:
+            inlined.append(obj)
+            for node in body.walk():
+                for key in ("line", "col", "start", "end"):
+                    node.meta.pop(key, None)
         alias = table.alias if table.args.get("alias") else obj.name.name
         new = exp.Subquery(this=body, alias=exp.TableAlias(this=quoted(alias)))
         if table is expression:

@@ -229,6 +229,19 @@ class Refresher:
 
     # -- pieces ----------------------------------------------------------------------------------
     def _inputs(self, obj: CatalogObject) -> list[tuple[CatalogObject, int | None, int | None]]:
+        for view in self.rt.catalog.dynamic_table(obj.oid).plan.get("views", []):
+            name = ObjectName(*view["name"])
+            current = self.rt.catalog.find(name)
+            if current is None or current.kind != "VIEW" or current.text != view["text"]:
+                raise RefreshError(
+                    f"Dynamic table {obj.name} reads the view {name}, which was "
+                    f"{'dropped' if current is None else 'replaced'} since the table was "
+                    "created, and its incremental plan holds the view's old definition. "
+                    "Replace the dynamic table (CREATE OR REPLACE) to read the view as it is "
+                    "now, or restore the view.",
+                    name=str(obj.name),
+                    code="SOURCE_DROPPED" if current is None else "VIEW_CHANGED",
+                )
         found = []
         for input_oid, consumed, generation in self.rt.catalog.inputs(obj.oid):
             source = self.rt.catalog.get(input_oid)
