@@ -227,6 +227,9 @@ def create_table(rt: Runtime, create: exp.Create) -> Result:
         )
     transient, comment = _properties(create)
     query = create.args.get("expression")
+    clone = create.args.get("clone")  # CREATE TABLE t CLONE s [AT|BEFORE(...)]
+    if clone is not None:
+        query = exp.select("*").from_(clone.this.copy())
     like = next(
         (
             p
@@ -240,9 +243,12 @@ def create_table(rt: Runtime, create: exp.Create) -> Result:
         existing = prepare_replace(rt, name, "TABLE", replace, if_not_exists)
         if existing is False:
             return status(f"{name.name} already exists, statement succeeded.")
-        if like is not None:
-            source = rt.resolver.lookup(like.this)
+        template = like if like is not None else clone
+        if template is not None:  # the source's column definitions
+            source = rt.resolver.lookup(template.this, ("TABLE",))
             columns = [Column(c.name, c.type, c.nullable, c.default) for c in source.columns]
+            if clone is not None and query is not None:  # and its rows, as of AT/BEFORE
+                bound = rt.to_engine(rt.bind_for_read(query.copy()))
         elif query is not None:
             bound = rt.to_engine(rt.bind_for_read(query.copy()))
             columns = [Column(n, t) for n, t in rt.engine.columns_of(bound)]
@@ -417,12 +423,15 @@ def create_view(rt: Runtime, create: exp.Create) -> Result:
         inlined = inline_views(rt, query.copy())
         with ExitStack() as stack:
             probe = expand_table_functions(rt, inlined.copy(), stack)
+            for travel in list(probe.find_all(exp.HistoricalData)):
+                travel.pop()  # the columns are today's; the instant is read at query time
             columns = [
                 Column(n, t) for n, t in rt.engine.columns_of(rt.to_engine(rt.bind_for_read(probe)))
             ]
         # Views are evaluated by snowmelt (see query.inline_views); the DuckDB view is a
-        # convenience for other tools reading the file, made when the query allows it.
-        computed = inlined.find(exp.TableFromRows) is not None
+        # convenience for other tools reading the file, made when the query allows it (not
+        # with table functions or time travel, which snowmelt computes at query time).
+        computed = inlined.find(exp.TableFromRows, exp.HistoricalData) is not None
         bound = None if computed else rt.to_engine(rt.bind_for_read(inlined))
         if isinstance(create.this, exp.Schema):
             names = [

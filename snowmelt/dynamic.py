@@ -18,7 +18,13 @@ from sqlglot import exp
 from snowmelt import ivm
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
 from snowmelt.ddl import prepare_replace, qualify_names, refresh_view, replace_object
-from snowmelt.errors import DynamicTableError, ObjectExists, ObjectNotFound, SqlError
+from snowmelt.errors import (
+    DynamicTableError,
+    ObjectExists,
+    ObjectNotFound,
+    SqlError,
+    UnsupportedError,
+)
 from snowmelt.names import ObjectName, drop_if_exists, identifier_value
 from snowmelt.query import inline_views
 from snowmelt.refresh import Refresher, RefreshOutcome
@@ -194,6 +200,16 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
     if query is None:
         raise DynamicTableError(f"Dynamic table {name} needs AS <query>", name=str(name))
     query = normalize(query.copy())
+    # a refresh reads every source as of the table's data timestamp (views' included)
+    travel = next(inline_views(rt, query.copy(), inlined=[]).find_all(exp.HistoricalData), None)
+    if travel is not None:
+        raise UnsupportedError(
+            f"{travel.name}(...) (time travel)",
+            f"Dynamic table {name} cannot use {travel.name}(...) (time travel): a dynamic "
+            "table reads its sources as of its data timestamp. Query the history with AT "
+            "outside the dynamic table, or copy it into a table.",
+            *position(travel.find_ancestor(exp.Table) or travel),  # the table it follows
+        )
     with rt.store.write("DDL") as commit:
         if not rt.catalog.schema_exists(name.database, name.schema):
             raise ObjectNotFound(

@@ -2,7 +2,8 @@
 table functions, translate and run.
 
 * ``t AT(TIMESTAMP => ts)`` / ``AT(OFFSET => -s)`` / ``BEFORE(...)`` become the snapshot of
-  ``t`` at the last version committed at (or before) that instant.
+  ``t`` at the last version committed at (or before) that instant (``Runtime.bind_for_read``,
+  which every statement reading tables uses).
 * ``TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES(...))`` and friends are computed from the
   catalog (``snowmelt.monitoring``) and exposed to the query as registered Arrow tables.
 """
@@ -10,7 +11,6 @@ table functions, translate and run.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from datetime import datetime, timedelta
 
 from sqlglot import exp
 
@@ -19,7 +19,7 @@ from snowmelt.errors import SqlError, UnsupportedError
 from snowmelt.monitoring import TABLE_FUNCTIONS, kwargs_of
 from snowmelt.names import quoted
 from snowmelt.result import Result
-from snowmelt.runtime import Runtime, check_readable
+from snowmelt.runtime import Runtime
 from snowmelt.sql.resolve import BOUND, position
 
 
@@ -28,7 +28,7 @@ def run_query(rt: Runtime, statement: exp.Expression) -> Result:
         expression = inline_views(rt, snowflake_output_names(statement.copy()))
         expression = current_time_from_clock(rt, expression)  # after views: theirs too
         expression = expand_table_functions(rt, expression, stack)
-        expression = bind_with_time_travel(rt, expression)
+        expression = rt.bind_for_read(expression)
         return Result(rt.engine.query(rt.to_engine(expression)))
 
 
@@ -133,52 +133,3 @@ def expand_table_functions(
         replacement.meta[BOUND] = True
         node.replace(replacement)
     return expression
-
-
-def bind_with_time_travel(rt: Runtime, expression: exp.Expression) -> exp.Expression:
-    def replace(obj: CatalogObject, table: exp.Table) -> exp.Expression:
-        when = table.args.get("when")
-        if when is None:
-            check_readable(rt, obj)
-            return obj.name.view_table()
-        if not obj.tracked:
-            raise SqlError(
-                f"Time travel needs a table; '{obj.name}' is a {obj.kind.lower()}", *position(table)
-            )
-        version = version_for(rt, when)
-        return rt.store.snapshot(obj.oid, obj.column_names, version)
-
-    return rt.resolver.bind(expression, replace)
-
-
-def version_for(rt: Runtime, when: exp.HistoricalData) -> int:
-    kind = (
-        when.args.get("kind", "").upper()
-        if isinstance(when.args.get("kind"), str)
-        else when.text("kind").upper()
-    )
-    before = when.name.upper() == "BEFORE"
-    value = when.args["expression"]
-    if kind == "OFFSET":
-        seconds = rt.engine.rows(f"SELECT CAST({rt.to_engine(value).sql('duckdb')} AS DOUBLE)")[0][
-            0
-        ]
-        instant: datetime = rt.clock.now() + timedelta(seconds=float(seconds))
-    elif kind == "TIMESTAMP":
-        instant = rt.engine.rows(
-            f"SELECT CAST({rt.to_engine(value).sql('duckdb')} AS TIMESTAMPTZ)"
-        )[0][0]
-    else:
-        raise UnsupportedError(
-            f"{when.name}({kind})",
-            f"Time travel by {kind} is not supported; use TIMESTAMP => or OFFSET =>",
-            *position(value),
-        )
-    first = rt.catalog.first_version_time()
-    if first is None or instant < first:
-        raise SqlError(
-            f"Time travel data is not available for {instant.isoformat()}: it is "
-            "before the table's history starts",
-            *position(value),
-        )
-    return rt.catalog.version_at(instant, strictly_before=before)

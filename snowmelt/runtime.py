@@ -1,20 +1,25 @@
 """The shared state of one open database: engine, catalog, store, clock and session context.
 
 Statement handlers (``ddl``, ``dml``, ``query``, ``dynamic``, ``refresh``, ``monitoring``)
-receive a ``Runtime``; it holds no logic of its own beyond small conveniences.
+receive a ``Runtime``; it holds no logic of its own beyond small conveniences and the one
+way every statement binds the tables it reads (``bind_for_read``: current data, or the
+snapshot a time-travel clause names — so ``INSERT ... SELECT``, CTAS, ``UPDATE ... FROM``
+and ``MERGE ... USING`` honour ``AT``/``BEFORE`` like a query).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlglot import exp
 
 from snowmelt.catalog import Catalog, CatalogObject
 from snowmelt.clock import Clock
 from snowmelt.engines.base import Engine
-from snowmelt.sql.resolve import Context, Resolver
+from snowmelt.errors import SqlError, UnsupportedError
+from snowmelt.sql.resolve import Context, Resolver, position
 from snowmelt.sql.translate import to_duckdb
 from snowmelt.storage import Store
 
@@ -44,13 +49,54 @@ class Runtime:
         return expression if self.dialect == "duckdb" else to_duckdb(expression)
 
     def bind_for_read(self, expression: exp.Expression) -> exp.Expression:
-        """Point every table reference at its user-visible relation (current data)."""
+        """Point every table reference at its user-visible relation (current data), or,
+        with ``AT(...)`` / ``BEFORE(...)``, at its snapshot as of that instant."""
 
         def to_view(obj: CatalogObject, table: exp.Table) -> exp.Expression:
-            check_readable(self, obj)
-            return obj.name.view_table()
+            when = table.args.get("when")
+            if when is None:
+                check_readable(self, obj)
+                return obj.name.view_table()
+            if not obj.tracked:
+                raise SqlError(
+                    f"Time travel needs a table; '{obj.name}' is a {obj.kind.lower()}",
+                    *position(table),
+                )
+            return self.store.snapshot(obj.oid, obj.column_names, self.version_for(when))
 
         return self.resolver.bind(expression, to_view)
+
+    def version_for(self, when: exp.HistoricalData) -> int:
+        """The version an ``AT(TIMESTAMP => ...)``, ``AT(OFFSET => ...)`` or ``BEFORE(...)``
+        clause names: the last committed at (or strictly before) that instant."""
+        kind = (
+            when.args.get("kind", "").upper()
+            if isinstance(when.args.get("kind"), str)
+            else when.text("kind").upper()
+        )
+        before = when.name.upper() == "BEFORE"
+        value = when.args["expression"]
+        if kind == "OFFSET":
+            sql = f"SELECT CAST({self.to_engine(value).sql('duckdb')} AS DOUBLE)"
+            seconds = self.engine.rows(sql)[0][0]
+            instant: datetime = self.clock.now() + timedelta(seconds=float(seconds))
+        elif kind == "TIMESTAMP":
+            sql = f"SELECT CAST({self.to_engine(value).sql('duckdb')} AS TIMESTAMPTZ)"
+            instant = self.engine.rows(sql)[0][0]
+        else:
+            raise UnsupportedError(
+                f"{when.name}({kind})",
+                f"Time travel by {kind} is not supported; use TIMESTAMP => or OFFSET =>",
+                *position(value),
+            )
+        first = self.catalog.first_version_time()
+        if first is None or instant < first:
+            raise SqlError(
+                f"Time travel data is not available for {instant.isoformat()}: it is "
+                "before the table's history starts",
+                *position(value),
+            )
+        return self.catalog.version_at(instant, strictly_before=before)
 
 
 def check_readable(rt: Runtime, obj: CatalogObject) -> None:

@@ -8,6 +8,7 @@ The session object only delegates: the logic lives in ``ddl``, ``dml``, ``query`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,8 @@ class Session:
             finally:
                 self.rt.dialect = "snowflake"
         except EngineError as err:
-            raise SqlError(str(err), statement.line, statement.column) from None
+            message = _PHYSICAL.sub(lambda m: self._user_name(m), str(err))
+            raise SqlError(message, statement.line, statement.column) from None
         except SqlError as err:
             if err.line is None:  # no finer position known: point at the statement
                 raise _at(err, statement) from None
@@ -149,6 +151,13 @@ class Session:
             statement.column,
         )
 
+    def _user_name(self, match: re.Match[str]) -> str:
+        """A physical table named in an engine message (``t3.ID``), as the user names it."""
+        try:
+            return f"{self.rt.catalog.get(int(match.group(1))).name}{match.group(2)}"
+        except Exception:  # not one of snowmelt's tables after all
+            return match.group(0)
+
     def _create(self, statement: Statement, create: exp.Create) -> Result:
         rt = self.rt
         kind = str(create.args.get("kind") or "").upper()
@@ -157,6 +166,15 @@ class Session:
             isinstance(p, exp.DynamicProperty) for p in props.expressions
         )
         replace, exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
+        if create.args.get("clone") is not None and (is_dynamic or kind != "TABLE"):
+            what = "DYNAMIC TABLE" if is_dynamic else kind
+            raise UnsupportedError(
+                f"CREATE {what} ... CLONE",
+                f"CREATE {what} ... CLONE is not supported by snowmelt (CREATE TABLE ... CLONE "
+                "is: it copies a table's columns and rows, AT/BEFORE included)",
+                statement.line,
+                statement.column,
+            )
         if is_dynamic:
             if statement.dialect != "snowflake":
                 raise UnsupportedError(
@@ -288,6 +306,10 @@ class Session:
                 }
             )
         )
+
+
+# a constraint DuckDB checks names snowmelt's data table (t<oid>) and the column
+_PHYSICAL = re.compile(r"(?<=constraint failed: )t(\d+)(\.\w+)")
 
 
 def _at(err: SqlError, statement: Statement) -> SqlError:

@@ -171,3 +171,41 @@ def test_views_over_monitoring_functions_are_computed_when_queried(session):
     assert session.sql("SELECT * FROM D.S.STATUS").rows() == [("DT", "ACTIVE")]
     session.sql("CREATE VIEW NESTED (N) AS SELECT NAME FROM STATUS")
     assert session.sql("SELECT N FROM NESTED").rows() == [("DT",)]
+
+
+def test_create_table_clone_copies_columns_and_rows_as_of_an_instant(session, clock):
+    session.sql("CREATE TABLE T (ID INT NOT NULL, N STRING DEFAULT 'x')")
+    clock.advance(10)
+    session.sql("INSERT INTO T (ID) VALUES (1)")
+    clock.advance(10)
+    session.sql("INSERT INTO T (ID) VALUES (2)")
+    session.sql("CREATE TABLE NOW_ CLONE T; CREATE TABLE THEN_ CLONE T AT(OFFSET => -5)")
+    assert sorted(session.sql("SELECT * FROM NOW_").rows()) == [(1, "x"), (2, "x")]
+    assert session.sql("SELECT * FROM THEN_").rows() == [(1, "x")]
+    described = session.sql("DESCRIBE TABLE THEN_").rows()
+    assert [(r[0], r[3], r[4]) for r in described] == [("ID", "N", None), ("N", "Y", "'x'")]
+    with pytest.raises(SqlError, match=r"NOT NULL constraint failed: D\.S\.THEN_\.ID"):
+        session.sql("INSERT INTO THEN_ (N) VALUES ('y')")  # the user's name, not t<oid>
+    session.sql("INSERT INTO T (ID) VALUES (3)")  # a clone is a table of its own
+    assert session.sql("SELECT COUNT(*) FROM NOW_").scalar() == 2
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE SCHEMA D.S2 CLONE D.S",
+        "CREATE DATABASE D2 CLONE D",
+        "CREATE VIEW V CLONE T",
+        "CREATE DYNAMIC TABLE X CLONE T",
+    ],
+)
+def test_clones_other_than_tables_name_themselves_and_create_nothing(session, statement):
+    from snowmelt.errors import UnsupportedError
+
+    session.sql("CREATE TABLE T (A INT)")
+    before = session.sql("SHOW SCHEMAS").arrow().num_rows, session.sql("SHOW TABLES").arrow()
+    with pytest.raises(UnsupportedError, match=r"CLONE is not supported by snowmelt"):
+        session.sql(statement)
+    after = session.sql("SHOW SCHEMAS").arrow().num_rows, session.sql("SHOW TABLES").arrow()
+    assert before[0] == after[0] and before[1].num_rows == after[1].num_rows
+    assert session.sql("SHOW DATABASES").arrow().num_rows == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from snowmelt.errors import IngestError, SqlError
+from snowmelt.errors import IngestError, SqlError, UnsupportedError
 from snowmelt.names import ObjectName
 
 
@@ -178,6 +178,45 @@ def test_time_travel_at_timestamp_offset_and_before(session, clock):
     )
     with pytest.raises(SqlError, match="not available"):
         session.sql("SELECT A FROM T AT(OFFSET => -100000)")
+
+
+def test_statements_that_read_tables_honour_time_travel_like_a_query(session, clock):
+    session.sql("CREATE TABLE T (A INT)")
+    clock.advance(10)
+    session.sql("INSERT INTO T VALUES (1)")
+    clock.advance(10)
+    session.sql("INSERT INTO T VALUES (2)")
+    clock.advance(5)  # AT(OFFSET => -10) sees only A = 1
+    session.sql("CREATE TABLE C AS SELECT A FROM T AT(OFFSET => -10)")
+    assert session.sql("SELECT A FROM C").rows() == [(1,)]
+    assert session.sql("INSERT INTO C SELECT A + 10 FROM T AT(OFFSET => -10)").rows() == [(1,)]
+    session.sql(
+        "UPDATE C SET A = A + 100 FROM (SELECT A AS K FROM T AT(OFFSET => -10)) X WHERE C.A = X.K"
+    )
+    assert sorted(session.sql("SELECT A FROM C").rows()) == [(11,), (101,)]
+    session.sql(
+        "MERGE INTO C USING (SELECT A FROM T BEFORE(OFFSET => -10)) S ON C.A = S.A "
+        "WHEN NOT MATCHED THEN INSERT VALUES (S.A)"
+    )
+    assert sorted(session.sql("SELECT A FROM C").rows()) == [(1,), (11,), (101,)]
+    session.sql("DELETE FROM C USING (SELECT A FROM T AT(OFFSET => -10)) X WHERE C.A = X.A")
+    assert sorted(session.sql("SELECT A FROM C").rows()) == [(11,), (101,)]
+    # a view keeps its clause and reads the instant when it is queried
+    session.sql("CREATE VIEW V AS SELECT A FROM T AT(OFFSET => -10)")
+    clock.advance(10)
+    assert sorted(session.sql("SELECT A FROM V").rows()) == [(1,), (2,)]
+
+
+def test_a_dynamic_table_cannot_time_travel(session):
+    session.sql("CREATE TABLE T (A INT); INSERT INTO T VALUES (1)")
+    session.sql("CREATE VIEW V AS SELECT A FROM T AT(OFFSET => -1)")
+    lag = "TARGET_LAG = '1 minute' WAREHOUSE = WH"
+    with pytest.raises(UnsupportedError, match=r"cannot use AT\(\.\.\.\) \(time travel\)") as info:
+        session.sql(f"CREATE DYNAMIC TABLE X {lag} AS\nSELECT A FROM   T AT(OFFSET => -1)")
+    assert (info.value.line, info.value.column) == (2, 17)
+    with pytest.raises(UnsupportedError, match="time travel"):  # through a view too
+        session.sql(f"CREATE DYNAMIC TABLE X {lag} AS SELECT A FROM V")
+    assert session.sql("SHOW DYNAMIC TABLES").arrow().num_rows == 0
 
 
 @pytest.mark.parametrize("kind", ["arrow", "pandas", "polars", "dicts"])
