@@ -16,7 +16,15 @@ from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.errors import IngestError, SqlError
-from snowmelt.names import INSERT_VERSION, ROW_ID, col, data_table, identifier_value, quoted
+from snowmelt.names import (
+    INSERT_VERSION,
+    ROW_ID,
+    col,
+    data_table,
+    drop_if_exists,
+    identifier_value,
+    quoted,
+)
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql.resolve import position
@@ -80,8 +88,22 @@ def insert(rt: Runtime, statement: exp.Insert) -> Result:
     bound = rt.to_engine(rt.bind_for_read(source.copy()))
     with rt.store.write("INSERT") as commit:
         if statement.args.get("overwrite"):
+            # the rows to write are read before the table is emptied: the query may read it
+            staged = exp.Table(this=quoted(f"_sm_overwrite_{obj.oid}"))
+            rt.engine.execute(
+                exp.Create(
+                    kind="TABLE",
+                    this=staged.copy(),
+                    expression=bound,
+                    replace=True,
+                    properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                )
+            )
+            bound = exp.select("*").from_(staged.copy())
             rt.store.delete_all(commit, obj.oid, obj.column_names)
         count = rt.store.insert(commit, obj.oid, columns, bound)
+    if statement.args.get("overwrite"):
+        rt.engine.execute(drop_if_exists("TABLE", staged))
     return Result.counts(inserted=count)
 
 

@@ -132,6 +132,23 @@ def test_truncate_and_insert_overwrite(session):
     session.sql("TRUNCATE TABLE IF EXISTS NOT_THERE")
 
 
+def test_insert_overwrite_reads_its_own_table_before_emptying_it(session):
+    session.sql("CREATE TABLE T (K INT, N STRING); INSERT INTO T VALUES (1, 'a'), (2, 'b')")
+    v = session.rt.store.version
+    assert session.sql("INSERT OVERWRITE INTO T SELECT K * 10, N FROM T WHERE K > 1").rows() == [
+        (1,)
+    ]
+    assert session.sql("SELECT K, N FROM T").rows() == [(20, "b")]
+    assert sorted(_change(session, "T", v, session.rt.store.version)) == [
+        (1, "a", -1),
+        (2, "b", -1),
+        (20, "b", 1),
+    ]
+    with pytest.raises(SqlError, match="Could not convert"):  # a failing query loses nothing
+        session.sql("INSERT OVERWRITE INTO T SELECT CAST(N AS INT), N FROM T")
+    assert session.sql("SELECT K, N FROM T").rows() == [(20, "b")]
+
+
 def test_insert_column_list_and_arity_errors(session):
     session.sql("CREATE TABLE T (A INT, B STRING, C INT DEFAULT 7)")
     session.sql("INSERT INTO T (B, A) VALUES ('x', 1)")
@@ -314,3 +331,19 @@ def test_array_functions_and_typeof_read_variant_array_and_object_columns(sessio
     assert row == [
         ("OBJECT", "ARRAY", "ARRAY", "OBJECT", "INTEGER", True, True, False, "[2,3]", "[2]")
     ]
+
+
+def test_to_char_formats_dates_and_times_with_snowflake_elements(session):
+    session.sql("CREATE TABLE T (TS TIMESTAMP_NTZ, D DATE, N NUMBER(10, 2))")
+    session.sql("INSERT INTO T VALUES ('2026-01-31 10:05:09.123', '2026-02-03', 1234.5)")
+    row = session.sql(
+        "SELECT TO_CHAR(TS, 'DD/MM/YYYY HH24:MI'), TO_VARCHAR(D, 'MON DD, YYYY'), "
+        "TO_CHAR(TS, 'DY HH12:MI AM'), TO_CHAR(TS), TO_CHAR(N) FROM T"
+    ).rows()
+    assert row == [
+        ("31/01/2026 10:05", "Feb 03, 2026", "Sat 10:05 AM", "2026-01-31 10:05:09.123", "1234.50")
+    ]
+    from snowmelt.sql.translate import UnsupportedFunctionError
+
+    with pytest.raises(UnsupportedFunctionError, match=r"TO_CHAR.*number formats \('999,999.00'\)"):
+        session.sql("SELECT TO_CHAR(N, '999,999.00') FROM T")

@@ -108,6 +108,11 @@ def rewrite_semi_structured(
             return exp.func("to_json", node.copy())
         if isinstance(node, (exp.ArrayContains, exp.ArraySlice, exp.Typeof)):
             return _json_array_function(node)  # every array and variant is JSON here
+        if isinstance(node, _LIST_FUNCTIONS):
+            return _over_elements(node)
+        if isinstance(node, exp.Anonymous) and node.name.upper() in _IS_FUNCTIONS:
+            value = exp.func("to_json", node.expressions[0].copy())
+            return _json_kind(value, *_IS_FUNCTIONS[node.name.upper()])
         if isinstance(node, exp.Anonymous) and node.name.upper() in _AS_FUNCTIONS:
             kinds, target = _AS_FUNCTIONS[node.name.upper()]
             value = node.expressions[0]
@@ -149,6 +154,55 @@ def _json_array_function(node: exp.ArrayContains | exp.ArraySlice | exp.Typeof) 
     sliced.set("this", elements)
     return exp.Case().when(_json_kind(value, "ARRAY"), exp.func("to_json", sliced))
 
+
+def _elements(value: exp.Expr) -> exp.Expr:
+    """A JSON array as a DuckDB list of its JSON elements (JSON nulls become NULL)."""
+    return exp.func("from_json", exp.func("to_json", value.copy()), exp.Literal.string('["json"]'))
+
+
+_LIST_FUNCTIONS = (
+    exp.ArrayToString,
+    exp.ArrayAppend,
+    exp.ArrayPrepend,
+    exp.ArrayConcat,
+    exp.ArrayCompact,
+    exp.ArrayPosition,
+    exp.ArrayOverlaps,
+)
+
+
+def _over_elements(node: exp.Expr) -> exp.Expr:
+    """ARRAY_TO_STRING, ARRAY_APPEND/PREPEND, ARRAY_CAT, ARRAY_COMPACT, ARRAY_POSITION and
+    ARRAYS_OVERLAP on arrays held as JSON: sqlglot renders them as DuckDB list functions, so
+    they are given lists of JSON elements (strings unquoted for ARRAY_TO_STRING, a value
+    looked for or added as JSON) and an array they return is JSON again."""
+    elements = _elements(node.this)
+    if isinstance(node, exp.ArrayToString):
+        item = exp.to_identifier("_sm_e")
+        text = exp.Lambda(this=_json_text(exp.column(item)), expressions=[item])
+        node.set("this", exp.func("list_transform", elements, text))
+        return node
+    node.set("this", elements)
+    if isinstance(node, exp.ArrayOverlaps):
+        node.set("expression", _elements(node.expression))
+        return node
+    if isinstance(node, (exp.ArrayAppend, exp.ArrayPrepend, exp.ArrayPosition)):
+        node.set("expression", exp.func("to_json", node.expression.copy()))
+    if isinstance(node, exp.ArrayConcat):
+        node.set("expressions", [_elements(e) for e in node.expressions])
+    return node if isinstance(node, exp.ArrayPosition) else exp.func("to_json", node)
+
+
+_IS_FUNCTIONS: dict[str, tuple[str, ...]] = {  # IS_<type>(variant): the JSON kind matches
+    "IS_OBJECT": ("OBJECT",),
+    "IS_VARCHAR": ("VARCHAR",),
+    "IS_CHAR": ("VARCHAR",),
+    "IS_BOOLEAN": ("BOOLEAN",),
+    "IS_INTEGER": ("UBIGINT", "BIGINT", "HUGEINT"),
+    "IS_DECIMAL": ("UBIGINT", "BIGINT", "HUGEINT", "DOUBLE"),
+    "IS_DOUBLE": ("UBIGINT", "BIGINT", "HUGEINT", "DOUBLE"),
+    "IS_REAL": ("UBIGINT", "BIGINT", "HUGEINT", "DOUBLE"),
+}
 
 _NUMBER_KINDS = ("UBIGINT", "BIGINT", "HUGEINT", "DOUBLE")
 # AS_<type>(variant): the value when the JSON kind matches, else NULL.
@@ -234,7 +288,8 @@ def _wrap_array_agg(node: exp.ArrayAgg) -> None:
 
 def json_comparisons(expression: exp.Expr) -> exp.Expr:
     """``v:k = 'text'``: Snowflake compares the variant's string; DuckDB would parse 'text'
-    as JSON and fail. Compare the unquoted text instead (numbers already compare fine)."""
+    as JSON and fail. Compare the unquoted text instead (numbers already compare fine).
+    In arithmetic a variant is a number (DOUBLE here), as Snowflake casts it."""
 
     def fn(node: exp.Expr) -> exp.Expr:
         if isinstance(
@@ -243,6 +298,11 @@ def json_comparisons(expression: exp.Expr) -> exp.Expr:
             for side, other in (("this", node.expression), ("expression", node.this)):
                 if _is_json(node.args[side]) and isinstance(other, exp.Literal) and other.is_string:
                     node.set(side, _json_text(node.args[side].copy()))
+        elif isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)):
+            # ``v:total + 1``: Snowflake casts a variant in arithmetic to a number
+            for side in ("this", "expression"):
+                if _is_json(node.args[side]):
+                    node.set(side, exp.cast(node.args[side].copy(), "DOUBLE"))
         elif (
             isinstance(node, exp.In)
             and _is_json(node.this)

@@ -28,11 +28,14 @@ comparisons in :mod:`snowmelt.sql.semistructured`.
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Callable
 
 from sqlglot import exp
+from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.time import format_time
 
 from snowmelt.sql.flatten import rewrite_flatten
 from snowmelt.sql.semistructured import (
@@ -358,6 +361,26 @@ def semi_structured(expression: exp.Expr) -> exp.Expr:
     return rewrite_semi_structured(expression, UnsupportedFunctionError)
 
 
+_NUMBER_FORMAT = re.compile(r"^[90.,$DGLSMIVX\s]+$", re.IGNORECASE)
+
+
+def _to_char(node: exp.ToChar) -> exp.Expr:
+    """TO_CHAR / TO_VARCHAR: no format is a cast; a date/time format (``'DD/MM/YYYY
+    HH24:MI'``) becomes strftime with Snowflake's elements (sqlglot drops the format when
+    it does not know the value is a timestamp, which gave the default text silently)."""
+    fmt = node.args.get("format")
+    if fmt is None:
+        return exp.cast(node.this.copy(), "VARCHAR")
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        raise UnsupportedFunctionError("TO_CHAR", "give its format as a string literal")
+    if _NUMBER_FORMAT.match(fmt.name):
+        raise UnsupportedFunctionError(
+            "TO_CHAR", f"number formats ('{fmt.name}') are not supported; cast, or use ROUND"
+        )
+    python = format_time(fmt.name, Snowflake.TIME_MAPPING, Snowflake.TIME_TRIE)
+    return exp.TimeToStr(this=node.this.copy(), format=exp.Literal.string(python))
+
+
 def json_casts(expression: exp.Expr) -> exp.Expr:
     """Give casts Snowflake's semi-structured semantics and snowmelt's type mapping.
 
@@ -367,8 +390,8 @@ def json_casts(expression: exp.Expr) -> exp.Expr:
     """
 
     def fn(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.ToChar) and not node.args.get("format"):
-            node = exp.cast(node.this.copy(), "VARCHAR")
+        if isinstance(node, exp.ToChar):
+            return _to_char(node)
         if isinstance(node, exp.ColumnDef) and node.args.get("kind"):
             node.set("kind", duckdb_type(node.args["kind"]))
         if not isinstance(node, (exp.Cast, exp.TryCast)):

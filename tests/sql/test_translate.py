@@ -235,6 +235,30 @@ SEMI_CASES = [
         id="array-slice-json",
     ),
     case(
+        "SELECT ARRAY_TO_STRING(PARSE_JSON('[\"a\", 1, null]'), '-'), "
+        "ARRAY_APPEND(ARRAY_CONSTRUCT(1), 'x'), ARRAY_PREPEND(PARSE_JSON('[2]'), 1), "
+        "ARRAY_CAT(ARRAY_CONSTRUCT(1), PARSE_JSON('[2, 3]')), "
+        "ARRAY_COMPACT(PARSE_JSON('[1, null, 2]'))",
+        ("a-1-", '[1,"x"]', "[1,2]", "[1,2,3]", "[1,2]"),
+        id="array-list-functions-json",
+    ),
+    case(
+        "SELECT ARRAY_POSITION(2::VARIANT, PARSE_JSON('[1, 2]')), "
+        "ARRAY_POSITION(5::VARIANT, PARSE_JSON('[1, 2]')), "
+        "ARRAYS_OVERLAP(PARSE_JSON('[1, 2]'), ARRAY_CONSTRUCT(2, 9)), "
+        "ARRAYS_OVERLAP(PARSE_JSON('[1]'), ARRAY_CONSTRUCT(9)), "
+        "IS_OBJECT(PARSE_JSON('{}')), IS_OBJECT(PARSE_JSON('[]')), "
+        "IS_VARCHAR(PARSE_JSON('\"s\"')), IS_INTEGER(PARSE_JSON('1.5')), "
+        "IS_DOUBLE(PARSE_JSON('1'))",
+        (1, None, True, False, True, False, True, False, True),
+        id="array-position-overlap-is-kind",
+    ),
+    case(
+        "SELECT v:user.age + 1, 2 * v:n, v:n / 2, v:missing + 1 FROM ev WHERE id = 1",
+        (32.0, 10.0, 2.5, None),
+        id="variant-arithmetic-is-numeric",
+    ),
+    case(
         "SELECT TYPEOF(v:tags), TYPEOF(PARSE_JSON('{}')), TYPEOF(v:tags[0]), "
         "TYPEOF(PARSE_JSON('7')), TYPEOF(PARSE_JSON('1.5')), TYPEOF(PARSE_JSON('null')), "
         "TYPEOF(PARSE_JSON('true')), TYPEOF(v:missing) FROM ev WHERE id = 1",
