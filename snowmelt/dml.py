@@ -125,6 +125,7 @@ def update(rt: Runtime, statement: exp.Update) -> Result:
         rewritten = statement.copy()
         rewritten.set("this", _physical(table, obj))
         rewritten.set("expressions", _set_version(statement.expressions, commit.version))
+        _bind_subqueries(rt, rewritten, "expressions", "where")
         if rewritten.args.get("from_"):
             rewritten.set("from_", rt.bind_for_read(rewritten.args["from_"]))
         relations = []
@@ -135,6 +136,15 @@ def update(rt: Runtime, statement: exp.Update) -> Result:
             ]
         count = _run_in_place(rt, commit, obj, table, relations, rewritten)
     return Result.counts(updated=count)
+
+
+def _bind_subqueries(rt: Runtime, statement: exp.Expression, *parts: str) -> None:
+    """Bind the tables that subqueries in ``parts`` of ``statement`` read (``WHERE ID IN
+    (SELECT ...)``, ``SET V = (SELECT ...)``), in place."""
+    for part in parts:
+        value = statement.args.get(part)
+        for node in value if isinstance(value, list) else [value] if value else []:
+            rt.bind_for_read(node)
 
 
 def _run_in_place(
@@ -165,6 +175,7 @@ def delete(rt: Runtime, statement: exp.Delete) -> Result:
         using = [rt.bind_for_read(u.copy()) for u in statement.args.get("using") or []]
         if using:
             rewritten.set("using", using)
+        _bind_subqueries(rt, rewritten, "where")
         count = _run_in_place(rt, commit, obj, table, using, rewritten)
     return Result.counts(deleted=count)
 
@@ -200,6 +211,8 @@ def merge(rt: Runtime, statement: exp.Merge) -> Result:
             .from_(_physical(table, obj))
             .join(source.copy(), on=statement.args["on"].copy())
         )
+        if any(when.args.get("matched") for when in rewritten.args["whens"].expressions):
+            _check_one_source_row(rt, obj, candidates)
         logged_before = commit.touched.get(obj.oid, 0)
         with rt.store.rewrite(
             commit, obj.oid, obj.column_names, rt.to_engine(candidates)
@@ -225,6 +238,20 @@ def merge(rt: Runtime, statement: exp.Merge) -> Result:
         logged = commit.touched.get(obj.oid, 0) - logged_before
         counts = {"inserted": changed - updated, "updated": updated, "deleted": logged - updated}
     return Result.counts(**counts)
+
+
+def _check_one_source_row(rt: Runtime, obj: CatalogObject, matches: exp.Select) -> None:
+    """Snowflake's ERROR_ON_NONDETERMINISTIC_MERGE: a target row that a MATCHED clause would
+    update or delete must meet one source row, or which one wins is undefined."""
+    rows = exp.select(exp.column(ROW_ID)).from_(matches.subquery("_sm_m"))
+    repeated = rows.group_by(exp.column(ROW_ID)).having("COUNT(*) > 1")
+    count = rt.engine.rows(rt.to_engine(exp.select("COUNT(*)").from_(repeated.subquery("_sm_r"))))
+    if count[0][0]:
+        raise SqlError(
+            f"Duplicate row detected during DML action: MERGE INTO {obj.name} meets "
+            f"{count[0][0]} of its rows with more than one source row, so which one changes "
+            "them is undefined. Make the source unique on the ON columns; nothing was changed"
+        )
 
 
 def truncate(rt: Runtime, statement: exp.TruncateTable) -> Result:

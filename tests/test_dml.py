@@ -347,3 +347,35 @@ def test_to_char_formats_dates_and_times_with_snowflake_elements(session):
 
     with pytest.raises(UnsupportedFunctionError, match=r"TO_CHAR.*number formats \('999,999.00'\)"):
         session.sql("SELECT TO_CHAR(N, '999,999.00') FROM T")
+
+
+def test_subqueries_in_where_and_set_read_tables_and_log_exactly_the_rows_changed(session):
+    session.sql("CREATE TABLE T (ID INT, V INT); INSERT INTO T VALUES (1, 10), (2, 20), (3, 30)")
+    session.sql("CREATE TABLE LIMITS (M INT); INSERT INTO LIMITS VALUES (100)")
+    v = session.rt.store.version
+    session.sql(
+        "UPDATE T SET V = (SELECT MAX(M) FROM LIMITS) WHERE ID IN (SELECT ID FROM T WHERE V > 15)"
+    )
+    session.sql("DELETE FROM T WHERE ID = (SELECT MAX(ID) FROM T)")
+    assert session.sql("SELECT ID, V FROM T ORDER BY ID").rows() == [(1, 10), (2, 100)]
+    assert sorted(_change(session, "T", v, session.rt.store.version)) == [
+        (2, 20, -1),
+        (2, 100, 1),
+        (3, 30, -1),
+    ]
+
+
+def test_a_merge_whose_source_meets_a_row_twice_is_refused_and_changes_nothing(session):
+    session.sql("CREATE TABLE T (ID INT, V INT); INSERT INTO T VALUES (1, 10)")
+    two = "(SELECT 1 AS ID, 5 AS V UNION ALL SELECT 1, 6)"
+    with pytest.raises(SqlError, match="Duplicate row detected during DML action.*1 of its rows"):
+        session.sql(
+            f"MERGE INTO T USING {two} S ON T.ID = S.ID WHEN MATCHED THEN UPDATE SET V = S.V"
+        )
+    assert session.sql("SELECT ID, V FROM T").rows() == [(1, 10)]
+    # inserting unmatched rows is deterministic: duplicates in the source are fine
+    session.sql(
+        "MERGE INTO T USING (SELECT 2 AS ID, 1 AS V UNION ALL SELECT 2, 2) S ON T.ID = S.ID "
+        "WHEN NOT MATCHED THEN INSERT (ID, V) VALUES (S.ID, S.V)"
+    )
+    assert session.sql("SELECT COUNT(*) FROM T WHERE ID = 2").scalar() == 2
