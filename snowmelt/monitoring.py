@@ -423,7 +423,7 @@ def _like(pattern: str | None, value: str) -> bool:
 
 
 def show(rt: Runtime, command: commands.Show) -> Result:
-    from snowmelt.dynamic import format_lag
+    from snowmelt.properties import format_lag
 
     if command.what == "DYNAMIC TABLES":
         rows = []
