@@ -34,9 +34,18 @@ db_option = click.option(
 )
 
 
-def _open(db: str) -> Any:
+def _open(db: str, create: bool = False) -> Any:
+    """A session on ``db``; only ``sql`` creates a missing file (a mistyped --db given to a
+    command that reads would otherwise leave a new empty database behind)."""
     import snowmelt
+    from snowmelt.errors import DatabaseFileError
 
+    if not create and not Path(db).exists():
+        raise DatabaseFileError(
+            f"No database at {db}: pass --db (or set SNOWMELT_DB); `snowmelt sql --db {db}` "
+            "or `snowmelt demo` creates one",
+            path=db,
+        )
     return snowmelt.connect(db, on_notice=lambda m: err_console.print(f"[dim]notice: {m}[/dim]"))
 
 
@@ -83,7 +92,7 @@ def sql(db: str, file: str | None, text: str | None) -> None:
     if not file and not text:
         text = sys.stdin.read()
     source = Path(file).read_text() if file else text or ""
-    with _open(db) as session:
+    with _open(db, create=True) as session:
         for result in session.execute_all(source):
             print_result(console, result)
 

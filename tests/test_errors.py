@@ -127,3 +127,18 @@ def test_a_file_duckdb_cannot_open_is_a_clear_error_and_is_left_alone(tmp_path, 
         assert path.read_text() == "my notes\n"  # nothing written to it
     if kind == "missing folder":
         assert not path.parent.exists()
+
+
+@pytest.mark.parametrize("command", [["show"], ["explain", "D.S.X"], ["refresh", "D.S.X"]])
+def test_a_command_that_reads_a_missing_database_says_so_and_creates_nothing(tmp_path, command):
+    from click.testing import CliRunner
+
+    from snowmelt.cli import main
+
+    path = tmp_path / "typo.duckdb"
+    result = CliRunner().invoke(main, [command[0], "--db", str(path), *command[1:]])
+    assert result.exit_code == 1 and "No database at" in result.output
+    assert not path.exists()  # a mistyped --db leaves no empty database behind
+    created = CliRunner().invoke(main, ["sql", "--db", str(path), "CREATE DATABASE D"])
+    assert created.exit_code == 0 and path.exists()  # sql is how one makes a database
+    assert CliRunner().invoke(main, ["show", "--db", str(path)]).exit_code == 0
