@@ -36,16 +36,13 @@ db_option = click.option(
 
 def _open(db: str, create: bool = False) -> Any:
     """A session on ``db``; only ``sql`` creates a missing file (a mistyped --db given to a
-    command that reads would otherwise leave a new empty database behind)."""
+    command that reads would otherwise leave a new empty database behind): the others open
+    it as ``snowmelt monitor`` does, which says when there is none."""
     import snowmelt
-    from snowmelt.errors import DatabaseFileError
+    from snowmelt.monitor.commands import open_session
 
-    if not create and not Path(db).exists():
-        raise DatabaseFileError(
-            f"No database at {db}: pass --db (or set SNOWMELT_DB); `snowmelt sql --db {db}` "
-            "or `snowmelt demo` creates one",
-            path=db,
-        )
+    if not create:
+        return open_session(db)
     return snowmelt.connect(db, on_notice=lambda m: err_console.print(f"[dim]notice: {m}[/dim]"))
 
 

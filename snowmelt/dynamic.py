@@ -73,16 +73,6 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
     if query is None:
         raise DynamicTableError(f"Dynamic table {name} needs AS <query>", name=str(name))
     query = normalize(query.copy())
-    # a refresh reads every source as of the table's data timestamp (views' included)
-    travel = next(inline_views(rt, query.copy(), inlined=[]).find_all(exp.HistoricalData), None)
-    if travel is not None:
-        raise UnsupportedError(
-            f"{travel.name}(...) (time travel)",
-            f"Dynamic table {name} cannot use {travel.name}(...) (time travel): a dynamic "
-            "table reads its sources as of its data timestamp. Query the history with AT "
-            "outside the dynamic table, or copy it into a table.",
-            *position(travel.find_ancestor(exp.Table) or travel),  # the table it follows
-        )
     with rt.store.write("DDL") as commit:
         if not rt.catalog.schema_exists(name.database, name.schema):
             raise ObjectNotFound(
@@ -95,6 +85,9 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
             return Result.status(f"{name.name} already exists, statement succeeded.")
         sources = rt.resolver.sources(query)
         qualified = qualify_names(rt, query.copy())
+        views: list[CatalogObject] = []  # the views it reads, their definitions inlined:
+        inlined = inline_views(rt, qualified.copy(), inlined=views)
+        _refuse_time_travel(name, query, inlined)
         _validate_sources(rt, name, sources, options, existing)
         described = rt.engine.columns_of(rt.to_engine(rt.bind_for_read(query.copy())))
         names = _output_names(query, described)
@@ -119,7 +112,7 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
                 statement.column,
             )
         columns = [Column(n, t) for n, (_, t) in zip(names, described, strict=True)]
-        analysis, qualified, views = _plan(rt, name, qualified, sources, options)
+        analysis, qualified, views = _plan(rt, name, qualified, inlined, views, sources, options)
         if or_alter and isinstance(existing, CatalogObject):
             kept = _alter_in_place(rt, existing, options, qualified, columns, analysis)
             if kept:
@@ -236,22 +229,38 @@ def _reads(rt: Runtime, oid: int, name: ObjectName, seen: set[int] | None = None
     return False
 
 
+def _refuse_time_travel(name: ObjectName, query: exp.Expression, inlined: exp.Expression) -> None:
+    """A refresh reads every source as of the table's data timestamp (views' included).
+    The clause is looked for in the query as written first, where it has its position."""
+    travel = next(query.find_all(exp.HistoricalData), None) or next(
+        inlined.find_all(exp.HistoricalData), None
+    )
+    if travel is not None:
+        raise UnsupportedError(
+            f"{travel.name}(...) (time travel)",
+            f"Dynamic table {name} cannot use {travel.name}(...) (time travel): a dynamic "
+            "table reads its sources as of its data timestamp. Query the history with AT "
+            "outside the dynamic table, or copy it into a table.",
+            *position(travel.find_ancestor(exp.Table) or travel),  # the table it follows
+        )
+
+
 def _plan(
     rt: Runtime,
     name: ObjectName,
     qualified: exp.Expression,
+    inlined: exp.Expression,
+    views: list[CatalogObject],
     sources: list[CatalogObject],
     options: Options,
 ) -> tuple[ivm.Analysis, exp.Expression, list[CatalogObject]]:
     """The refresh mode, the query the table keeps and the views it was planned through.
 
     The incremental compiler reads tables: a query that reads views is analysed with their
-    definitions inlined. When it refreshes incrementally the table keeps that inlined query
-    (its plan is of those definitions) and the views' texts: a refresh fails while one of
-    them reads differently (``Refresher._inputs``). A FULL table keeps reading the views by
-    name, as it always did."""
-    views: list[CatalogObject] = []
-    inlined = inline_views(rt, qualified.copy(), inlined=views)
+    definitions inlined (``inlined``, through ``views``). When it refreshes incrementally
+    the table keeps that inlined query (its plan is of those definitions) and the views'
+    texts: a refresh fails while one of them reads differently (``Refresher._inputs``). A
+    FULL table keeps reading the views by name, as it always did."""
     analysis = _resolve_mode(rt, name, inlined, sources, options)
     if views and analysis.mode == "INCREMENTAL":
         return analysis, inlined, list({v.oid: v for v in views}.values())

@@ -145,8 +145,7 @@ def _json_array_function(node: exp.ArrayContains | exp.ArraySlice | exp.Typeof) 
         for duckdb_name, snowflake_name in names.items():
             case = case.when(exp.Literal.string(duckdb_name), exp.Literal.string(snowflake_name))
         return case.else_(kind.copy())
-    # a list of JSON elements (not a CAST: casts to ARRAY are Snowflake's, rewritten to JSON)
-    elements = exp.func("from_json", value.copy(), exp.Literal.string('["json"]'))
+    elements = _elements(node.this)
     if isinstance(node, exp.ArrayContains):
         found = exp.func("list_contains", elements, exp.func("to_json", node.expression.copy()))
         return exp.Case().when(_json_kind(value, "ARRAY"), found)
@@ -156,7 +155,8 @@ def _json_array_function(node: exp.ArrayContains | exp.ArraySlice | exp.Typeof) 
 
 
 def _elements(value: exp.Expr) -> exp.Expr:
-    """A JSON array as a DuckDB list of its JSON elements (JSON nulls become NULL)."""
+    """A JSON array as a DuckDB list of its JSON elements (JSON nulls become NULL); not a
+    CAST, since casts to ARRAY are Snowflake's and rewritten to JSON."""
     return exp.func("from_json", exp.func("to_json", value.copy()), exp.Literal.string('["json"]'))
 
 
