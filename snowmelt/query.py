@@ -104,10 +104,17 @@ def _resolvable(rt: Runtime, table: exp.Table) -> bool:
     return True
 
 
+# Table functions the translation turns into SQL (FLATTEN, GENERATOR, SPLIT_TO_TABLE).
+_TRANSLATED = (exp.Explode, exp.Generator, exp.SplitToTable)
+_TRANSLATED_NAMES = ("FLATTEN", "GENERATOR", "SPLIT_TO_TABLE")
+
+
 def expand_table_functions(
     rt: Runtime, expression: exp.Expression, stack: ExitStack
 ) -> exp.Expression:
     for number, node in enumerate(list(expression.find_all(exp.TableFromRows))):
+        if isinstance(node.this, _TRANSLATED):
+            continue  # SQL: the translation makes them DuckDB relations (sql.flatten, range(n))
         call = node.this
         function = call.expression if isinstance(call, exp.Dot) else call
         name = (
@@ -120,7 +127,7 @@ def expand_table_functions(
             raise UnsupportedError(
                 name,
                 f"Table function {name} is not supported by snowmelt "
-                f"(supported: {', '.join(sorted(TABLE_FUNCTIONS))})",
+                f"(supported: {', '.join(sorted([*TABLE_FUNCTIONS, *_TRANSLATED_NAMES]))})",
                 *position(node),
             )
         table = producer(rt, kwargs_of(rt, function))

@@ -23,6 +23,24 @@ from snowmelt.sql.resolve import Context, Resolver, position
 from snowmelt.sql.translate import to_duckdb
 from snowmelt.storage import Store
 
+_CONTEXT_FUNCTIONS = (
+    exp.CurrentDatabase,
+    exp.CurrentSchema,
+    exp.CurrentWarehouse,
+    exp.CurrentRole,
+    exp.CurrentUser,
+)
+
+
+def _user() -> str:
+    """The name CURRENT_USER() returns: the operating-system user's, upper case."""
+    import getpass
+
+    try:
+        return getpass.getuser().upper()
+    except Exception:  # no user name in this environment (a bare container)
+        return "SNOWMELT"
+
 
 @dataclass
 class Runtime:
@@ -45,8 +63,30 @@ class Runtime:
         return Resolver(self.catalog, self.context)
 
     def to_engine(self, expression: exp.Expression) -> exp.Expression:
-        """Translate a bound Snowflake-dialect expression for the engine."""
-        return expression if self.dialect == "duckdb" else to_duckdb(expression)
+        """Translate a bound Snowflake-dialect expression for the engine; the session's
+        CURRENT_DATABASE(), CURRENT_SCHEMA(), CURRENT_WAREHOUSE(), CURRENT_ROLE() and
+        CURRENT_USER() become its values (the engine's own would name DuckDB's)."""
+        if self.dialect == "duckdb":
+            return expression
+        return to_duckdb(self._bind_context(expression))
+
+    def _bind_context(self, expression: exp.Expression) -> exp.Expression:
+        if expression.find(*_CONTEXT_FUNCTIONS) is None:
+            return expression
+        values = {
+            exp.CurrentDatabase: self.context.database,
+            exp.CurrentSchema: self.context.schema,
+            exp.CurrentWarehouse: self.context.warehouse,
+            exp.CurrentRole: self.context.role or "SYSADMIN",
+            exp.CurrentUser: _user(),
+        }
+        expression = expression.copy()
+        for node in list(expression.find_all(*_CONTEXT_FUNCTIONS)):
+            value = values[type(node)]
+            node.replace(
+                exp.Literal.string(value) if value is not None else exp.cast(exp.null(), "VARCHAR")
+            )
+        return expression
 
     def bind_for_read(self, expression: exp.Expression) -> exp.Expression:
         """Point every table reference at its user-visible relation (current data), or,

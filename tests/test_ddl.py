@@ -209,3 +209,20 @@ def test_clones_other_than_tables_name_themselves_and_create_nothing(session, st
     after = session.sql("SHOW SCHEMAS").arrow().num_rows, session.sql("SHOW TABLES").arrow()
     assert before[0] == after[0] and before[1].num_rows == after[1].num_rows
     assert session.sql("SHOW DATABASES").arrow().num_rows == 1
+
+
+def test_context_functions_return_the_sessions_database_schema_and_warehouse(session):
+    """Not DuckDB's ('memory', 'main', 'duckdb'): what USE set, in queries and writes."""
+    session.sql("CREATE DATABASE D2; CREATE SCHEMA D2.S2; CREATE WAREHOUSE WH2")
+    session.sql("USE SCHEMA D.S; USE WAREHOUSE WH")
+    context = "SELECT CURRENT_DATABASE(), CURRENT_SCHEMA(), CURRENT_WAREHOUSE(), CURRENT_ROLE()"
+    assert session.sql(context).rows() == [("D", "S", "WH", "SYSADMIN")]
+    user = session.sql("SELECT CURRENT_USER()").scalar()
+    assert user and user == user.upper() and user != "DUCKDB"
+    session.sql("USE SCHEMA D2.S2; USE WAREHOUSE WH2")
+    assert session.sql(context).rows() == [("D2", "S2", "WH2", "SYSADMIN")]
+    session.sql(
+        "CREATE TABLE AUDIT (DB VARCHAR, SCH VARCHAR); INSERT INTO AUDIT "
+        "SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()"
+    )
+    assert session.sql("SELECT * FROM AUDIT").rows() == [("D2", "S2")]

@@ -140,7 +140,9 @@ def _misplaced_query(node: exp.Query) -> str | None:
 
 
 def _is_flatten(node: exp.Expr) -> bool:
-    return isinstance(node.this, exp.Explode)
+    """LATERAL FLATTEN or SPLIT_TO_TABLE: rows computed from one row of the left side alone,
+    so linear (the change of the left side, expanded)."""
+    return isinstance(node.this, exp.Explode | exp.SplitToTable)
 
 
 def _join_problem(join: exp.Join) -> Unsupported | None:
@@ -237,7 +239,9 @@ def problem(node: exp.Expr, sources: dict[ObjectName, Any]) -> Unsupported | Non
         or (isinstance(node, exp.Unnest) and node.find_ancestor(exp.From) is not None)
     ):
         name = "LATERAL subquery" if isinstance(node, exp.Lateral) else "table function"
-        return _refuse(name, node, " (of lateral joins, only LATERAL FLATTEN is)")
+        return _refuse(
+            name, node, " (of lateral joins, only LATERAL FLATTEN and SPLIT_TO_TABLE are)"
+        )
     if isinstance(node, exp.Pivot):
         return _refuse("UNPIVOT" if node.args.get("unpivot") else "PIVOT", node, verb=_LATER)
     if isinstance(node, exp.TableSample):

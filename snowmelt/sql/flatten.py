@@ -1,4 +1,4 @@
-"""Rewrite Snowflake ``FLATTEN`` table functions into DuckDB lateral subqueries.
+"""Rewrite Snowflake ``FLATTEN`` and ``SPLIT_TO_TABLE`` into DuckDB lateral subqueries.
 
 sqlglot parses ``LATERAL FLATTEN(...)`` / ``TABLE(FLATTEN(...))`` into an ``exp.Explode``
 wrapped in ``exp.Lateral`` / ``exp.TableFromRows`` and renders it for DuckDB as a broken
@@ -16,6 +16,14 @@ yields at least one row; this keeps the enclosing join untouched whatever its fo
 
 ``SEQ`` cannot be reproduced: a lateral subquery has no handle on the identity of the outer
 row. It is NULL in ``SELECT *`` and an explicit reference raises UnsupportedFunctionError.
+
+``SPLIT_TO_TABLE(s, d)`` (``LATERAL`` or ``TABLE(...)``) becomes the same kind of subquery, one
+row per part of ``s`` split on ``d`` (empty parts kept; an empty delimiter does not split; a
+NULL string gives no row), with Snowflake's columns SEQ (as for FLATTEN), INDEX (1-based) and
+VALUE::
+
+    LATERAL (SELECT CAST(NULL AS BIGINT) AS seq, _r.range + 1 AS index,
+             parts(s, d)[_r.range + 1] AS value FROM range(len(parts(s, d))) AS _r) AS t(...)
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from collections.abc import Callable
 from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
 
-# Snowflake's FLATTEN output columns, in order.
+# Snowflake's FLATTEN and SPLIT_TO_TABLE output columns, in order.
 FLATTEN_COLUMNS: tuple[str, ...] = ("seq", "key", "path", "index", "value", "this")
+SPLIT_COLUMNS: tuple[str, ...] = ("seq", "index", "value")
 _JSON = exp.DataType.build("JSON")
 _EACH = "_snowmelt_je"  # alias of the json_each relation inside the generated subquery
 
@@ -119,12 +128,45 @@ def _flatten_subquery(
     return select.from_(each, copy=False).where(is_container, copy=False)
 
 
-def _alias_columns(node: exp.Expr) -> tuple[exp.TableAlias, list[str]]:
+def _split_subquery(split: exp.SplitToTable) -> exp.Select:
+    text, delimiter = split.this, split.expression
+
+    def call(name: str, *args: exp.Expr) -> exp.Expr:  # DuckDB list functions, by name: the
+        return exp.Anonymous(this=name, expressions=list(args))  # JSON rewrites leave them
+
+    def parts() -> exp.Expr:
+        string = exp.cast(text.copy(), "VARCHAR")
+        whole = exp.EQ(this=delimiter.copy(), expression=exp.Literal.string(""))
+        return (
+            exp.Case()
+            .when(whole, call("list_value", string.copy()))
+            .else_(call("string_split", string, delimiter.copy()))
+        )
+
+    number = exp.Add(this=exp.column("range", "_snowmelt_r"), expression=exp.Literal.number(1))
+    rows = exp.Table(
+        this=exp.func("range", exp.cast(call("len", parts()), "BIGINT")),
+        alias=exp.TableAlias(this=exp.to_identifier("_snowmelt_r")),
+    )
+    return (
+        exp.select(
+            exp.alias_(exp.cast(exp.null(), "BIGINT"), "seq"),
+            exp.alias_(number, "index"),
+            exp.alias_(call("list_extract", parts(), number.copy()), "value"),
+        )
+        .from_(rows)
+        .where(exp.Not(this=exp.Is(this=text.copy(), expression=exp.null())))
+    )
+
+
+def _alias_columns(
+    node: exp.Expr, names: tuple[str, ...] = FLATTEN_COLUMNS
+) -> tuple[exp.TableAlias, list[str]]:
     """The relation alias (sqlglot invents `_flattened` when absent) and its column names."""
     alias = node.args.get("alias")
     name = alias.name if alias and alias.name else "_flattened"
     columns = [c.name for c in alias.columns] if alias and alias.columns else []
-    columns += list(FLATTEN_COLUMNS[len(columns) :])
+    columns += list(names[len(columns) :])
     new = exp.TableAlias(
         this=exp.to_identifier(name), columns=[exp.to_identifier(c) for c in columns]
     )
@@ -137,17 +179,22 @@ def _retype_references(
     columns: list[str],
     multiple: bool,
     fail: Callable[[str, str], Exception],
+    function: str = "FLATTEN",
 ) -> None:
-    """Tag VALUE/THIS references as JSON (so `::string` unquotes them) and reject SEQ."""
-    by_name = {c.lower(): FLATTEN_COLUMNS[i] for i, c in enumerate(columns)}
+    """Tag FLATTEN's VALUE/THIS references as JSON (so `::string` unquotes them) and reject
+    SEQ (of FLATTEN or SPLIT_TO_TABLE: ``function``)."""
+    names = FLATTEN_COLUMNS if function == "FLATTEN" else SPLIT_COLUMNS
+    by_name = {c.lower(): names[i] for i, c in enumerate(columns)}
     for column in scope.find_all(exp.Column):
         table = column.table.lower()
         if table != alias.lower() and (table or multiple):
             continue
         role = by_name.get(column.name.lower())
         if role == "seq":
-            raise fail("FLATTEN.SEQ", "use a key column of the flattened table instead of SEQ")
-        if role in ("value", "this"):
+            raise fail(
+                f"{function}.SEQ", f"use a key column of the {function} input instead of SEQ"
+            )
+        if function == "FLATTEN" and role in ("value", "this"):
             column.type = _JSON
 
 
@@ -159,15 +206,19 @@ def rewrite_flatten(expression: exp.Expr, fail: Callable[[str, str], Exception])
     targets = [
         node
         for node in expression.find_all(exp.Lateral, exp.TableFromRows)
-        if isinstance(node.this, exp.Explode)
+        if isinstance(node.this, (exp.Explode, exp.SplitToTable))
     ]
     for node in targets:
-        select = _flatten_subquery(_kwargs(node.this), fail)
-        alias, columns = _alias_columns(node)
+        if isinstance(node.this, exp.SplitToTable):
+            function, select = "SPLIT_TO_TABLE", _split_subquery(node.this)
+            alias, columns = _alias_columns(node, SPLIT_COLUMNS)
+        else:
+            function, select = "FLATTEN", _flatten_subquery(_kwargs(node.this), fail)
+            alias, columns = _alias_columns(node)
         replacement = exp.Lateral(this=exp.Subquery(this=select), alias=alias)
         scope = node.find_ancestor(exp.Select)
         node.replace(replacement)
         if scope is not None:
-            flattens = [n for n in scope.find_all(exp.Lateral) if n.parent_select is scope]
-            _retype_references(scope, alias.name, columns, len(flattens) > 1, fail)
+            laterals = [n for n in scope.find_all(exp.Lateral) if n.parent_select is scope]
+            _retype_references(scope, alias.name, columns, len(laterals) > 1, fail, function)
     return expression

@@ -106,10 +106,6 @@ def rewrite_semi_structured(
             )
         if isinstance(node, exp.Split):
             return exp.func("to_json", node.copy())
-        if isinstance(node, (exp.ArrayContains, exp.ArraySlice, exp.Typeof)):
-            return _json_array_function(node)  # every array and variant is JSON here
-        if isinstance(node, _LIST_FUNCTIONS):
-            return _over_elements(node)
         if isinstance(node, exp.Anonymous) and node.name.upper() in _IS_FUNCTIONS:
             value = exp.func("to_json", node.expressions[0].copy())
             return _json_kind(value, *_IS_FUNCTIONS[node.name.upper()])
@@ -129,68 +125,6 @@ def rewrite_semi_structured(
     for agg in list(expression.find_all(exp.ArrayAgg)):
         _wrap_array_agg(agg)
     return _each(expression, fn)
-
-
-def _json_array_function(node: exp.ArrayContains | exp.ArraySlice | exp.Typeof) -> exp.Expr:
-    """ARRAY_CONTAINS, ARRAY_SLICE and TYPEOF of a value as JSON (like ARRAY_SIZE: arrays
-    and variants are JSON, other values are converted, as Snowflake converts them to
-    VARIANT): the array read as a list of JSON elements (NULL when the value is not an
-    array); TYPEOF with Snowflake's names."""
-    value = exp.func("to_json", node.this.copy())
-    if isinstance(node, exp.Typeof):
-        kind = exp.func("json_type", value)
-        names = {"BIGINT": "INTEGER", "UBIGINT": "INTEGER", "HUGEINT": "INTEGER"}
-        names |= {"DOUBLE": "DECIMAL", "NULL": "NULL_VALUE"}
-        case = exp.Case(this=kind)
-        for duckdb_name, snowflake_name in names.items():
-            case = case.when(exp.Literal.string(duckdb_name), exp.Literal.string(snowflake_name))
-        return case.else_(kind.copy())
-    elements = _elements(node.this)
-    if isinstance(node, exp.ArrayContains):
-        found = exp.func("list_contains", elements, exp.func("to_json", node.expression.copy()))
-        return exp.Case().when(_json_kind(value, "ARRAY"), found)
-    sliced = node.copy()
-    sliced.set("this", elements)
-    return exp.Case().when(_json_kind(value, "ARRAY"), exp.func("to_json", sliced))
-
-
-def _elements(value: exp.Expr) -> exp.Expr:
-    """A JSON array as a DuckDB list of its JSON elements (JSON nulls become NULL); not a
-    CAST, since casts to ARRAY are Snowflake's and rewritten to JSON."""
-    return exp.func("from_json", exp.func("to_json", value.copy()), exp.Literal.string('["json"]'))
-
-
-_LIST_FUNCTIONS = (
-    exp.ArrayToString,
-    exp.ArrayAppend,
-    exp.ArrayPrepend,
-    exp.ArrayConcat,
-    exp.ArrayCompact,
-    exp.ArrayPosition,
-    exp.ArrayOverlaps,
-)
-
-
-def _over_elements(node: exp.Expr) -> exp.Expr:
-    """ARRAY_TO_STRING, ARRAY_APPEND/PREPEND, ARRAY_CAT, ARRAY_COMPACT, ARRAY_POSITION and
-    ARRAYS_OVERLAP on arrays held as JSON: sqlglot renders them as DuckDB list functions, so
-    they are given lists of JSON elements (strings unquoted for ARRAY_TO_STRING, a value
-    looked for or added as JSON) and an array they return is JSON again."""
-    elements = _elements(node.this)
-    if isinstance(node, exp.ArrayToString):
-        item = exp.to_identifier("_sm_e")
-        text = exp.Lambda(this=_json_text(exp.column(item)), expressions=[item])
-        node.set("this", exp.func("list_transform", elements, text))
-        return node
-    node.set("this", elements)
-    if isinstance(node, exp.ArrayOverlaps):
-        node.set("expression", _elements(node.expression))
-        return node
-    if isinstance(node, (exp.ArrayAppend, exp.ArrayPrepend, exp.ArrayPosition)):
-        node.set("expression", exp.func("to_json", node.expression.copy()))
-    if isinstance(node, exp.ArrayConcat):
-        node.set("expressions", [_elements(e) for e in node.expressions])
-    return node if isinstance(node, exp.ArrayPosition) else exp.func("to_json", node)
 
 
 _IS_FUNCTIONS: dict[str, tuple[str, ...]] = {  # IS_<type>(variant): the JSON kind matches

@@ -23,7 +23,8 @@ column then stays a DATE as in Snowflake).
 Window functions DuckDB lacks are rewritten to standard windows; CONDITIONAL_CHANGE_EVENT needs
 a window over a window, so its SELECT is split into an inner query (LAG) and an outer one (SUM).
 FLATTEN lives in :mod:`snowmelt.sql.flatten`; the semi-structured constructors, accessors and
-comparisons in :mod:`snowmelt.sql.semistructured`.
+comparisons in :mod:`snowmelt.sql.semistructured`; the ARRAY and OBJECT functions in
+:mod:`snowmelt.sql.arrays`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.time import format_time
 
+from snowmelt.sql.arrays import rewrite_arrays
 from snowmelt.sql.flatten import rewrite_flatten
 from snowmelt.sql.semistructured import (
     _JSON_TYPES,
@@ -156,10 +158,35 @@ _UNSUPPORTED_NAMES = {
 }
 
 
+def _generated(select: exp.Select | None) -> bool:
+    """Whether ``select`` reads one TABLE(GENERATOR(...)) directly: SEQ1/2/4/8 then number
+    its rows (sqlglot renders them over the ``range`` column of DuckDB's ``range(n)``)."""
+    if select is None or select.args.get("from_") is None:
+        return False
+    items = [select.args["from_"].this] + [j.this for j in select.args.get("joins") or []]
+    generators = [
+        i for i in items if isinstance(i, exp.TableFromRows) and isinstance(i.this, exp.Generator)
+    ]
+    return len(generators) == 1
+
+
 def reject_unsupported(expression: exp.Expr) -> exp.Expr:
     """Fail early, by name, on Snowflake-only functions DuckDB cannot evaluate."""
+    for generator in expression.find_all(exp.Generator):
+        if generator.args.get("rowcount") is None or generator.args.get("timelimit") is not None:
+            raise UnsupportedFunctionError(
+                "GENERATOR(TIMELIMIT)", "give the number of rows: GENERATOR(ROWCOUNT => n)"
+            )
     for node in expression.find_all(*_UNSUPPORTED_NODES, exp.Anonymous):
         name = node.name.upper() if isinstance(node, exp.Anonymous) else node.sql("snowflake")
+        if isinstance(node, (exp.Seq1, exp.Seq2, exp.Seq4, exp.Seq8)):
+            if _generated(node.parent_select):
+                continue
+            raise UnsupportedFunctionError(
+                name.split("(")[0],
+                "it numbers the rows of TABLE(GENERATOR(ROWCOUNT => n)) in a SELECT reading one "
+                "generator; elsewhere use ROW_NUMBER() OVER (...)",
+            )
         if isinstance(node, exp.Anonymous):
             if not (name.startswith("SYSTEM$") or name in _UNSUPPORTED_NAMES):
                 continue
@@ -209,6 +236,29 @@ def ratio_to_report(expression: exp.Expr) -> exp.Expr:
                 this=value.copy(),
                 expression=exp.Nullif(this=total, expression=exp.Literal.number(0)),
             )
+        return node
+
+    return _each(expression, fn)
+
+
+def boolean_functions(expression: exp.Expr) -> exp.Expr:
+    """BOOLAND / BOOLOR / BOOLXOR / BOOLNOT: each argument is true when it rounds to a
+    non-zero number (a BOOLEAN counts as 1 or 0), then SQL's three-valued AND / OR / XOR /
+    NOT. sqlglot's ROUND(x, 0) alone fails on a BOOLEAN in DuckDB."""
+
+    def truth(value: exp.Expr) -> exp.Expr:
+        number = exp.func("round", exp.cast(value.copy(), "DOUBLE"))
+        return exp.paren(exp.NEQ(this=number, expression=exp.Literal.number(0)))
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Booland):
+            return exp.paren(exp.And(this=truth(node.this), expression=truth(node.expression)))
+        if isinstance(node, exp.Boolor):
+            return exp.paren(exp.Or(this=truth(node.this), expression=truth(node.expression)))
+        if isinstance(node, exp.Xor) and node.args.get("round_input"):
+            return exp.paren(exp.NEQ(this=truth(node.this), expression=truth(node.expression)))
+        if isinstance(node, exp.Boolnot):
+            return exp.Not(this=truth(node.this))
         return node
 
     return _each(expression, fn)
@@ -361,6 +411,11 @@ def semi_structured(expression: exp.Expr) -> exp.Expr:
     return rewrite_semi_structured(expression, UnsupportedFunctionError)
 
 
+def arrays(expression: exp.Expr) -> exp.Expr:
+    """Snowflake's ARRAY and OBJECT functions on JSON values (see arrays.py)."""
+    return rewrite_arrays(expression, UnsupportedFunctionError)
+
+
 _NUMBER_FORMAT = re.compile(r"^[90.,$DGLSMIVX\s]+$", re.IGNORECASE)
 
 
@@ -453,8 +508,10 @@ REWRITES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     flatten,
     conditional_true_event,
     ratio_to_report,
+    boolean_functions,
     conditional_change_event,
     semi_structured,
+    arrays,
     json_comparisons,
     json_casts,
 )

@@ -32,6 +32,11 @@ SUPPORTED = [
     ("SELECT T.K, F.VALUE AS X FROM T, LATERAL FLATTEN(input => T.J) F", "join"),
     ("SELECT T.K, F.VALUE AS X FROM T, TABLE(FLATTEN(input => T.J)) F", "join"),
     (
+        "SELECT T.K, S.INDEX, S.VALUE AS X FROM T, LATERAL SPLIT_TO_TABLE(T.J::VARCHAR, ',') S",
+        "join",
+    ),
+    ("SELECT T.K, S.VALUE AS X FROM T, TABLE(SPLIT_TO_TABLE(T.J::VARCHAR, ',')) S", "join"),
+    (
         "SELECT U.W, COUNT(*) AS N, SUM(T.V) AS S FROM T JOIN U ON T.K = U.K GROUP BY U.W",
         "aggregate",
     ),

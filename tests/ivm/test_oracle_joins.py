@@ -1,5 +1,5 @@
-"""The differential oracle, part 2: joins, outer joins, LATERAL FLATTEN, windows, QUALIFY,
-sessionization, stacked aggregates and chains mixing them.
+"""The differential oracle, part 2: joins, outer joins, LATERAL FLATTEN and SPLIT_TO_TABLE,
+windows, QUALIFY, sessionization, stacked aggregates and chains mixing them.
 
 Same harness as ``test_oracle`` (``conftest.Solo``): hypothesis draws a pipeline of dynamic
 tables, base tables (two facts and a dimension) and a change stream; after every refresh
@@ -139,6 +139,13 @@ FAMILY: dict[str, Any] = {
     "flatten-group": _one(
         "SELECT F.K, COUNT(*) AS N, SUM(X.VALUE::INT) AS S FROM F, "
         "LATERAL FLATTEN(input => PARSE_JSON(F.J)) X GROUP BY F.K"
+    ),
+    "split": _one(
+        "SELECT F.ID, S.INDEX AS I, S.VALUE AS P FROM F, LATERAL SPLIT_TO_TABLE(F.J, ',') S"
+    ),
+    "split-group": _one(
+        "SELECT S.VALUE AS P, COUNT(*) AS N, SUM(F.V) AS SV FROM F, "
+        "TABLE(SPLIT_TO_TABLE(F.G, 'a')) S GROUP BY S.VALUE"
     ),
     # -- windows and QUALIFY ----------------------------------------------------------------------
     "window-rank": _one(

@@ -647,6 +647,22 @@ PASS_CASES = [
     case("SELECT '1'::int + 1, 1::string || 'x'", (2, "1x")),
     case("SELECT id FROM strs WHERE s IS NOT NULL", (1,)),
     case("WITH c AS (SELECT 1 AS a) SELECT a + 1 FROM c", (2,)),
+    case(  # arguments round to a number first (0.3 is false); NULL is SQL's unknown
+        "SELECT BOOLAND(TRUE, FALSE), BOOLAND(1, -2), BOOLAND(0.3, 1), BOOLAND(NULL, 0), "
+        "BOOLAND(NULL, 1), BOOLOR(0, NULL), BOOLOR(0.6, 0), BOOLXOR(2, 0), BOOLXOR(1, 1), "
+        "BOOLXOR(NULL, 1), BOOLNOT(0), BOOLNOT(TRUE), BOOLNOT(NULL)",
+        (False, True, False, False, None, None, True, True, False, None, True, False, None),
+        id="BOOLAND/BOOLOR/BOOLXOR/BOOLNOT",
+    ),
+    case(
+        "SELECT BOOLAND(x, o) FROM seqs WHERE p = 'a' ORDER BY o",
+        (True,),
+        (True,),
+        (None,),
+        (True,),
+        (True,),
+        (True,),
+    ),
 ]
 
 
