@@ -69,6 +69,8 @@ MIGRATIONS: list[list[str]] = [
     ],
     # a successful refresh's history row records its whole frontier, consumed versions too
     [f'ALTER TABLE "{M}".refresh_history ADD COLUMN consumed JSON'],
+    # a dropped base table keeps its rows for UNDROP until retention purges them
+    [f'ALTER TABLE "{M}".objects ADD COLUMN IF NOT EXISTS dropped_on TIMESTAMPTZ'],
 ]
 
 
@@ -276,7 +278,7 @@ class Catalog:
     def add_object(self, obj: CatalogObject) -> None:
         self.invalidate()
         self.engine.execute(
-            f'INSERT INTO "{M}".objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false)',
+            f'INSERT INTO "{M}".objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, NULL)',
             [
                 obj.oid,
                 obj.name.database,
@@ -359,11 +361,43 @@ class Catalog:
             f'UPDATE "{M}".objects SET {sets} WHERE oid = ?', [*values.values(), oid]
         )
 
-    def mark_dropped(self, oid: int) -> None:
+    def mark_dropped(self, oid: int, retained_since: datetime | None = None) -> None:
+        """``oid`` is gone; with ``retained_since``, its rows are kept for UNDROP (until
+        ``purgeable`` lists it)."""
         self.invalidate()
-        self.engine.execute(f'UPDATE "{M}".objects SET dropped = true WHERE oid = ?', [oid])
+        self.engine.execute(
+            f'UPDATE "{M}".objects SET dropped = true, dropped_on = ? WHERE oid = ?',
+            [retained_since, oid],
+        )
         self.engine.execute(f'DELETE FROM "{M}".dynamic_tables WHERE oid = ?', [oid])
         self.engine.execute(f'DELETE FROM "{M}".dependencies WHERE oid = ?', [oid])
+
+    def last_dropped(self, name: ObjectName, kind: str) -> CatalogObject | None:
+        """The most recently dropped ``kind`` named ``name`` whose rows are still kept."""
+        rows = self.engine.rows(
+            f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE dropped AND dropped_on IS'
+            " NOT NULL AND database = ? AND schema = ? AND name = ? AND kind = ?"
+            " ORDER BY dropped_on DESC, oid DESC LIMIT 1",
+            [name.database, name.schema, name.name, kind],
+        )
+        return self._object_from_row(rows[0]) if rows else None
+
+    def undrop(self, oid: int) -> None:
+        self.invalidate()
+        self.engine.execute(
+            f'UPDATE "{M}".objects SET dropped = false, dropped_on = NULL WHERE oid = ?', [oid]
+        )
+
+    def purgeable(self, before: datetime) -> list[int]:
+        """Dropped objects kept since before ``before``: their rows may go."""
+        rows = self.engine.rows(
+            f'SELECT oid FROM "{M}".objects WHERE dropped AND dropped_on < ? ORDER BY oid',
+            [before],
+        )
+        return [int(r[0]) for r in rows]
+
+    def mark_purged(self, oid: int) -> None:
+        self.engine.execute(f'UPDATE "{M}".objects SET dropped_on = NULL WHERE oid = ?', [oid])
 
     def touch(self, oid: int, version: int, persist: bool = True) -> None:
         """Record that ``oid``'s rows changed at ``version`` (drives NO_DATA decisions of

@@ -331,12 +331,43 @@ def replace_object(rt: Runtime, existing: CatalogObject | None | bool, new_oid: 
 
 
 def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False) -> None:
+    """Drop ``obj``. A base table keeps its rows and change log for UNDROP TABLE until
+    retention purges them (``retention.prune``, after the time-travel window)."""
     rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
-    if obj.tracked:
+    retained = obj.kind == "TABLE"
+    if obj.tracked and not retained:
         rt.store.drop_tracked(obj.oid)
-    rt.catalog.mark_dropped(obj.oid)
+    rt.catalog.mark_dropped(obj.oid, rt.clock.now() if retained else None)
     if obj.kind == "DYNAMIC TABLE":
         rt.catalog.add_graph_version({"oid": obj.oid, "name": None}, rt.clock.now())
+
+
+def undrop(rt: Runtime, undrop: exp.Expression) -> Result:
+    """UNDROP TABLE: the most recently dropped table of that name, with its rows, history
+    and the dynamic tables that read it (they refresh again)."""
+    kind = str(undrop.args.get("kind") or "").upper()
+    if kind != "TABLE":
+        raise UnsupportedError(
+            f"UNDROP {kind}",
+            f"UNDROP {kind} is not supported by snowmelt (UNDROP TABLE is); re-create the "
+            f"{kind.lower()}",
+            *position(undrop),
+        )
+    name = object_name(undrop.this, rt.context)
+    with rt.store.write("DDL"):
+        if rt.catalog.find(name) is not None:
+            raise ObjectExists(f"Object '{name}' already exists.", name=str(name))
+        _check_schema(rt, name, undrop.this)
+        obj = rt.catalog.last_dropped(name, "TABLE")
+        if obj is None:
+            raise ObjectNotFound(
+                f"Table '{name}' did not exist or was purged (dropped tables are kept for "
+                "one day).",
+                name=str(name),
+            )
+        rt.catalog.undrop(obj.oid)
+        refresh_view(rt, obj)
+    return status(f"Table {name.name} successfully restored.")
 
 
 def drop(rt: Runtime, kind: str, table: exp.Expression, if_exists: bool) -> Result:
@@ -352,55 +383,6 @@ def drop(rt: Runtime, kind: str, table: exp.Expression, if_exists: bool) -> Resu
             raise ObjectNotFound(f"{kind.title()} '{name}' does not exist{hint}.", name=str(name))
         drop_object(rt, obj)
     return status(f"{name.name} successfully dropped.")
-
-
-def alter_table(rt: Runtime, alter: exp.Alter) -> Result:
-    obj = rt.resolver.lookup(alter.this, ("TABLE",))
-    with rt.store.write("DDL"):
-        for action in alter.args.get("actions") or []:
-            if isinstance(action, exp.ColumnDef):
-                column = column_from_def(action, rt)
-                if column.name in obj.column_names:
-                    raise SqlError(f"Column '{column.name}' already exists in {obj.name}")
-                rt.store.add_column(obj.oid, column)
-                obj.columns.append(column)
-            elif isinstance(action, exp.AlterRename):
-                new_name = object_name(action.this, rt.context)
-                if rt.catalog.find(new_name) is not None:
-                    raise ObjectExists(f"Object '{new_name}' already exists.", name=str(new_name))
-                rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
-                rt.catalog.update_object(obj.oid, name=new_name)
-                obj.name = new_name
-            elif (
-                isinstance(action, exp.Drop)
-                and str(action.args.get("kind", "")).upper() == "COLUMN"
-            ):
-                # sqlglot keeps the columns of DROP COLUMN a, b under "tables"
-                targets = action.args.get("tables") or action.expressions or [action.this]
-                names = {
-                    identifier_value(e)
-                    if isinstance(e, exp.Identifier)
-                    else identifier_value(e.this)
-                    for e in targets
-                    if e is not None
-                }
-                missing = names - set(obj.column_names)
-                if missing:
-                    raise SqlError(f"Column {sorted(missing)[0]!r} does not exist in {obj.name}")
-                if not names or names >= set(obj.column_names):
-                    raise SqlError(f"Cannot drop all the columns of table {obj.name}")
-                for name in sorted(names):  # its values go too: a column added again is new
-                    rt.store.drop_column(obj.oid, name)
-                obj.columns = [c for c in obj.columns if c.name not in names]
-            else:
-                raise UnsupportedError(
-                    "ALTER TABLE",
-                    f"ALTER TABLE action {action.sql('snowflake')!r} is not supported by snowmelt",
-                    *position(action),
-                )
-        rt.catalog.update_object(obj.oid, columns=obj.columns, generation=obj.generation + 1)
-        refresh_view(rt, obj)
-    return status("Statement executed successfully.")
 
 
 # -- views -------------------------------------------------------------------------------------------
@@ -464,6 +446,7 @@ def create_view(rt: Runtime, create: exp.Create) -> Result:
             qualified.sql("snowflake"),
             0,
             0,
+            comment=_properties(create)[1],
         )
         rt.catalog.add_object(obj)
         if bound is not None:

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject
 from snowmelt.errors import SqlError, UnsupportedError
+from snowmelt.get_ddl import expand_get_ddl
 from snowmelt.monitoring import TABLE_FUNCTIONS, kwargs_of
 from snowmelt.names import quoted
 from snowmelt.result import Result
@@ -27,6 +28,7 @@ def run_query(rt: Runtime, statement: exp.Expression) -> Result:
     with ExitStack() as stack:
         expression = inline_views(rt, snowflake_output_names(statement.copy()))
         expression = current_time_from_clock(rt, expression)  # after views: theirs too
+        expression = expand_get_ddl(rt, expression)
         expression = expand_table_functions(rt, expression, stack)
         expression = rt.bind_for_read(expression)
         return Result(rt.engine.query(rt.to_engine(expression)))

@@ -249,7 +249,8 @@ class Refresher:
             if current is None or current.oid != input_oid:
                 raise RefreshError(
                     f"Dynamic table {obj.name} reads {source.name}, which was "
-                    "dropped. Recreate it, or replace the dynamic table.",
+                    "dropped. Restore it (UNDROP TABLE) or recreate it, or replace the "
+                    "dynamic table.",
                     name=str(obj.name),
                     code="SOURCE_DROPPED",
                 )

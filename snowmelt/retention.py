@@ -6,6 +6,8 @@
   are older than the time-travel window (``TIME_TRAVEL_RETENTION``, Snowflake's default
   ``DATA_RETENTION_TIME_IN_DAYS = 1``): a snapshot at version v needs only entries deleted
   after v, and no consumer or time-travel query reads below those versions.
+* The rows of dropped base tables (kept for UNDROP TABLE) dropped longer ago than the
+  time-travel window.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ TIME_TRAVEL_RETENTION = timedelta(days=1)
 
 def prune(rt: Runtime, now: datetime) -> dict[str, int]:
     """Delete expired history and change-log entries; returns how many of each."""
-    counts = {"refresh_history": 0, "graph_history": 0, "delete_log": 0}
+    counts = {"refresh_history": 0, "graph_history": 0, "delete_log": 0, "dropped_tables": 0}
     history_cutoff = now - HISTORY_RETENTION
     with rt.store.lock, rt.engine.transaction():
         rt.catalog.fold_frontiers()  # NO_DATA frontiers live in history rows until folded
@@ -48,6 +50,10 @@ def prune(rt: Runtime, now: datetime) -> dict[str, int]:
             below = travel if frontiers is None else min(travel, int(frontiers))
             if below > 0:
                 counts["delete_log"] += rt.store.vacuum(obj.oid, below)
+        for oid in rt.catalog.purgeable(now - TIME_TRAVEL_RETENTION):
+            rt.store.drop_tracked(oid)
+            rt.catalog.mark_purged(oid)
+            counts["dropped_tables"] += 1
     return counts
 
 

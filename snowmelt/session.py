@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from snowmelt import ddl, dml, dynamic, monitoring, query
+from snowmelt import alter, ddl, dml, dynamic, monitoring, query
 from snowmelt.catalog import Catalog
 from snowmelt.clock import Clock, SystemClock
 from snowmelt.engines.duckdb import DuckDBEngine, EngineError
@@ -24,6 +24,7 @@ from snowmelt.refresh import Refresher
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
+from snowmelt.sql.parameters import Parameters, bind_parameters
 from snowmelt.sql.parse import Statement, split
 from snowmelt.sql.resolve import name_parts, normalize, parse_object_name
 from snowmelt.storage import Store
@@ -57,13 +58,22 @@ class Session:
     def clock(self) -> Clock:
         return self.rt.clock
 
-    def sql(self, text: str, dialect: str = "snowflake") -> Result:
-        """Run one or more statements; returns the result of the last one."""
-        results = self.execute_all(text, dialect)
+    def sql(
+        self, text: str, dialect: str = "snowflake", *, params: Parameters | None = None
+    ) -> Result:
+        """Run one or more statements; returns the result of the last one. ``params`` binds
+        the placeholders: a sequence for ``?`` (in order) and ``:1``, ``:2`` (by number), a
+        mapping for ``:name``; values become literals (strings quoted), never SQL."""
+        results = self.execute_all(text, dialect, params=params)
         return results[-1] if results else Result.status("No statement to run.")
 
-    def execute_all(self, text: str, dialect: str = "snowflake") -> list[Result]:
-        return [self._run(statement) for statement in split(text, dialect)]
+    def execute_all(
+        self, text: str, dialect: str = "snowflake", *, params: Parameters | None = None
+    ) -> list[Result]:
+        statements = split(text, dialect)
+        if params is not None:
+            bind_parameters(statements, params)
+        return [self._run(statement) for statement in statements]
 
     def run_script(self, path: str | Path) -> list[Result]:
         return self.execute_all(Path(path).read_text())
@@ -139,9 +149,20 @@ class Session:
             isinstance(expression, exp.Alter)
             and str(expression.args.get("kind")).upper() == "TABLE"
         ):
-            return ddl.alter_table(rt, expression)
+            return alter.alter_table(rt, expression)
+        if (
+            isinstance(expression, exp.Alter)
+            and str(expression.args.get("kind")).upper() == "SESSION"
+        ):
+            return alter.alter_session(rt, expression)
         if isinstance(expression, exp.Comment):
-            return Result.status("Statement executed successfully.")
+            return alter.comment_on(rt, expression)
+        if isinstance(expression, exp.Undrop):
+            return ddl.undrop(rt, expression)
+        if isinstance(expression, exp.Command) and expression.name.upper() == "COMMENT":
+            done = alter.comment_on_dynamic_table(rt, statement.text)
+            if done is not None:
+                return done
         name = expression.key.upper()
         raise UnsupportedError(
             name,

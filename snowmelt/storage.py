@@ -210,6 +210,33 @@ class Store:
                 )
             )
 
+    def rename_column(self, oid: int, old: str, new: str) -> None:
+        for table in (data_table(oid), delete_log(oid)):
+            self.engine.execute(
+                exp.Alter(
+                    this=table,
+                    kind="TABLE",
+                    actions=[
+                        exp.RenameColumn(this=exp.column(quoted(old)), to=exp.column(quoted(new)))
+                    ],
+                )
+            )
+
+    def retype_column(self, oid: int, name: str, duckdb_type: str) -> None:
+        """The column's type in the table and its delete log (values cast; a value that does
+        not cast fails the statement)."""
+        for table in (data_table(oid), delete_log(oid)):
+            action = exp.AlterColumn(
+                this=quoted(name), dtype=exp.DataType.build(duckdb_type, dialect="duckdb")
+            )
+            self.engine.execute(exp.Alter(this=table, kind="TABLE", actions=[action]))
+
+    def set_nullable(self, oid: int, name: str, nullable: bool) -> None:
+        """NOT NULL on the live table only: the delete log keeps old images as they were."""
+        change = "DROP NOT NULL" if nullable else "SET NOT NULL"  # sqlglot warns on SET
+        table, column = data_table(oid).sql("duckdb"), quoted(name).sql("duckdb")
+        self.engine.execute(f"ALTER TABLE {table} ALTER COLUMN {column} {change}")
+
     # -- readers --------------------------------------------------------------------------------
     def live(self, oid: int, columns: Sequence[str], with_row_id: bool = False) -> exp.Select:
         names = [col(c) for c in columns] + ([col(ROW_ID)] if with_row_id else [])

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from snowmelt.errors import ObjectExists, ObjectNotFound, SnowmeltError, SqlError
+from snowmelt.errors import (
+    ObjectExists,
+    ObjectNotFound,
+    RefreshError,
+    SnowmeltError,
+    SqlError,
+    UnsupportedError,
+)
 from snowmelt.names import ObjectName
 
 
@@ -226,3 +233,102 @@ def test_context_functions_return_the_sessions_database_schema_and_warehouse(ses
         "SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()"
     )
     assert session.sql("SELECT * FROM AUDIT").rows() == [("D2", "S2")]
+
+
+def test_undrop_table_restores_rows_history_and_readers(session, clock):
+    session.sql("USE SCHEMA D.S; CREATE TABLE T (ID INT, NAME VARCHAR)")
+    session.sql("INSERT INTO T VALUES (1, 'a'), (2, 'b')")
+    session.sql(
+        "CREATE DYNAMIC TABLE DT TARGET_LAG = '1 minute' WAREHOUSE = WH "
+        "REFRESH_MODE = INCREMENTAL AS SELECT ID, UPPER(NAME) AS N FROM T"
+    )
+    clock.advance(60)
+    session.sql("UPDATE T SET NAME = 'z' WHERE ID = 2")
+    clock.advance(60)
+    session.sql("DROP TABLE T")
+    with pytest.raises(RefreshError, match=r"D.S.T, which was dropped. Restore it \(UNDROP"):
+        session.sql("ALTER DYNAMIC TABLE DT REFRESH")
+    assert session.sql("UNDROP TABLE T").rows() == [("Table T successfully restored.",)]
+    assert session.sql("SELECT * FROM T ORDER BY ID").rows() == [(1, "a"), (2, "z")]
+    assert session.sql("SELECT NAME FROM T AT(OFFSET => -90) WHERE ID = 2").rows() == [("b",)]
+    session.sql("INSERT INTO T VALUES (3, 'c')")
+    session.sql("ALTER DYNAMIC TABLE DT REFRESH")
+    assert session.sql("SELECT * FROM DT ORDER BY ID").rows() == [(1, "A"), (2, "Z"), (3, "C")]
+    actions = [
+        a
+        for (a,) in session.sql(
+            "SELECT refresh_action FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY()) "
+            "WHERE state = 'SUCCEEDED' ORDER BY refresh_start_time"
+        ).rows()
+    ]
+    assert actions == ["REINITIALIZE", "INCREMENTAL"]  # picked up where it was
+    # the latest dropped table of the name comes back; a live one blocks it
+    session.sql("CREATE OR REPLACE TABLE T (X INT); INSERT INTO T VALUES (7)")
+    with pytest.raises(ObjectExists, match="Object 'D.S.T' already exists"):
+        session.sql("UNDROP TABLE T")
+    session.sql("ALTER TABLE T RENAME TO T_NEW; UNDROP TABLE T")
+    assert session.sql("SELECT COUNT(*) FROM T").scalar() == 3
+    assert session.sql("SELECT X FROM T_NEW").rows() == [(7,)]
+    with pytest.raises(ObjectNotFound, match="Table 'D.S.NOPE' did not exist or was purged"):
+        session.sql("UNDROP TABLE NOPE")
+    with pytest.raises(UnsupportedError, match="UNDROP DYNAMIC TABLE is not supported"):
+        session.sql("DROP DYNAMIC TABLE DT; UNDROP DYNAMIC TABLE DT")
+
+
+def test_an_older_database_file_gains_undrop(db_path):
+    """A file made before dropped tables were kept opens (migrated) and drops keep rows."""
+    import snowmelt
+    from snowmelt.catalog import MIGRATIONS
+
+    s = snowmelt.connect(str(db_path))
+    s.sql("CREATE DATABASE D; CREATE SCHEMA D.S; USE SCHEMA D.S; CREATE TABLE OLD (A INT)")
+    s.sql("DROP TABLE OLD")  # kept (the current version)
+    s.rt.engine.execute('ALTER TABLE "_snowmelt".objects DROP COLUMN dropped_on')
+    s.rt.engine.execute(
+        "UPDATE \"_snowmelt\".meta SET value = ? WHERE key = 'migration'",
+        [str(len(MIGRATIONS) - 1)],
+    )
+    s.close()
+    s = snowmelt.connect(str(db_path))
+    s.sql("USE SCHEMA D.S")
+    with pytest.raises(ObjectNotFound):  # dropped before the file knew to keep it
+        s.sql("UNDROP TABLE OLD")
+    s.sql("CREATE TABLE T (A INT); INSERT INTO T VALUES (5); DROP TABLE T; UNDROP TABLE T")
+    assert s.sql("SELECT A FROM T").rows() == [(5,)]
+    s.close()
+
+
+def test_get_ddl_recreates_tables_views_and_dynamic_tables(session):
+    session.sql(
+        "USE SCHEMA D.S; CREATE TRANSIENT TABLE T (A INT NOT NULL, B VARCHAR DEFAULT 'x' "
+        "COMMENT 'bee', C NUMBER(10, 2)) COMMENT = 'tee';"
+        "CREATE VIEW V COMMENT = 'a view' AS SELECT A, C FROM T;"
+        "CREATE DYNAMIC TABLE DT TARGET_LAG = '5 minutes' WAREHOUSE = WH REFRESH_MODE = FULL "
+        "AS SELECT A, COUNT(*) AS N FROM T GROUP BY A"
+    )
+    table = session.sql("SELECT GET_DDL('TABLE', 'D.S.T')").scalar()
+    assert table == (
+        "create or replace TRANSIENT TABLE T (\n\tA NUMBER(38,0) NOT NULL,\n"
+        "\tB TEXT DEFAULT 'x' COMMENT 'bee',\n\tC NUMBER(10,2)\n) COMMENT='tee';"
+    )
+    view = session.sql("SELECT GET_DDL('view', 'V')").scalar()
+    assert view.startswith("create or replace view V(\n\tA,\n\tC\n) COMMENT='a view'\n as SELECT")
+    dynamic = session.sql("SELECT GET_DDL('DYNAMIC_TABLE', 'DT')").scalar()
+    assert dynamic.startswith(
+        "create or replace dynamic table DT(\n\tA,\n\tN\n) target_lag = '5 minutes' "
+        "refresh_mode = FULL initialize = ON_CREATE warehouse = WH\n as SELECT"
+    )
+    # each text re-creates its object as it was
+    before = {n: session.sql(f"DESCRIBE TABLE {n}").rows() for n in ("T",)}
+    shown = {d["name"]: d for d in session.sql("SHOW DYNAMIC TABLES").dicts()}
+    for text in (table, view, dynamic):
+        session.sql(text)
+    assert session.sql("DESCRIBE TABLE T").rows() == before["T"]
+    assert session.sql("SHOW VIEWS").dicts()[0]["comment"] == "a view"
+    again = session.sql("SHOW DYNAMIC TABLES").dicts()[0]
+    for key in ("target_lag", "refresh_mode", "warehouse"):
+        assert again[key] == shown["DT"][key]
+    with pytest.raises(UnsupportedError, match="GET_DDL of a schema is not supported"):
+        session.sql("SELECT GET_DDL('SCHEMA', 'S')")
+    with pytest.raises(SqlError, match="GET_DDL takes the object type and name as string"):
+        session.sql("SELECT GET_DDL('TABLE', A) FROM T")

@@ -379,3 +379,35 @@ def test_a_merge_whose_source_meets_a_row_twice_is_refused_and_changes_nothing(s
         "WHEN NOT MATCHED THEN INSERT (ID, V) VALUES (S.ID, S.V)"
     )
     assert session.sql("SELECT COUNT(*) FROM T WHERE ID = 2").scalar() == 2
+
+
+def test_bind_parameters_are_values_never_sql(session):
+    import datetime
+
+    session.sql("USE SCHEMA D.S; CREATE TABLE T (ID INT, NAME VARCHAR, D DATE, J VARIANT)")
+    hostile = "o'brien'); DROP TABLE T; --"
+    session.sql(
+        "INSERT INTO T SELECT ?, ?, ?, PARSE_JSON(?)",
+        params=[1, hostile, datetime.date(2024, 1, 2), '{"a": 1}'],
+    )
+    session.sql("INSERT INTO T (ID, NAME) VALUES (:1, :2), (:1, :3)", params=[2, "x", "y"])
+    assert session.sql("SELECT NAME, D, J:a::INT FROM T WHERE ID = ?", params=[1]).rows() == [
+        (hostile, datetime.date(2024, 1, 2), 1)
+    ]
+    assert session.sql(
+        "SELECT NAME FROM T WHERE ID = :id ORDER BY NAME", params={"id": 2}
+    ).rows() == [("x",), ("y",)]
+    session.sql("UPDATE T SET NAME = ? WHERE ID = ?", params=[None, 2])
+    assert session.sql("SELECT COUNT(*) FROM T WHERE NAME IS NULL").scalar() == 2
+    assert session.sql("SELECT ?; SELECT ? + 1", params=[1, 41]).scalar() == 42  # in order
+    for sql, params, message in (
+        ("SELECT ?", [], r"No parameter for placeholder \? number 1 \(0 given\)"),
+        ("SELECT ?", [1, 2], r"not used by any placeholder: \[2\]"),
+        ("SELECT :x", {"y": 1}, "No parameter for placeholder :x"),
+        ("SELECT ?", {"a": 1}, r"Placeholder \? needs a sequence"),
+        ("SELECT ?", "ab", "not a string"),
+        ("CREATE VIEW V AS SELECT ?", [1], "Bind parameters are for queries and INSERT"),
+    ):
+        with pytest.raises(SqlError, match=message):
+            session.sql(sql, params=params)
+    assert session.sql("SELECT COUNT(*) FROM T").scalar() == 3  # nothing ran, nothing lost

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from snowmelt import retention
+from snowmelt.errors import ObjectNotFound
 from snowmelt.names import ObjectName
 from snowmelt.testing import assert_matches_query
 
@@ -47,3 +50,32 @@ def test_prune_keeps_the_time_travel_window_and_a_week_of_history(session, clock
         ).scalar()
         == 0
     )
+
+
+def _physical_tables(session):
+    return {
+        name
+        for (name,) in session.rt.engine.rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = '_snowmelt_data'"
+        )
+    }
+
+
+def test_a_dropped_table_is_kept_for_undrop_until_the_time_travel_window_ends(session, clock):
+    session.sql("CREATE TABLE T (K INT); INSERT INTO T VALUES (1), (2)")
+    session.sql("CREATE DYNAMIC TABLE A TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT K FROM T")
+    oid = session.rt.catalog.find(ObjectName("D", "S", "T")).oid
+    session.sql("DROP TABLE T")
+    clock.advance(3600)
+    assert retention.prune(session.rt, clock.now())["dropped_tables"] == 0  # within a day
+    assert f"t{oid}" in _physical_tables(session)
+    session.sql("UNDROP TABLE T")
+    session.sql("DELETE FROM T WHERE K = 1; ALTER DYNAMIC TABLE A REFRESH")
+    assert_matches_query(session, "A")
+    session.sql("DROP TABLE T")
+    counts = retention.prune(session.rt, clock.now() + timedelta(days=2))
+    assert counts["dropped_tables"] == 1
+    assert {f"t{oid}", f"t{oid}_dlog"}.isdisjoint(_physical_tables(session))
+    with pytest.raises(ObjectNotFound, match="did not exist or was purged"):
+        session.sql("UNDROP TABLE T")
+    assert retention.prune(session.rt, clock.now() + timedelta(days=3))["dropped_tables"] == 0

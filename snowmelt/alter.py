@@ -1,0 +1,300 @@
+"""ALTER TABLE and COMMENT ON: changing an existing base table's columns, name and comments.
+
+ALTER TABLE actions, each in the statement's one transaction (an action that fails undoes
+the ones before it):
+
+- ``ADD [COLUMN] c type ...``, ``DROP [COLUMN] c, ...``, ``RENAME TO new``;
+- ``RENAME COLUMN a TO b``;
+- ``ALTER|MODIFY [COLUMN] c [SET DATA] TYPE t`` — only what Snowflake allows: a text column
+  stays text (its length may change), a NUMBER keeps its scale and does not lose precision;
+- ``ALTER [COLUMN] c SET NOT NULL`` (fails while the column holds a NULL) / ``DROP NOT NULL``;
+- ``ALTER [COLUMN] c COMMENT '...'``, ``SET COMMENT = '...'``, ``UNSET COMMENT``.
+
+Columns are renamed and retyped in the table's change log too, so time travel and the
+changes dynamic tables read keep one schema. A change to the columns bumps the table's
+generation: dynamic tables reading it reinitialize at their next refresh (and fail, keeping
+their rows, when their query no longer binds). COMMENT ON TABLE / VIEW / DYNAMIC TABLE /
+COLUMN stores the comment shown by SHOW and DESCRIBE.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from snowmelt.catalog import CatalogObject, Column
+from snowmelt.ddl import column_from_def, refresh_view, status
+from snowmelt.errors import ObjectExists, ObjectNotFound, SqlError, UnsupportedError
+from snowmelt.names import identifier_value
+from snowmelt.result import Result
+from snowmelt.runtime import Runtime
+from snowmelt.sql.resolve import object_name, position
+from snowmelt.sql.translate import duckdb_type
+
+
+def alter_table(rt: Runtime, alter: exp.Alter) -> Result:
+    obj = rt.resolver.lookup(alter.this, ("TABLE",))
+    with rt.store.write("DDL"):
+        for action in alter.args.get("actions") or []:
+            _apply(rt, obj, action)
+        rt.catalog.update_object(
+            obj.oid, columns=obj.columns, generation=obj.generation + 1, comment=obj.comment
+        )
+        refresh_view(rt, obj)
+    return status("Statement executed successfully.")
+
+
+def _apply(rt: Runtime, obj: CatalogObject, action: exp.Expression) -> None:
+    if isinstance(action, exp.ColumnDef):
+        column = column_from_def(action, rt)
+        if column.name in obj.column_names:
+            raise SqlError(f"Column '{column.name}' already exists in {obj.name}")
+        rt.store.add_column(obj.oid, column)
+        obj.columns.append(column)
+    elif isinstance(action, exp.AlterRename):
+        _rename_table(rt, obj, action)
+    elif isinstance(action, exp.Drop) and str(action.args.get("kind", "")).upper() == "COLUMN":
+        _drop_columns(rt, obj, action)
+    elif isinstance(action, exp.RenameColumn):
+        _rename_column(rt, obj, action)
+    elif isinstance(action, exp.AlterColumn) and _alter_column(rt, obj, action):
+        pass
+    elif isinstance(action, exp.AlterSet) and _comment_property(action) is not None:
+        obj.comment = _comment_property(action)
+    elif (
+        isinstance(action, exp.Set)
+        and action.args.get("unset")
+        and [identifier_value(e).upper() for e in action.expressions] == ["COMMENT"]
+    ):
+        obj.comment = None
+    else:
+        raise UnsupportedError(
+            "ALTER TABLE",
+            f"ALTER TABLE action {action.sql('snowflake')!r} is not supported by snowmelt",
+            *position(action),
+        )
+
+
+def _column(obj: CatalogObject, node: exp.Expression) -> Column:
+    target = node.this if isinstance(node, exp.Column) else node
+    name = identifier_value(target) if isinstance(target, exp.Identifier) else target.name
+    for column in obj.columns:
+        if column.name == name:
+            return column
+    raise SqlError(f"Column '{name}' does not exist in {obj.name}", *position(node))
+
+
+def _rename_table(rt: Runtime, obj: CatalogObject, action: exp.AlterRename) -> None:
+    from snowmelt.names import drop_if_exists
+
+    new_name = object_name(action.this, rt.context)
+    if rt.catalog.find(new_name) is not None:
+        raise ObjectExists(f"Object '{new_name}' already exists.", name=str(new_name))
+    rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
+    rt.catalog.update_object(obj.oid, name=new_name)
+    obj.name = new_name
+
+
+def _drop_columns(rt: Runtime, obj: CatalogObject, action: exp.Drop) -> None:
+    # sqlglot keeps the columns of DROP COLUMN a, b under "tables"
+    targets = action.args.get("tables") or action.expressions or [action.this]
+    names = {
+        identifier_value(e) if isinstance(e, exp.Identifier) else identifier_value(e.this)
+        for e in targets
+        if e is not None
+    }
+    missing = names - set(obj.column_names)
+    if missing:
+        raise SqlError(f"Column {sorted(missing)[0]!r} does not exist in {obj.name}")
+    if not names or names >= set(obj.column_names):
+        raise SqlError(f"Cannot drop all the columns of table {obj.name}")
+    for name in sorted(names):  # its values go too: a column added again is new
+        rt.store.drop_column(obj.oid, name)
+    obj.columns = [c for c in obj.columns if c.name not in names]
+
+
+def _rename_column(rt: Runtime, obj: CatalogObject, action: exp.RenameColumn) -> None:
+    column = _column(obj, action.this)
+    new = identifier_value(action.args["to"].this)
+    if new in obj.column_names:
+        raise SqlError(f"Column '{new}' already exists in {obj.name}", *position(action))
+    if new.lower().startswith("_sm_"):
+        raise SqlError(f"Column name '{new}' is reserved by snowmelt (prefix _sm_)")
+    rt.store.rename_column(obj.oid, column.name, new)
+    column.name = new
+
+
+def _alter_column(rt: Runtime, obj: CatalogObject, action: exp.AlterColumn) -> bool:
+    """One ALTER COLUMN change; False when it is none snowmelt knows."""
+    column = _column(obj, action.this)
+    if action.args.get("dtype") is not None:
+        wanted = duckdb_type(action.args["dtype"]).sql("duckdb")
+        _check_retype(obj, column, wanted, action)
+        if wanted != column.type:
+            rt.store.retype_column(obj.oid, column.name, wanted)
+            column.type = wanted
+        return True
+    if action.args.get("comment") is not None:
+        column.comment = action.args["comment"].name
+        return True
+    if action.args.get("allow_null") is not None and action.args.get("default") is None:
+        nullable = bool(action.args.get("allow_null"))
+        try:
+            rt.store.set_nullable(obj.oid, column.name, nullable)
+        except Exception as err:  # DuckDB found a NULL in the column
+            raise SqlError(
+                f"Column {column.name} of {obj.name} holds NULL values: it cannot be NOT NULL",
+                *position(action),
+            ) from err
+        column.nullable = nullable
+        return True
+    return False
+
+
+_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+_TEXT = ("VARCHAR",)
+_WHOLE = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT")
+
+
+def _check_retype(obj: CatalogObject, column: Column, wanted: str, at: exp.Expression) -> None:
+    """Snowflake's rule: text stays text; a number keeps its scale and its precision does
+    not shrink; other types do not change."""
+    have = column.type.upper()
+    new = wanted.upper()
+    if have == new or (have in _TEXT and new in _TEXT) or (have in _WHOLE and new in _WHOLE):
+        return
+    old_decimal, new_decimal = _DECIMAL.match(have), _DECIMAL.match(new)
+    old_scale = int(old_decimal.group(2)) if old_decimal else (0 if have in _WHOLE else None)
+    new_scale = int(new_decimal.group(2)) if new_decimal else (0 if new in _WHOLE else None)
+    if old_scale is not None and new_scale is not None:
+        old_precision = int(old_decimal.group(1)) if old_decimal else 38  # whole: NUMBER(38, 0)
+        new_precision = int(new_decimal.group(1)) if new_decimal else 38
+        if old_scale != new_scale:
+            reason = "changing the scale of a number is not supported"
+        elif new_precision < old_precision:
+            reason = "decreasing the precision of a number is not supported"
+        else:
+            return
+    else:
+        reason = "only a text length or a number's precision may change"
+    raise SqlError(
+        f"Cannot change column {column.name} of {obj.name} from type {column.type} to "
+        f"{wanted}: {reason}",
+        *position(at),
+    )
+
+
+def _comment_property(action: exp.AlterSet) -> str | None:
+    for properties in action.expressions:
+        for prop in getattr(properties, "expressions", []):
+            if isinstance(prop, exp.SchemaCommentProperty):
+                return str(prop.this.name)
+    return None
+
+
+# -- ALTER SESSION -------------------------------------------------------------------------------
+_UTC = {"UTC", "ETC/UTC", "GMT", "ETC/GMT", "Z"}
+
+
+def alter_session(rt: Runtime, alter: exp.Alter) -> Result:
+    """ALTER SESSION SET / UNSET: accepted, so scripts written for Snowflake run, with a
+    notice that snowmelt has no session parameters — except a TIMEZONE other than UTC,
+    refused: snowmelt computes and shows every time in UTC."""
+    names = []
+    for action in alter.args.get("actions") or []:
+        for item in action.expressions:
+            target = item.this
+            name = (target.this if isinstance(target, exp.EQ) else target).name.upper()
+            value = target.expression if isinstance(target, exp.EQ) else None
+            if name == "TIMEZONE" and value is not None and value.name.upper() not in _UTC:
+                raise UnsupportedError(
+                    "ALTER SESSION SET TIMEZONE",
+                    f"TIMEZONE = {value.sql('snowflake')} is not supported: snowmelt computes "
+                    "and shows times in UTC (TIMEZONE = 'UTC' is accepted)",
+                    *position(item),
+                )
+            names.append(name)
+    verb = "UNSET" if any(a.args.get("unset") for a in alter.args.get("actions") or []) else "SET"
+    rt.notice(
+        f"ALTER SESSION {verb} {', '.join(names)} accepted; snowmelt has no session "
+        "parameters, so it has no effect."
+    )
+    return status("Statement executed successfully.")
+
+
+# -- COMMENT ON ----------------------------------------------------------------------------------
+_KINDS = {
+    "TABLE": ("TABLE", "DYNAMIC TABLE"),
+    "VIEW": ("VIEW",),
+    "DYNAMIC TABLE": ("DYNAMIC TABLE",),
+}
+# sqlglot parses COMMENT ON DYNAMIC TABLE as a bare command
+_DYNAMIC = re.compile(
+    r"^\s*COMMENT\s+(IF\s+EXISTS\s+)?ON\s+DYNAMIC\s+TABLE\s+(.+?)\s+IS\s+'((?:[^']|'')*)'\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def comment_on(rt: Runtime, comment: exp.Comment) -> Result:
+    kind = str(comment.args.get("kind") or "").upper()
+    text = comment.expression.name if comment.expression is not None else None
+    exists = bool(comment.args.get("exists"))
+    if kind == "COLUMN":
+        return _comment_column(rt, comment.this, text, exists)
+    if kind not in _KINDS:
+        raise UnsupportedError(
+            f"COMMENT ON {kind}",
+            f"COMMENT ON {kind} is not supported by snowmelt (tables, views, dynamic tables "
+            "and columns are)",
+            *position(comment),
+        )
+    return _comment_object(rt, comment.this, kind, text, exists)
+
+
+def comment_on_dynamic_table(rt: Runtime, text: str) -> Result | None:
+    """``COMMENT [IF EXISTS] ON DYNAMIC TABLE name IS '...'``; None when ``text`` is not one."""
+    found = _DYNAMIC.match(text)
+    if found is None:
+        return None
+    from snowmelt.sql.resolve import parse_object_name
+
+    name = parse_object_name(found.group(2))
+    value = found.group(3).replace("''", "'")
+    return _comment_object(rt, name, "DYNAMIC TABLE", value, bool(found.group(1)))
+
+
+def _comment_object(
+    rt: Runtime, table: exp.Expression, kind: str, text: str | None, exists: bool
+) -> Result:
+    try:
+        obj = rt.resolver.lookup(table, _KINDS[kind])
+    except ObjectNotFound:
+        if exists:
+            return status("Statement executed successfully.")
+        raise
+    with rt.store.write("DDL"):
+        rt.catalog.update_object(obj.oid, comment=text)
+    return status("Statement executed successfully.")
+
+
+def _comment_column(rt: Runtime, target: exp.Expression, text: str | None, exists: bool) -> Result:
+    if not isinstance(target, exp.Column) or not target.table:
+        raise SqlError("COMMENT ON COLUMN needs <table>.<column>", *position(target))
+    parts = [p for p in (target.args.get("catalog"), target.args.get("db")) if p is not None]
+    table = exp.Table(this=target.args["table"].copy(), db=None, catalog=None)
+    if parts:
+        table.set("db", parts[-1].copy())
+        if len(parts) == 2:
+            table.set("catalog", parts[0].copy())
+    try:
+        obj = rt.resolver.lookup(table, ("TABLE", "DYNAMIC TABLE", "VIEW"))
+    except ObjectNotFound:
+        if exists:
+            return status("Statement executed successfully.")
+        raise
+    column = _column(obj, target)
+    column.comment = text
+    with rt.store.write("DDL"):
+        rt.catalog.update_object(obj.oid, columns=obj.columns)
+    return status("Statement executed successfully.")
