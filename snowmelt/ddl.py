@@ -8,6 +8,7 @@ applied after an error.
 
 from __future__ import annotations
 
+import re
 from contextlib import ExitStack
 from typing import Any
 
@@ -15,7 +16,14 @@ from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.errors import CatalogError, ObjectExists, ObjectNotFound, SqlError, UnsupportedError
-from snowmelt.names import ObjectName, data_table, drop_if_exists, identifier_value, quoted
+from snowmelt.names import (
+    DATA_SCHEMA,
+    ObjectName,
+    data_table,
+    drop_if_exists,
+    identifier_value,
+    quoted,
+)
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
@@ -164,12 +172,56 @@ def column_from_def(definition: exp.ColumnDef, rt: Runtime) -> Column:
         elif isinstance(
             ckind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint
         ):
-            raise UnsupportedError(
-                "AUTOINCREMENT",
-                "AUTOINCREMENT/IDENTITY columns are not supported yet; generate ids in the loader",
-                *position(definition),
-            )
+            column.default = _identity(rt, ckind, definition)
     return column
+
+
+def _identity(
+    rt: Runtime,
+    constraint: exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint,
+    definition: exp.ColumnDef,
+) -> str:
+    """AUTOINCREMENT / IDENTITY [START s INCREMENT i | (s, i)]: a sequence of the column's
+    own (created in the statement's transaction) as its default, so rows inserted without
+    the column — INSERT, MERGE, ``Session.insert`` — number themselves; a value given
+    explicitly is kept, as in Snowflake."""
+
+    def number(key: str) -> int:
+        value = constraint.args.get(key)
+        if value is None:
+            return 1
+        try:
+            return int(value.to_py() if isinstance(value, exp.Literal) else value.name)
+        except (TypeError, ValueError):
+            raise SqlError(
+                f"AUTOINCREMENT {key.upper()} must be an integer", *position(definition)
+            ) from None
+
+    start, increment = number("start"), number("increment")
+    if increment == 0:
+        raise SqlError("AUTOINCREMENT INCREMENT cannot be 0", *position(definition))
+    sequence = f"idseq_{rt.catalog.next_oid()}"
+    rt.engine.execute(
+        f'CREATE SEQUENCE "{DATA_SCHEMA}"."{sequence}" START {start} INCREMENT {increment}'
+    )
+    return f'nextval(\'"{DATA_SCHEMA}"."{sequence}"\')'
+
+
+_IDENTITY_DEFAULT = re.compile(r"^nextval\('\"_snowmelt_data\"\.\"(idseq_\d+)\"'\)$")
+
+
+def identity_text(rt: Runtime, default: str | None) -> str | None:
+    """``IDENTITY START s INCREMENT i`` when ``default`` is an AUTOINCREMENT column's
+    sequence (as DESCRIBE and GET_DDL show it), else None."""
+    found = _IDENTITY_DEFAULT.match(default or "")
+    if found is None:
+        return None
+    rows = rt.engine.rows(
+        "SELECT start_value, increment_by FROM duckdb_sequences() "
+        "WHERE schema_name = ? AND sequence_name = ?",
+        [DATA_SCHEMA, found.group(1)],
+    )
+    return f"IDENTITY START {rows[0][0]} INCREMENT {rows[0][1]}" if rows else None
 
 
 def _properties(create: exp.Create) -> tuple[bool, str | None]:

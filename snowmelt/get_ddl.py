@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject
+from snowmelt.ddl import identity_text
 from snowmelt.errors import SqlError, UnsupportedError
 from snowmelt.monitoring import snowflake_type
 from snowmelt.properties import format_lag
@@ -70,7 +71,10 @@ def ddl_text(rt: Runtime, obj: CatalogObject) -> str:
             line = f"\t{c.name} {snowflake_type(c.type)}"
             if not c.nullable:
                 line += " NOT NULL"
-            if c.default is not None:
+            identity = identity_text(rt, c.default)
+            if identity is not None:
+                line += " " + identity.replace("IDENTITY", "AUTOINCREMENT")  # a new sequence
+            elif c.default is not None:
                 line += f" DEFAULT {c.default}"
             if c.comment:
                 line += f" COMMENT {_quote(c.comment)}"

@@ -332,3 +332,35 @@ def test_get_ddl_recreates_tables_views_and_dynamic_tables(session):
         session.sql("SELECT GET_DDL('SCHEMA', 'S')")
     with pytest.raises(SqlError, match="GET_DDL takes the object type and name as string"):
         session.sql("SELECT GET_DDL('TABLE', A) FROM T")
+
+
+def test_autoincrement_columns_number_the_rows_inserted_without_them(session):
+    session.sql(
+        "USE SCHEMA D.S; CREATE TABLE T (ID INT AUTOINCREMENT, A VARCHAR);"
+        "CREATE TABLE U (ID NUMBER IDENTITY(100, 10), A VARCHAR);"
+        "CREATE TABLE W (ID INT AUTOINCREMENT START 10 INCREMENT 5, A VARCHAR)"
+    )
+    session.sql("INSERT INTO T (A) VALUES ('x'), ('y')")
+    session.insert("T", [{"A": "z"}])
+    session.sql("INSERT INTO T VALUES (50, 'explicit')")  # a given value is kept
+    session.sql(
+        "MERGE INTO T USING (SELECT 'm' AS A) S ON T.A = S.A "
+        "WHEN NOT MATCHED THEN INSERT (A) VALUES (S.A)"
+    )
+    assert session.sql("SELECT ID, A FROM T ORDER BY ID").rows() == [
+        (1, "x"),
+        (2, "y"),
+        (3, "z"),
+        (4, "m"),
+        (50, "explicit"),
+    ]
+    session.sql("INSERT INTO U (A) SELECT 'q' UNION ALL SELECT 'r'")
+    assert session.sql("SELECT ID FROM U ORDER BY ID").rows() == [(100,), (110,)]
+    assert session.sql("DESCRIBE TABLE W").rows()[0][4] == "IDENTITY START 10 INCREMENT 5"
+    ddl = session.sql("SELECT GET_DDL('TABLE', 'W')").scalar()
+    assert "ID NUMBER(38,0) AUTOINCREMENT START 10 INCREMENT 5," in ddl
+    session.sql("INSERT INTO W (A) VALUES ('w')")
+    session.sql(ddl.replace("TABLE W", "TABLE W2") + " INSERT INTO W2 (A) VALUES ('own')")
+    assert session.sql("SELECT ID FROM W2").rows() == [(10,)]  # its own sequence
+    with pytest.raises(SqlError, match="AUTOINCREMENT INCREMENT cannot be 0"):
+        session.sql("CREATE TABLE BAD (ID INT AUTOINCREMENT START 1 INCREMENT 0)")
