@@ -112,6 +112,9 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
                 statement.column,
             )
         columns = [Column(n, t) for n, (_, t) in zip(names, described, strict=True)]
+        if isinstance(schema_node, exp.Schema):  # (X COMMENT 'what x is', Y)
+            for column, listed_column in zip(columns, schema_node.expressions, strict=False):
+                column.comment = _column_comment(listed_column)
         analysis, qualified, views = _plan(rt, name, qualified, inlined, views, sources, options)
         if or_alter and isinstance(existing, CatalogObject):
             kept = _alter_in_place(rt, existing, options, qualified, columns, analysis)
@@ -172,6 +175,13 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
                 refresher.refresh(uninitialized, "CREATION")
             refresher.refresh([oid], "CREATION", include_upstream=False)
     return Result.status(f"Dynamic table {name.name} successfully created.")
+
+
+def _column_comment(listed: exp.Expression) -> str | None:
+    for constraint in listed.args.get("constraints") or []:
+        if isinstance(constraint.args.get("kind"), exp.CommentColumnConstraint):
+            return str(constraint.args["kind"].this.name)
+    return None
 
 
 def _query_text(statement: Statement) -> str:

@@ -163,6 +163,8 @@ class Session:
             done = alter.comment_on_dynamic_table(rt, statement.text)
             if done is not None:
                 return done
+        if isinstance(expression, exp.Command):
+            raise commands.unsupported_syntax(statement)
         name = expression.key.upper()
         raise UnsupportedError(
             name,

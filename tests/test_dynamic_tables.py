@@ -418,3 +418,14 @@ def test_explain_dynamic_table_through_sql(session):
     )
     with pytest.raises(ObjectNotFound, match="line 1, column 23"):
         session.sql("EXPLAIN DYNAMIC TABLE NOPE")
+
+
+def test_a_column_list_names_and_comments_the_columns(session):
+    session.sql("USE SCHEMA D.S; CREATE TABLE T (A INT, B VARCHAR); INSERT INTO T VALUES (1, 'x')")
+    session.sql(
+        "CREATE DYNAMIC TABLE DT (X COMMENT 'the x', Y) TARGET_LAG = '1 minute' "
+        "WAREHOUSE = WH AS SELECT A, B FROM T"
+    )
+    described = [(r[0], r[9]) for r in session.sql("DESCRIBE DYNAMIC TABLE DT").rows()]
+    assert described == [("X", "the x"), ("Y", None)]
+    assert session.sql("SELECT X, Y FROM DT").rows() == [(1, "x")]

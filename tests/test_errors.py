@@ -142,3 +142,19 @@ def test_a_command_that_reads_a_missing_database_says_so_and_creates_nothing(tmp
     created = CliRunner().invoke(main, ["sql", "--db", str(path), "CREATE DATABASE D"])
     assert created.exit_code == 0 and path.exists()  # sql is how one makes a database
     assert CliRunner().invoke(main, ["show", "--db", str(path)]).exit_code == 0
+
+
+def test_a_clause_snowmelt_cannot_parse_is_named_where_it_is(session):
+    session.sql("USE SCHEMA D.S; CREATE TABLE T (A INT)")
+    script = (
+        "SELECT 1;\n  CREATE DYNAMIC TABLE DT\n TARGET_LAG = '1 minute' WAREHOUSE = WH\n"
+        "  IMMUTABLE WHERE (A < 0) AS SELECT A FROM T"
+    )
+    with pytest.raises(UnsupportedError) as info:
+        session.sql(script)
+    assert str(info.value) == (
+        "IMMUTABLE WHERE is not supported by snowmelt; remove it from the statement "
+        "(line 5, column 3)"
+    )
+    with pytest.raises(UnsupportedError, match=r"uses syntax snowmelt cannot parse.*line 1"):
+        session.sql("COMMENT ON DYNAMIC TABLE")

@@ -311,3 +311,44 @@ def _warehouse(c: _Cursor) -> Warehouse:
     c.accept("SET")
     props = c.properties()
     return Warehouse(action, name, if_exists, if_not_exists, replace, props)
+
+
+# Clauses of statements sqlglot cannot parse (it falls back to a bare command), named when
+# a statement holds one: the user learns what to remove, not that "CREATE" is unsupported.
+_UNPARSED_CLAUSES = (
+    ("IMMUTABLE", "WHERE"),
+    ("BACKFILL", "FROM"),
+    ("WITH", "ROW", "ACCESS", "POLICY"),
+    ("WITH", "MASKING", "POLICY"),
+    ("MASKING", "POLICY"),
+    ("WITH", "TAG"),
+    ("ICEBERG",),
+    ("EXTERNAL_VOLUME",),
+)
+
+
+def unsupported_syntax(statement: Statement) -> UnsupportedError:
+    """The error for a statement sqlglot parsed as a bare command: the first clause of
+    ``_UNPARSED_CLAUSES`` it holds, with its position, else its first words."""
+    words = [t.text.upper() for t in statement.tokens]
+    for clause in _UNPARSED_CLAUSES:
+        for i in range(len(words) - len(clause) + 1):
+            if tuple(words[i : i + len(clause)]) == clause:
+                token = statement.tokens[i]
+                name = " ".join(clause)
+                return UnsupportedError(
+                    name,
+                    f"{name} is not supported by snowmelt; remove it from the statement",
+                    statement.line + token.line - 1,
+                    token.col - len(token.text) + 1
+                    if token.line > 1
+                    else statement.column + token.col - len(token.text),
+                )
+    head = " ".join(statement.words[:3])
+    return UnsupportedError(
+        statement.words[0] if statement.words else "statement",
+        f"Statement {head!r} uses syntax snowmelt cannot parse (Snowflake dialect)",
+        statement.line,
+        statement.column,
+    )
+
