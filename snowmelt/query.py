@@ -6,12 +6,17 @@ table functions, translate and run.
   which every statement reading tables uses).
 * ``TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES(...))`` and friends are computed from the
   catalog (``snowmelt.monitoring``) and exposed to the query as registered Arrow tables.
+* ``EXPLAIN <query>`` shows DuckDB's plan of the query so bound and translated.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from contextlib import ExitStack
+from typing import Any
 
+import pyarrow as pa
 from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject
@@ -26,12 +31,84 @@ from snowmelt.sql.resolve import BOUND, position
 
 def run_query(rt: Runtime, statement: exp.Expression) -> Result:
     with ExitStack() as stack:
-        expression = inline_views(rt, snowflake_output_names(statement.copy()))
-        expression = current_time_from_clock(rt, expression)  # after views: theirs too
-        expression = expand_get_ddl(rt, expression)
-        expression = expand_table_functions(rt, expression, stack)
-        expression = rt.bind_for_read(expression)
-        return Result(rt.engine.query(rt.to_engine(expression)))
+        return Result(rt.engine.query(_engine_query(rt, statement, stack)))
+
+
+def _engine_query(rt: Runtime, statement: exp.Expression, stack: ExitStack) -> exp.Expression:
+    expression = inline_views(rt, snowflake_output_names(statement.copy()))
+    expression = current_time_from_clock(rt, expression)  # after views: theirs too
+    expression = expand_get_ddl(rt, expression)
+    expression = expand_table_functions(rt, expression, stack)
+    return rt.to_engine(rt.bind_for_read(expression))
+
+
+_PHYSICAL_TABLE = re.compile(r"(?:\w+\.)?_snowmelt_data\.t(\d+)\b")
+
+
+def explain_query(rt: Runtime, statement: exp.Expression, form: str) -> Result:
+    """EXPLAIN [USING TABULAR | TEXT | JSON] <query>: DuckDB's plan of the query as snowmelt
+    runs it. TABULAR (the default) is a row per operator in Snowflake's columns (``step``,
+    ``id``, ``parent``, ``operation``, ``objects``, ``expressions``; the partition and byte
+    columns are NULL: DuckDB has no such estimates), tables named as the user names them;
+    TEXT and JSON are one row with the plan in ``content``."""
+    with ExitStack() as stack:
+        sql = _engine_query(rt, statement, stack).sql("duckdb")
+        plan = rt.engine.rows(f"EXPLAIN (FORMAT {'TEXT' if form == 'TEXT' else 'JSON'}) {sql}")
+
+    def user_name(match: re.Match[str]) -> str:
+        name = str(rt.catalog.get(int(match.group(1))).name)
+        return name.ljust(len(match.group(0))) if form == "TEXT" else name  # keep the boxes
+
+    text = _PHYSICAL_TABLE.sub(user_name, str(plan[0][1]))
+    if form in ("TEXT", "JSON"):
+        return Result(pa.table({"content": [text]}))
+    rows: list[dict[str, Any]] = []
+
+    def walk(node: dict[str, Any], parent: int | None) -> None:
+        number = len(rows)
+        info = node.get("extra_info", {})
+        table = info.get("Table")
+        expressions = [
+            f"{key.lower()}: {', '.join(v) if isinstance(v, list) else v}"
+            for key, v in info.items()
+            if key not in ("Table", "Estimated Cardinality") and v
+        ]
+        rows.append(
+            {
+                "step": 1,
+                "id": number,
+                "parent": parent,
+                "operation": node.get("name"),
+                "objects": table,
+                "alias": None,
+                "expressions": "; ".join(expressions) or None,
+                "partitionsTotal": None,
+                "partitionsAssigned": None,
+                "bytesAssigned": None,
+            }
+        )
+        for child in node.get("children", []):
+            walk(child, number)
+
+    for root in json.loads(text):
+        walk(root, None)
+    return Result(pa.Table.from_pylist(rows, schema=_EXPLAIN_SCHEMA))
+
+
+_EXPLAIN_SCHEMA = pa.schema(
+    [
+        ("step", pa.int64()),
+        ("id", pa.int64()),
+        ("parent", pa.int64()),
+        ("operation", pa.string()),
+        ("objects", pa.string()),
+        ("alias", pa.string()),
+        ("expressions", pa.string()),
+        ("partitionsTotal", pa.int64()),
+        ("partitionsAssigned", pa.int64()),
+        ("bytesAssigned", pa.int64()),
+    ]
+)
 
 
 def snowflake_output_names(expression: exp.Expression) -> exp.Expression:

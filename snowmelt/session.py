@@ -25,7 +25,7 @@ from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
 from snowmelt.sql.parameters import Parameters, bind_parameters
-from snowmelt.sql.parse import Statement, split
+from snowmelt.sql.parse import Statement, parse_padded, split
 from snowmelt.sql.resolve import name_parts, normalize, parse_object_name
 from snowmelt.storage import Store
 
@@ -163,6 +163,8 @@ class Session:
             done = alter.comment_on_dynamic_table(rt, statement.text)
             if done is not None:
                 return done
+        if isinstance(expression, exp.Command) and expression.name.upper() == "EXPLAIN":
+            return self._explain_query(statement)
         if isinstance(expression, exp.Command):
             raise commands.unsupported_syntax(statement)
         name = expression.key.upper()
@@ -173,6 +175,33 @@ class Session:
             statement.line,
             statement.column,
         )
+
+    def _explain_query(self, statement: Statement) -> Result:
+        """EXPLAIN [USING TABULAR | TEXT | JSON] <query> (EXPLAIN DYNAMIC TABLE is a command
+        of its own)."""
+        tokens, form, first = statement.tokens, "TABULAR", 1
+        if len(tokens) > 2 and tokens[1].text.upper() == "USING":
+            form, first = tokens[2].text.upper(), 3
+            if form not in ("TABULAR", "TEXT", "JSON"):
+                raise SqlError(
+                    f"EXPLAIN USING takes TABULAR, TEXT or JSON, not {tokens[2].text!r}",
+                    tokens[2].line,
+                    tokens[2].col - len(tokens[2].text) + 1,
+                )
+        if len(tokens) <= first:
+            raise SqlError("EXPLAIN needs a query", statement.line, statement.column)
+        start = tokens[first].start  # re-parse the query where it stands in the script
+        padded = re.sub(r"[^\n]", " ", statement.padded[:start]) + statement.padded[start:]
+        target = normalize(parse_padded(padded, dialect=statement.dialect))
+        if not isinstance(target, exp.Query):
+            raise UnsupportedError(
+                "EXPLAIN",
+                f"EXPLAIN {target.key.upper()} is not supported by snowmelt (EXPLAIN of a "
+                "query is; EXPLAIN DYNAMIC TABLE shows a refresh)",
+                tokens[first].line,
+                tokens[first].col - len(tokens[first].text) + 1,
+            )
+        return query.explain_query(self.rt, target, form)
 
     def _user_name(self, match: re.Match[str]) -> str:
         """A physical table named in an engine message (``t3.ID``), as the user names it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from snowmelt.errors import IngestError, SqlError, UnsupportedError
+from snowmelt.errors import IngestError, SnowmeltError, SqlError, UnsupportedError
 from snowmelt.names import ObjectName
 
 
@@ -411,3 +411,40 @@ def test_bind_parameters_are_values_never_sql(session):
         with pytest.raises(SqlError, match=message):
             session.sql(sql, params=params)
     assert session.sql("SELECT COUNT(*) FROM T").scalar() == 3  # nothing ran, nothing lost
+
+
+def test_explain_shows_the_plan_of_a_query_with_the_users_names(session):
+    import json
+
+    session.sql("USE SCHEMA D.S; CREATE TABLE T (A INT, B VARCHAR); INSERT INTO T VALUES (1, 'x')")
+    tabular = session.sql("EXPLAIN SELECT B, COUNT(*) FROM T GROUP BY B")
+    assert tabular.columns == [
+        "step",
+        "id",
+        "parent",
+        "operation",
+        "objects",
+        "alias",
+        "expressions",
+        "partitionsTotal",
+        "partitionsAssigned",
+        "bytesAssigned",
+    ]
+    rows = tabular.dicts()
+    assert rows[0]["parent"] is None and all(r["parent"] < r["id"] for r in rows[1:])
+    scans = [r for r in rows if r["objects"]]
+    assert [r["objects"] for r in scans] == ["D.S.T"]  # not the physical table
+    assert "aggregates: count_star()" in " ".join(r["expressions"] or "" for r in rows)
+    text = session.sql("EXPLAIN USING TEXT SELECT * FROM T").scalar()
+    assert "D.S.T" in text and "_snowmelt_data" not in text
+    plan = json.loads(session.sql("EXPLAIN USING JSON SELECT A FROM T WHERE A > 0").scalar())
+    assert plan and "name" in plan[0]
+    for sql, message in (
+        ("EXPLAIN USING XML SELECT 1", r"TABULAR, TEXT or JSON, not 'XML' \(line 1, column 15\)"),
+        ("EXPLAIN", "EXPLAIN needs a query"),
+        ("EXPLAIN INSERT INTO T VALUES (1, 'y')", r"EXPLAIN INSERT is not supported"),
+        ("SELECT 1;\n EXPLAIN SELECT * FROM NOPE", r"'D.S.NOPE' does not exist \(line 2"),
+    ):
+        with pytest.raises(SnowmeltError, match=message):
+            session.sql(sql)
+    assert session.sql("SELECT COUNT(*) FROM T").scalar() == 1  # EXPLAIN ran nothing

@@ -154,7 +154,7 @@ def test_a_clause_snowmelt_cannot_parse_is_named_where_it_is(session):
         session.sql(script)
     assert str(info.value) == (
         "IMMUTABLE WHERE is not supported by snowmelt; remove it from the statement "
-        "(line 5, column 3)"
+        "(line 4, column 3)"
     )
     with pytest.raises(UnsupportedError, match=r"uses syntax snowmelt cannot parse.*line 1"):
         session.sql("COMMENT ON DYNAMIC TABLE")

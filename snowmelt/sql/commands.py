@@ -339,10 +339,8 @@ def unsupported_syntax(statement: Statement) -> UnsupportedError:
                 return UnsupportedError(
                     name,
                     f"{name} is not supported by snowmelt; remove it from the statement",
-                    statement.line + token.line - 1,
-                    token.col - len(token.text) + 1
-                    if token.line > 1
-                    else statement.column + token.col - len(token.text),
+                    token.line,  # tokens of the padded text: script positions
+                    token.col - len(token.text) + 1,
                 )
     head = " ".join(statement.words[:3])
     return UnsupportedError(
@@ -351,4 +349,3 @@ def unsupported_syntax(statement: Statement) -> UnsupportedError:
         statement.line,
         statement.column,
     )
-
