@@ -27,7 +27,12 @@ from snowmelt.names import (
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
-from snowmelt.sql.resolve import name_parts, object_name, position
+from snowmelt.sql.resolve import (
+    information_schema_references,
+    name_parts,
+    object_name,
+    position,
+)
 from snowmelt.sql.translate import duckdb_type
 
 
@@ -452,11 +457,13 @@ def create_view(rt: Runtime, create: exp.Create) -> Result:
             return status(f"{name.name} already exists, statement succeeded.")
         if isinstance(existing, CatalogObject):
             drop_object(rt, existing)
+        from snowmelt.information_schema import expand_information_schema
         from snowmelt.query import expand_table_functions, inline_views
 
         inlined = inline_views(rt, query.copy())
         with ExitStack() as stack:
             probe = expand_table_functions(rt, inlined.copy(), stack)
+            probe = expand_information_schema(rt, probe, stack)
             for travel in list(probe.find_all(exp.HistoricalData)):
                 travel.pop()  # the columns are today's; the instant is read at query time
             columns = [
@@ -465,7 +472,9 @@ def create_view(rt: Runtime, create: exp.Create) -> Result:
         # Views are evaluated by snowmelt (see query.inline_views); the DuckDB view is a
         # convenience for other tools reading the file, made when the query allows it (not
         # with table functions or time travel, which snowmelt computes at query time).
-        computed = inlined.find(exp.TableFromRows, exp.HistoricalData) is not None
+        computed = inlined.find(exp.TableFromRows, exp.HistoricalData) is not None or bool(
+            information_schema_references(inlined)
+        )
         bound = None if computed else rt.to_engine(rt.bind_for_read(inlined))
         if isinstance(create.this, exp.Schema):
             names = [
@@ -519,6 +528,9 @@ def qualify_names(rt: Runtime, query: exp.Expression) -> exp.Expression:
         new.set("catalog", quoted(obj.name.database))
         return new
 
+    for table in information_schema_references(query):  # the current database's, then
+        if not table.args.get("catalog") and rt.context.database:
+            table.set("catalog", quoted(rt.context.database))
     return rt.resolver.bind(query, qualified)
 
 

@@ -579,6 +579,7 @@ def snowflake_type(duck: str) -> str:
     text = duck.upper()
     mapping = {
         "VARCHAR": "VARCHAR(16777216)",
+        "TEXT": "VARCHAR(16777216)",
         "JSON": "VARIANT",
         "BIGINT": "NUMBER(38,0)",
         "INTEGER": "NUMBER(38,0)",

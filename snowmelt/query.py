@@ -22,6 +22,7 @@ from sqlglot import exp
 from snowmelt.catalog import CatalogObject
 from snowmelt.errors import SqlError, UnsupportedError
 from snowmelt.get_ddl import expand_get_ddl
+from snowmelt.information_schema import expand_information_schema
 from snowmelt.monitoring import TABLE_FUNCTIONS, kwargs_of
 from snowmelt.names import quoted
 from snowmelt.result import Result
@@ -39,6 +40,7 @@ def _engine_query(rt: Runtime, statement: exp.Expression, stack: ExitStack) -> e
     expression = current_time_from_clock(rt, expression)  # after views: theirs too
     expression = expand_get_ddl(rt, expression)
     expression = expand_table_functions(rt, expression, stack)
+    expression = expand_information_schema(rt, expression, stack)
     return rt.to_engine(rt.bind_for_read(expression))
 
 

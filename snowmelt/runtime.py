@@ -19,7 +19,7 @@ from snowmelt.catalog import Catalog, CatalogObject
 from snowmelt.clock import Clock
 from snowmelt.engines.base import Engine
 from snowmelt.errors import SqlError, UnsupportedError
-from snowmelt.sql.resolve import Context, Resolver, position
+from snowmelt.sql.resolve import Context, Resolver, information_schema_references, position
 from snowmelt.sql.translate import to_duckdb
 from snowmelt.storage import Store
 
@@ -104,6 +104,13 @@ class Runtime:
                 )
             return self.store.snapshot(obj.oid, obj.column_names, self.version_for(when))
 
+        unread = information_schema_references(expression)
+        if unread:  # only queries and views compute them (query.run_query)
+            raise SqlError(
+                f"{unread[0].sql('snowflake')}: the INFORMATION_SCHEMA views are computed "
+                "for queries and views only (not in dynamic tables, CREATE TABLE AS or DML)",
+                *position(unread[0]),
+            )
         return self.resolver.bind(expression, to_view)
 
     def version_for(self, when: exp.HistoricalData) -> int:

@@ -309,7 +309,7 @@ def test_get_ddl_recreates_tables_views_and_dynamic_tables(session):
     table = session.sql("SELECT GET_DDL('TABLE', 'D.S.T')").scalar()
     assert table == (
         "create or replace TRANSIENT TABLE T (\n\tA NUMBER(38,0) NOT NULL,\n"
-        "\tB TEXT DEFAULT 'x' COMMENT 'bee',\n\tC NUMBER(10,2)\n) COMMENT='tee';"
+        "\tB VARCHAR(16777216) DEFAULT 'x' COMMENT 'bee',\n\tC NUMBER(10,2)\n) COMMENT='tee';"
     )
     view = session.sql("SELECT GET_DDL('view', 'V')").scalar()
     assert view.startswith("create or replace view V(\n\tA,\n\tC\n) COMMENT='a view'\n as SELECT")

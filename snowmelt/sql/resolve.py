@@ -114,7 +114,8 @@ def cte_names(expression: exp.Expression) -> set[str]:
 
 
 def table_references(expression: exp.Expression) -> list[exp.Table]:
-    """Table nodes that name stored objects (not CTEs, not table functions)."""
+    """Table nodes that name stored objects (not CTEs, not table functions, not the
+    INFORMATION_SCHEMA views: ``information_schema_references``)."""
     ctes = cte_names(expression)
     found = []
     for table in expression.find_all(exp.Table):
@@ -122,8 +123,25 @@ def table_references(expression: exp.Expression) -> list[exp.Table]:
             continue  # table function, UNNEST, or already bound by snowmelt
         if not table.args.get("db") and identifier_value(table.this) in ctes:
             continue
+        if table.text("db").upper() == INFORMATION_SCHEMA:
+            continue
         found.append(table)
     return found
+
+
+INFORMATION_SCHEMA = "INFORMATION_SCHEMA"
+
+
+def information_schema_references(expression: exp.Expression) -> list[exp.Table]:
+    """``[DB.]INFORMATION_SCHEMA.<view>`` references (computed by
+    ``snowmelt.information_schema`` when a query or a view is read)."""
+    return [
+        t
+        for t in expression.find_all(exp.Table)
+        if isinstance(t.this, exp.Identifier)
+        and not t.meta.get(BOUND)
+        and t.text("db").upper() == INFORMATION_SCHEMA
+    ]
 
 
 Replacer = Callable[[CatalogObject, exp.Table], exp.Expression]
