@@ -27,7 +27,7 @@ from snowmelt.names import (
 )
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
-from snowmelt.sql.resolve import position
+from snowmelt.sql.resolve import BOUND, position
 
 
 def _target(rt: Runtime, table: exp.Expression, verb: str) -> CatalogObject:
@@ -105,6 +105,105 @@ def insert(rt: Runtime, statement: exp.Insert) -> Result:
     if statement.args.get("overwrite"):
         rt.engine.execute(drop_if_exists("TABLE", staged))
     return Result.counts(inserted=count)
+
+
+def insert_multi(rt: Runtime, statement: exp.MultitableInserts, overwrite: bool) -> Result:
+    """INSERT [OVERWRITE] ALL | FIRST ... <query>: the query runs once (staged), then each
+    INTO appends the staged rows its WHEN admits — ALL: every WHEN that holds; FIRST: only
+    the first; ELSE: rows no WHEN took; with no WHEN at all, every INTO takes every row —
+    in one commit (OVERWRITE empties each target first). The result has a column per INTO."""
+    first = str(statement.args.get("kind") or "ALL").upper() == "FIRST"
+    bound = rt.to_engine(rt.bind_for_read(statement.args["source"].copy()))
+    staged = exp.Table(this=quoted("_sm_multi_insert"))
+    groups = _when_groups(statement.expressions)
+    conditions = [c for c, _ in groups if c is not None and not isinstance(c, exp.Boolean)]
+
+    def held(condition: exp.Expression) -> Any:
+        return exp.func("coalesce", condition.copy(), exp.false())
+
+    counts: dict[str, int] = {}
+    with rt.store.write("INSERT") as commit:
+        rt.engine.execute(
+            exp.Create(
+                kind="TABLE",
+                this=staged.copy(),
+                expression=bound,
+                replace=True,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
+        )
+        targets = [
+            (branch, _target(rt, _insert_table(branch.this), "INSERT"))
+            for _, branches in groups
+            for branch in branches
+        ]
+        if overwrite:
+            for obj in {o.oid: o for _, o in targets}.values():
+                rt.store.delete_all(commit, obj.oid, obj.column_names)
+        for index, (condition, branches) in enumerate(groups):
+            earlier = [c for c, _ in groups[:index] if c in conditions]
+            if isinstance(condition, exp.Boolean):  # ELSE: no WHEN held
+                admit: Any = exp.not_(exp.or_(*[held(c) for c in conditions]))
+            elif condition is None:
+                admit = exp.true()
+            elif first and earlier:
+                admit = exp.and_(held(condition), exp.not_(exp.or_(*[held(c) for c in earlier])))
+            else:
+                admit = held(condition)
+            for branch in branches:
+                obj = _target(rt, _insert_table(branch.this), "INSERT")
+                target = branch.this.this
+                columns = _column_list(
+                    obj, target.expressions if isinstance(target, exp.Schema) else None, target
+                )
+                values = branch.this.expression
+                picked = (
+                    [v.copy() for v in values.expressions[0].expressions]
+                    if isinstance(values, exp.Values)
+                    else [exp.Star()]
+                )
+                source = staged.copy()
+                source.meta[BOUND] = True
+                select = exp.select(*picked).from_(source).where(admit.copy())
+                width = len(picked) if isinstance(values, exp.Values) else None
+                if width is not None and width != len(columns):
+                    raise SqlError(
+                        f"INTO {obj.name} gives {width} values for {len(columns)} columns",
+                        *position(values),
+                    )
+                count = rt.store.insert(
+                    commit, obj.oid, columns, rt.to_engine(rt.bind_for_read(select))
+                )
+                label = f"number of rows inserted into {obj.name.name}"
+                while label in counts:
+                    label += "'"
+                counts[label] = count
+    rt.engine.execute(drop_if_exists("TABLE", staged))
+    return Result(pa.table({k: [v] for k, v in counts.items()}))
+
+
+def _insert_table(insert: exp.Insert) -> exp.Expression:
+    target = insert.this
+    return target.this if isinstance(target, exp.Schema) else target
+
+
+def _when_groups(
+    branches: list[exp.Expression],
+) -> list[tuple[exp.Expression | None, list[exp.Expression]]]:
+    """The INTO clauses by WHEN: (condition, INTOs); the condition None when there is no
+    WHEN at all, TRUE (a Boolean) for ELSE. sqlglot keeps a WHEN's condition on its first
+    INTO only: an INTO without one belongs to the WHEN (or ELSE) before it."""
+    conditional = any(b.args.get("expression") is not None for b in branches)
+    groups: list[tuple[exp.Expression | None, list[exp.Expression]]] = []
+    for branch in branches:
+        condition = branch.args.get("expression")
+        if branch.args.get("else_"):
+            groups.append((exp.true(), [branch]))
+        elif condition is not None or not conditional or not groups:
+            groups.append((condition, [branch]))
+        else:
+            groups[-1][1].append(branch)
+    return groups
 
 
 def _set_version(assignments: list[exp.Expression], version: int) -> list[exp.Expression]:

@@ -133,6 +133,8 @@ class Session:
             return self._create(statement, expression)
         if isinstance(expression, exp.Insert):
             return dml.insert(rt, expression)
+        if isinstance(expression, exp.MultitableInserts):  # sqlglot drops OVERWRITE here
+            return dml.insert_multi(rt, expression, "OVERWRITE" in statement.words[:2])
         if isinstance(expression, exp.Update):
             return dml.update(rt, expression)
         if isinstance(expression, exp.Delete):

@@ -448,3 +448,43 @@ def test_explain_shows_the_plan_of_a_query_with_the_users_names(session):
         with pytest.raises(SnowmeltError, match=message):
             session.sql(sql)
     assert session.sql("SELECT COUNT(*) FROM T").scalar() == 1  # EXPLAIN ran nothing
+
+
+def test_multi_table_insert_all_first_else_and_overwrite(session):
+    session.sql(
+        "USE SCHEMA D.S; CREATE TABLE SRC (A INT, B VARCHAR);"
+        "INSERT INTO SRC VALUES (1, 'x'), (2, 'y'), (3, NULL), (NULL, 'n');"
+        "CREATE TABLE T1 (A INT, B VARCHAR); CREATE TABLE T2 (A INT, B VARCHAR);"
+        "CREATE TABLE T3 (A INT, B VARCHAR); CREATE TABLE T4 (X INT)"
+    )
+
+    def rows(table):
+        return sorted(session.sql(f"SELECT * FROM {table}").rows(), key=str)
+
+    # unconditional: every INTO takes every row
+    assert session.sql("INSERT ALL INTO T1 INTO T4 (X) VALUES (A) SELECT A, B FROM SRC").rows() == [
+        (4, 4)
+    ]
+    # FIRST: a row goes to the first WHEN that holds (both INTOs of it), ELSE takes the rest
+    result = session.sql(
+        "INSERT FIRST WHEN A > 1 THEN INTO T2 INTO T3 WHEN A > 0 THEN INTO T3 "
+        "ELSE INTO T2 VALUES (-1, B) SELECT A, B FROM SRC"
+    )
+    assert result.columns == [
+        "number of rows inserted into T2",
+        "number of rows inserted into T3",
+        "number of rows inserted into T3'",
+        "number of rows inserted into T2'",
+    ]
+    assert result.rows() == [(2, 2, 1, 1)]
+    assert rows("T2") == [(-1, "n"), (2, "y"), (3, None)]
+    assert rows("T3") == [(1, "x"), (2, "y"), (3, None)]
+    # ALL with WHENs: every WHEN that holds; OVERWRITE empties the target first
+    session.sql(
+        "INSERT OVERWRITE ALL WHEN A >= 2 THEN INTO T4 VALUES (A * 10) "
+        "WHEN A >= 3 THEN INTO T4 VALUES (A * 100) SELECT A FROM SRC"
+    )
+    assert rows("T4") == [(20,), (30,), (300,)]
+    with pytest.raises(SqlError, match="INTO D.S.T4 gives 2 values for 1 columns"):
+        session.sql("INSERT ALL INTO T1 INTO T4 VALUES (A, B) SELECT A, B FROM SRC")
+    assert len(rows("T1")) == 4 and len(rows("T4")) == 3  # the failed statement wrote nothing
