@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from snowmelt import alter, ddl, dml, dynamic, monitoring, query
+from snowmelt import alter, ddl, dml, dynamic, monitoring, query, variables
 from snowmelt.catalog import Catalog
 from snowmelt.clock import Clock, SystemClock
 from snowmelt.engines.duckdb import DuckDBEngine, EngineError
@@ -48,6 +48,7 @@ class Session:
             engine, catalog, Store(engine, catalog, clock), clock, on_notice=on_notice
         )
         self.refresher = Refresher(self.rt)
+        self.variables: dict[str, variables.Variable] = {}  # SET name = value
 
     # -- the API -----------------------------------------------------------------------------
     @property
@@ -109,11 +110,14 @@ class Session:
         try:
             if statement.expression is None:
                 return self._command(commands.parse_command(statement))
+            if statement.words[:1] == ["UNSET"]:  # sqlglot has no node for it
+                return variables.unset(self.variables, statement)
             # Both dialects go through the same handlers: every write stays change-tracked
             # and names resolve against the catalog, whichever dialect parsed them.
             self.rt.dialect = statement.dialect
             try:
-                return self._expression(statement, normalize(statement.expression))
+                expression = self._with_variables(statement, normalize(statement.expression))
+                return self._expression(statement, expression)
             finally:
                 self.rt.dialect = "snowflake"
         except EngineError as err:
@@ -143,6 +147,8 @@ class Session:
             return dml.merge(rt, expression)
         if isinstance(expression, exp.TruncateTable):
             return dml.truncate(rt, expression)
+        if isinstance(expression, exp.Set) and not expression.args.get("tag"):
+            return variables.set_variables(rt, self.variables, expression)
         if isinstance(expression, exp.Use):
             return ddl.use(rt, expression)
         if isinstance(expression, exp.Drop):
@@ -177,6 +183,25 @@ class Session:
             statement.line,
             statement.column,
         )
+
+    def _with_variables(self, statement: Statement, expression: exp.Expression) -> exp.Expression:
+        """``$name`` and ``IDENTIFIER(...)`` resolved (``snowmelt.variables``); a view's or a
+        dynamic table's kept text may not hold a variable."""
+        if isinstance(expression, exp.Set):
+            return expression
+        kind = str(expression.args.get("kind") or "").upper()
+        if (
+            isinstance(expression, exp.Create)
+            and (kind == "VIEW" or (kind == "TABLE" and _is_dynamic(expression)))
+            and variables.uses_variables(expression)
+        ):
+            raise SqlError(
+                "A view's or a dynamic table's definition cannot use session variables: "
+                "its text is kept and would read other values in another session",
+                statement.line,
+                statement.column,
+            )
+        return variables.substitute(expression, self.variables)
 
     def _explain_query(self, statement: Statement) -> Result:
         """EXPLAIN [USING TABULAR | TEXT | JSON] <query> (EXPLAIN DYNAMIC TABLE is a command
@@ -216,9 +241,7 @@ class Session:
         rt = self.rt
         kind = str(create.args.get("kind") or "").upper()
         props = create.args.get("properties")
-        is_dynamic = props is not None and any(
-            isinstance(p, exp.DynamicProperty) for p in props.expressions
-        )
+        is_dynamic = _is_dynamic(create)
         replace, exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
         if create.args.get("clone") is not None and (is_dynamic or kind != "TABLE"):
             what = "DYNAMIC TABLE" if is_dynamic else kind
@@ -296,6 +319,8 @@ class Session:
             return dynamic.alter(rt, command, self.refresher)
         if isinstance(command, commands.DropObject):
             return dynamic.drop(rt, command)
+        if isinstance(command, commands.Show) and command.what == "VARIABLES":
+            return variables.show(self.variables)
         if isinstance(command, commands.Show):
             return monitoring.show(rt, command)
         if isinstance(command, commands.Describe):
@@ -364,6 +389,11 @@ class Session:
 
 # a constraint DuckDB checks names snowmelt's data table (t<oid>) and the column
 _PHYSICAL = re.compile(r"(?<=constraint failed: )t(\d+)(\.\w+)")
+
+
+def _is_dynamic(create: exp.Expression) -> bool:
+    props = create.args.get("properties")
+    return props is not None and any(isinstance(p, exp.DynamicProperty) for p in props.expressions)
 
 
 def _at(err: SqlError, statement: Statement) -> SqlError:

@@ -264,13 +264,15 @@ def _show(c: _Cursor) -> Show:
         ("SCHEMAS",),
         ("DATABASES",),
         ("WAREHOUSES",),
+        ("VARIABLES",),
     ):
         if c.accept(*what):
             show = Show(" ".join(what), terse=terse)
             break
     else:
         raise c.error(
-            "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, SCHEMAS, DATABASES and WAREHOUSES"
+            "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, SCHEMAS, DATABASES, WAREHOUSES and "
+            "VARIABLES"
         )
     if c.accept("LIKE"):
         token = c.peek()
