@@ -1,4 +1,5 @@
-"""ALTER TABLE and COMMENT ON: changing an existing base table's columns, name and comments.
+"""ALTER TABLE, COMMENT ON and ALTER SESSION: changing an existing base table's columns,
+name and comments; session parameters.
 
 ALTER TABLE actions, each in the statement's one transaction (an action that fails undoes
 the ones before it):
@@ -12,9 +13,10 @@ the ones before it):
 
 Columns are renamed and retyped in the table's change log too, so time travel and the
 changes dynamic tables read keep one schema. A change to the columns bumps the table's
-generation: dynamic tables reading it reinitialize at their next refresh (and fail, keeping
-their rows, when their query no longer binds). COMMENT ON TABLE / VIEW / DYNAMIC TABLE /
-COLUMN stores the comment shown by SHOW and DESCRIBE.
+generation (so does a rename): dynamic tables reading it reinitialize at their next
+refresh (and fail, keeping their rows, when their query no longer binds); a comment changes
+no data and no generation. COMMENT ON TABLE / VIEW / DYNAMIC TABLE / COLUMN stores the comment shown by
+SHOW and DESCRIBE. ALTER SESSION is accepted with a notice (``alter_session``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlglot import exp
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.ddl import column_from_def, refresh_view, status
 from snowmelt.errors import ObjectExists, ObjectNotFound, SqlError, UnsupportedError
-from snowmelt.names import identifier_value
+from snowmelt.names import drop_if_exists, identifier_value
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql.resolve import object_name, position
@@ -35,14 +37,22 @@ from snowmelt.sql.translate import duckdb_type
 
 def alter_table(rt: Runtime, alter: exp.Alter) -> Result:
     obj = rt.resolver.lookup(alter.this, ("TABLE",))
+    before = _shape(obj)
     with rt.store.write("DDL"):
         for action in alter.args.get("actions") or []:
             _apply(rt, obj, action)
+        generation = obj.generation + (1 if _shape(obj) != before else 0)
         rt.catalog.update_object(
-            obj.oid, columns=obj.columns, generation=obj.generation + 1, comment=obj.comment
+            obj.oid, columns=obj.columns, generation=generation, comment=obj.comment
         )
         refresh_view(rt, obj)
     return status("Statement executed successfully.")
+
+
+def _shape(obj: CatalogObject) -> tuple[str, list[tuple[str, str, bool, str | None]]]:
+    """What a reader depends on: the table's name (a dynamic table's query names it) and its
+    columns' names, types, NULLs allowed and defaults."""
+    return str(obj.name), [(c.name, c.type, c.nullable, c.default) for c in obj.columns]
 
 
 def _apply(rt: Runtime, obj: CatalogObject, action: exp.Expression) -> None:
@@ -86,8 +96,6 @@ def _column(obj: CatalogObject, node: exp.Expression) -> Column:
 
 
 def _rename_table(rt: Runtime, obj: CatalogObject, action: exp.AlterRename) -> None:
-    from snowmelt.names import drop_if_exists
-
     new_name = object_name(action.this, rt.context)
     if rt.catalog.find(new_name) is not None:
         raise ObjectExists(f"Object '{new_name}' already exists.", name=str(new_name))

@@ -123,3 +123,21 @@ def test_alter_session_is_accepted_with_a_notice_but_utc_stays(s):
     s.sql("ALTER SESSION SET TIMEZONE = 'UTC'; ALTER SESSION UNSET QUERY_TAG")
     with pytest.raises(UnsupportedError, match="snowmelt computes and shows times in UTC"):
         s.sql("ALTER SESSION SET TIMEZONE = 'America/New_York'")
+
+
+def test_a_comment_does_not_reinitialize_the_dynamic_tables_reading_the_table(s):
+    s.sql(
+        "CREATE DYNAMIC TABLE DT TARGET_LAG = '1 minute' WAREHOUSE = WH "
+        "REFRESH_MODE = INCREMENTAL AS SELECT ID, V FROM T"
+    )
+    s.sql("ALTER TABLE T SET COMMENT = 'facts'; ALTER TABLE T ALTER COLUMN V COMMENT 'value'")
+    s.sql("INSERT INTO T VALUES (3, 'c', 3.00); ALTER DYNAMIC TABLE DT REFRESH")
+    s.sql("ALTER TABLE T ADD COLUMN W INT; ALTER DYNAMIC TABLE DT REFRESH")
+    actions = [
+        a
+        for (a,) in s.sql(
+            "SELECT refresh_action FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY()) "
+            "ORDER BY refresh_start_time"
+        ).rows()
+    ]
+    assert actions == ["REINITIALIZE", "INCREMENTAL", "REINITIALIZE"]  # comments: no reinit
