@@ -89,16 +89,7 @@ def insert(rt: Runtime, statement: exp.Insert) -> Result:
     with rt.store.write("INSERT") as commit:
         if statement.args.get("overwrite"):
             # the rows to write are read before the table is emptied: the query may read it
-            staged = exp.Table(this=quoted(f"_sm_overwrite_{obj.oid}"))
-            rt.engine.execute(
-                exp.Create(
-                    kind="TABLE",
-                    this=staged.copy(),
-                    expression=bound,
-                    replace=True,
-                    properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-                )
-            )
+            staged = _stage(rt, f"_sm_overwrite_{obj.oid}", bound)
             bound = exp.select("*").from_(staged.copy())
             rt.store.delete_all(commit, obj.oid, obj.column_names)
         count = rt.store.insert(commit, obj.oid, columns, bound)
@@ -114,7 +105,6 @@ def insert_multi(rt: Runtime, statement: exp.MultitableInserts, overwrite: bool)
     in one commit (OVERWRITE empties each target first). The result has a column per INTO."""
     first = str(statement.args.get("kind") or "ALL").upper() == "FIRST"
     bound = rt.to_engine(rt.bind_for_read(statement.args["source"].copy()))
-    staged = exp.Table(this=quoted("_sm_multi_insert"))
     groups = _when_groups(statement.expressions)
     conditions = [c for c, _ in groups if c is not None and not isinstance(c, exp.Boolean)]
 
@@ -123,15 +113,7 @@ def insert_multi(rt: Runtime, statement: exp.MultitableInserts, overwrite: bool)
 
     counts: dict[str, int] = {}
     with rt.store.write("INSERT") as commit:
-        rt.engine.execute(
-            exp.Create(
-                kind="TABLE",
-                this=staged.copy(),
-                expression=bound,
-                replace=True,
-                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-            )
-        )
+        staged = _stage(rt, "_sm_multi_insert", bound)
         targets = [
             (branch, _target(rt, _insert_table(branch.this), "INSERT"))
             for _, branches in groups
@@ -180,6 +162,21 @@ def insert_multi(rt: Runtime, statement: exp.MultitableInserts, overwrite: bool)
                 counts[label] = count
     rt.engine.execute(drop_if_exists("TABLE", staged))
     return Result(pa.table({k: [v] for k, v in counts.items()}))
+
+
+def _stage(rt: Runtime, name: str, query: exp.Expression) -> exp.Table:
+    """``query``'s rows in the scratch table ``name`` (read before anything is written)."""
+    staged = exp.Table(this=quoted(name))
+    rt.engine.execute(
+        exp.Create(
+            kind="TABLE",
+            this=staged.copy(),
+            expression=query,
+            replace=True,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+    )
+    return staged
 
 
 def _insert_table(insert: exp.Insert) -> exp.Expression:

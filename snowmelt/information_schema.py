@@ -23,9 +23,8 @@ from snowmelt.catalog import CatalogObject, Column
 from snowmelt.ddl import identity_text
 from snowmelt.errors import ObjectNotFound, SqlError
 from snowmelt.monitoring import snowflake_type
-from snowmelt.names import quoted
 from snowmelt.runtime import Runtime
-from snowmelt.sql.resolve import BOUND, information_schema_references, position
+from snowmelt.sql.resolve import information_schema_references, position
 
 SCHEMA = "INFORMATION_SCHEMA"
 _OWNER = "SYSADMIN"
@@ -53,14 +52,7 @@ def expand_information_schema(
                 f"views ({', '.join(sorted(_VIEWS))})",
                 name=f"{database}.{SCHEMA}.{view}",
             )
-        name = f"_sm_info_{number}"
-        stack.enter_context(rt.engine.register(name, producer(rt, database)))
-        alias = table.args.get("alias")
-        replacement = exp.Table(
-            this=quoted(name), alias=alias.copy() if alias else exp.TableAlias(this=quoted(view))
-        )
-        replacement.meta[BOUND] = True
-        table.replace(replacement)
+        rt.expose(stack, f"_sm_info_{number}", producer(rt, database), table, view)
     return expression
 
 

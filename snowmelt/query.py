@@ -27,7 +27,7 @@ from snowmelt.monitoring import TABLE_FUNCTIONS, kwargs_of
 from snowmelt.names import quoted
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
-from snowmelt.sql.resolve import BOUND, position
+from snowmelt.sql.resolve import position
 
 
 def run_query(rt: Runtime, statement: exp.Expression) -> Result:
@@ -211,13 +211,5 @@ def expand_table_functions(
                 f"(supported: {', '.join(sorted([*TABLE_FUNCTIONS, *_TRANSLATED_NAMES]))})",
                 *position(node),
             )
-        table = producer(rt, kwargs_of(rt, function))
-        view = f"_sm_fn_{number}"
-        stack.enter_context(rt.engine.register(view, table))
-        alias = node.args.get("alias")
-        replacement = exp.Table(
-            this=quoted(view), alias=alias.copy() if alias else exp.TableAlias(this=quoted(name))
-        )
-        replacement.meta[BOUND] = True
-        node.replace(replacement)
+        rt.expose(stack, f"_sm_fn_{number}", producer(rt, kwargs_of(rt, function)), node, name)
     return expression

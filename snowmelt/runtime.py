@@ -10,8 +10,10 @@ and ``MERGE ... USING`` honour ``AT``/``BEFORE`` like a query).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlglot import exp
 
@@ -19,7 +21,14 @@ from snowmelt.catalog import Catalog, CatalogObject
 from snowmelt.clock import Clock
 from snowmelt.engines.base import Engine
 from snowmelt.errors import SqlError, UnsupportedError
-from snowmelt.sql.resolve import Context, Resolver, information_schema_references, position
+from snowmelt.names import quoted
+from snowmelt.sql.resolve import (
+    BOUND,
+    Context,
+    Resolver,
+    information_schema_references,
+    position,
+)
 from snowmelt.sql.translate import to_duckdb
 from snowmelt.storage import Store
 
@@ -87,6 +96,19 @@ class Runtime:
                 exp.Literal.string(value) if value is not None else exp.cast(exp.null(), "VARCHAR")
             )
         return expression
+
+    def expose(
+        self, stack: ExitStack, name: str, rows: Any, node: exp.Expression, alias: str
+    ) -> None:
+        """Register ``rows`` (an Arrow table) as relation ``name`` for the life of ``stack``
+        and put it in the place of ``node``, keeping its alias (else ``alias``)."""
+        stack.enter_context(self.engine.register(name, rows))
+        given = node.args.get("alias")
+        replacement = exp.Table(
+            this=quoted(name), alias=given.copy() if given else exp.TableAlias(this=quoted(alias))
+        )
+        replacement.meta[BOUND] = True
+        node.replace(replacement)
 
     def bind_for_read(self, expression: exp.Expression) -> exp.Expression:
         """Point every table reference at its user-visible relation (current data), or,

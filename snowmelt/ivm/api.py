@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from snowmelt.catalog import Column
 from snowmelt.ivm.canonical import monotone
-from snowmelt.names import ObjectName, data_table, delete_log, quoted
+from snowmelt.names import ObjectName, data_table
 from snowmelt.storage import Commit, Store
 
 FULL = "FULL"
@@ -214,15 +214,4 @@ def fit_state_types(
         from snowmelt.ivm.program import forget
 
         forget(store, oid)  # cached statements cast to the old types
-        for table in (data_table(oid), delete_log(oid)):
-            store.engine.execute(
-                exp.Alter(
-                    this=table,
-                    kind="TABLE",
-                    actions=[
-                        exp.AlterColumn(
-                            this=quoted(name), dtype=exp.DataType.build(wanted, dialect="duckdb")
-                        )
-                    ],
-                )
-            )
+        store.retype_column(oid, name, wanted)
