@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from snowmelt import alter, ddl, dml, dynamic, monitoring, query, variables
 from snowmelt.catalog import Catalog
 from snowmelt.clock import Clock, SystemClock
 from snowmelt.engines.duckdb import DuckDBEngine, EngineError
-from snowmelt.errors import SqlError, UnsupportedError
+from snowmelt.errors import SnowmeltError, SqlError, UnsupportedError
 from snowmelt.refresh import Refresher
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
@@ -49,6 +50,7 @@ class Session:
         )
         self.refresher = Refresher(self.rt)
         self.variables: dict[str, variables.Variable] = {}  # SET name = value
+        self._transaction: ExitStack | None = None  # BEGIN ... COMMIT
 
     # -- the API -----------------------------------------------------------------------------
     @property
@@ -86,10 +88,15 @@ class Session:
             raise SqlError(
                 f"Cannot insert into {obj.kind.lower()} {obj.name}: only base tables take rows"
             )
-        return dml.insert_arrow(self.rt, obj, data)
+        try:
+            return dml.insert_arrow(self.rt, obj, data)
+        except BaseException:
+            self._end_transaction(commit=False)  # an open transaction is undone whole
+            raise
 
     def refresh(self, *names: str) -> Result:
         """Refresh dynamic tables (and their upstream) in one round, at one data timestamp."""
+        self._end_transaction(commit=True)  # a refresh commits an open transaction first
         oids = [
             self.rt.resolver.lookup(parse_object_name(name), ("DYNAMIC TABLE",)).oid
             for name in names
@@ -97,6 +104,7 @@ class Session:
         return dynamic.manual_refresh(self.refresher, oids)
 
     def close(self) -> None:
+        self._end_transaction(commit=False)  # a transaction left open is rolled back
         self.rt.engine.close()
 
     def __enter__(self) -> Session:
@@ -107,6 +115,22 @@ class Session:
 
     # -- dispatch ----------------------------------------------------------------------------
     def _run(self, statement: Statement) -> Result:
+        if self._transaction is not None and not _joins_a_transaction(statement):
+            self._end_transaction(commit=True)  # DDL commits the open transaction first
+            self.rt.notice(
+                f"{' '.join(statement.words[:2])} committed the open transaction first, "
+                "as DDL does in Snowflake."
+            )
+        try:
+            return self._run_statement(statement)
+        except BaseException as err:
+            if self._transaction is not None:
+                self._end_transaction(commit=False)
+                if isinstance(err, SnowmeltError) and err.args:
+                    err.args = (f"{err.args[0]}; the open transaction was rolled back",)
+            raise
+
+    def _run_statement(self, statement: Statement) -> Result:
         try:
             if statement.expression is None:
                 return self._command(commands.parse_command(statement))
@@ -332,13 +356,45 @@ class Session:
         if isinstance(command, commands.Recorded):
             return ddl.record(rt, command)
         if isinstance(command, commands.Transaction):
-            raise UnsupportedError(
-                command.action,
-                f"{command.action}: explicit transactions are "
-                "not supported; every statement is atomic on its own in "
-                "snowmelt",
-            )
+            return self._transaction_command(command.action)
         raise UnsupportedError(type(command).__name__, "Unsupported command")
+
+    # -- explicit transactions ---------------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        return self._transaction is not None
+
+    def _transaction_command(self, action: str) -> Result:
+        """BEGIN opens one commit that the statements after it join (``Store.write`` nests):
+        their changes get one version and become visible to others at COMMIT, or are undone
+        at ROLLBACK. The session holds the database meanwhile (other writers and the
+        scheduler wait)."""
+        if action == "BEGIN":
+            if self._transaction is not None:  # transactions do not nest, as in Snowflake
+                self.rt.notice("BEGIN inside an open transaction is ignored.")
+                return Result.status("Statement executed successfully.")
+            stack = ExitStack()
+            stack.enter_context(self.rt.store.write("TRANSACTION"))
+            self._transaction = stack
+            return Result.status("Statement executed successfully.")
+        if self._transaction is None:
+            return Result.status("Statement executed successfully.")  # nothing open: no-op
+        self._end_transaction(commit=action == "COMMIT")
+        return Result.status("Statement executed successfully.")
+
+    def _end_transaction(self, commit: bool) -> None:
+        stack, self._transaction = self._transaction, None
+        if stack is None:
+            return
+        if commit:
+            stack.close()
+        else:
+            undo = _Rollback()
+            stack.__exit__(_Rollback, undo, None)  # the engine rolls back on the exception
+
+    def rollback(self) -> None:
+        """Undo the open transaction, if any (``close`` does it too)."""
+        self._end_transaction(commit=False)
 
     def explain(self, name: exp.Table | str) -> Result:
         """EXPLAIN DYNAMIC TABLE: the resolved mode and why, the strategy, the statements an
@@ -389,6 +445,39 @@ class Session:
 
 # a constraint DuckDB checks names snowmelt's data table (t<oid>) and the column
 _PHYSICAL = re.compile(r"(?<=constraint failed: )t(\d+)(\.\w+)")
+
+
+class _Rollback(Exception):
+    """Thrown into an open transaction's commit to undo it."""
+
+
+# Statements that run inside an open transaction; any other (DDL, refreshes) commits it first.
+_IN_TRANSACTION = (
+    exp.Query,
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.TruncateTable,
+    exp.MultitableInserts,
+    exp.Set,
+)
+
+
+def _joins_a_transaction(statement: Statement) -> bool:
+    if statement.expression is None:
+        return statement.words[:1] in (
+            ["SHOW"],
+            ["DESCRIBE"],
+            ["DESC"],
+            ["BEGIN"],
+            ["COMMIT"],
+            ["ROLLBACK"],
+            ["START"],
+        )
+    if isinstance(statement.expression, exp.Command):
+        return statement.words[:1] == ["EXPLAIN"]
+    return isinstance(statement.expression, _IN_TRANSACTION) or statement.words[:1] == ["UNSET"]
 
 
 def _is_dynamic(create: exp.Expression) -> bool:

@@ -32,7 +32,8 @@ def test_unterminated_string_is_reported(session):
     "statement, construct",
     [
         ("CREATE SEQUENCE SEQ1", "CREATE SEQUENCE"),
-        ("BEGIN", "BEGIN"),
+        ("CREATE OR REPLACE STREAM S ON TABLE T", "CREATE STREAM"),
+        ("CREATE TASK K AS SELECT 1", "CREATE TASK"),
         ("SHOW FUNCTIONS", None),
         ("DESCRIBE FUNCTION F", None),
     ],

@@ -279,13 +279,20 @@ def create_app(state: ServerState) -> FastAPI:
         text: str, dialect: str, context: Context
     ) -> tuple[Result, Context, list[str]]:
         with rt.store.lock:  # one statement at a time; the context swap is private to it
-            saved = (rt.context, rt.notices, rt.on_notice)
+            saved = (rt.context, rt.notices, rt.on_notice, session.variables)
             rt.context, rt.notices, rt.on_notice = context, [], None
+            session.variables = {}  # a request's session variables are its own
             try:
                 result = session.sql(text, dialect)
+                if session.in_transaction:  # it would hold the database after the request
+                    session.rollback()
+                    rt.notice("The transaction left open by this request was rolled back.")
                 return result, rt.context, list(rt.notices)
+            except BaseException:
+                session.rollback()
+                raise
             finally:
-                rt.context, rt.notices, rt.on_notice = saved
+                rt.context, rt.notices, rt.on_notice, session.variables = saved
 
     def lookup(
         name: str, kinds: tuple[str, ...], database: str | None, schema: str | None

@@ -209,6 +209,8 @@ def parse_command(statement: Statement) -> Command:
         return Recorded("USE ROLE", statement.text)
     if c.word() in ("BEGIN", "COMMIT", "ROLLBACK"):
         return Transaction(c.word() or "")
+    if c.accept("START", "TRANSACTION"):
+        return Transaction("BEGIN")
     raise UnsupportedError(
         statement.words[0],
         f"Statement {' '.join(statement.words[:3])!r} "
@@ -329,6 +331,9 @@ _UNPARSED_CLAUSES = (
 )
 
 
+_CREATE_MODIFIERS = {"OR", "REPLACE", "ALTER", "TRANSIENT", "TEMPORARY", "TEMP", "SECURE"}
+
+
 def unsupported_syntax(statement: Statement) -> UnsupportedError:
     """The error for a statement sqlglot parsed as a bare command: the first clause of
     ``_UNPARSED_CLAUSES`` it holds, with its position, else its first words."""
@@ -344,6 +349,16 @@ def unsupported_syntax(statement: Statement) -> UnsupportedError:
                     token.line,  # tokens of the padded text: script positions
                     token.col - len(token.text) + 1,
                 )
+    words = list(statement.words)
+    if words[:1] == ["CREATE"]:  # CREATE [OR REPLACE] [modifiers] KIND ...: name the kind
+        rest = [w for w in words[1:4] if w not in _CREATE_MODIFIERS]
+        if rest and rest[0] not in ("TABLE", "VIEW", "DYNAMIC", "DATABASE", "SCHEMA"):
+            return UnsupportedError(
+                f"CREATE {rest[0]}",
+                f"CREATE {rest[0]} is not supported by snowmelt",
+                statement.line,
+                statement.column,
+            )
     head = " ".join(statement.words[:3])
     return UnsupportedError(
         statement.words[0] if statement.words else "statement",

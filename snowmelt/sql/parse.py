@@ -41,6 +41,7 @@ COMMAND_PREFIXES = (
     ("USE", "ROLE"),
     ("USE", "SECONDARY"),
     ("BEGIN",),
+    ("START", "TRANSACTION"),
     ("COMMIT",),
     ("ROLLBACK",),
 )

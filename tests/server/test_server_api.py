@@ -127,6 +127,22 @@ def test_sql_returns_json_or_arrow_and_carries_the_context(server):
     assert table.column_names == ["ID", "NAME", "AMOUNT"] and table.num_rows >= 1
 
 
+def test_a_request_cannot_leave_a_transaction_or_variables_behind(server):
+    status, body = server.json(
+        "POST",
+        "/v1/sql",
+        {"sql": "SET N = 41; BEGIN; INSERT INTO D.S.RAW (ID, NAME, AMOUNT) VALUES ($N, 'tx', 1)"},
+    )
+    assert status == 200
+    assert "The transaction left open by this request was rolled back." in body["notices"]
+    status, body = server.json(
+        "POST", "/v1/sql", {"sql": "SELECT COUNT(*) FROM D.S.RAW WHERE ID = 41"}
+    )
+    assert status == 200 and body["rows"] == [[0]]  # rolled back, and the server not held
+    status, body = server.json("POST", "/v1/sql", {"sql": "SELECT $N"})
+    assert status == 400 and "Session variable '$N' does not exist" in body["error"]
+
+
 def test_sql_errors_are_json_with_position_and_no_traceback(server):
     status, body = server.json("POST", "/v1/sql", {"sql": "SELECT * FROM D.S.NOPE"})
     assert status == 404 and body["type"] == "ObjectNotFound" and "NOPE" in body["error"]
