@@ -461,6 +461,7 @@ _IN_TRANSACTION = (
     exp.TruncateTable,
     exp.MultitableInserts,
     exp.Set,
+    exp.Use,
 )
 
 

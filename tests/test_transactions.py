@@ -25,7 +25,8 @@ def rows(s, table):
 
 def test_commit_makes_the_statements_one_version(s):
     before = s.rt.store.version
-    s.sql("BEGIN; INSERT INTO T VALUES (1); INSERT INTO U VALUES (2); UPDATE T SET A = 10")
+    s.sql("BEGIN; INSERT INTO T VALUES (1); USE SCHEMA D.S; INSERT INTO U VALUES (2)")
+    s.sql("UPDATE T SET A = 10")  # USE does not end the transaction
     assert s.in_transaction and rows(s, "T") == [(10,)]  # the transaction sees its writes
     s.insert("U", [{"A": 3}])  # the API joins it too
     s.sql("COMMIT")
