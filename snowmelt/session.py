@@ -243,7 +243,9 @@ class Session:
             raise SqlError("EXPLAIN needs a query", statement.line, statement.column)
         start = tokens[first].start  # re-parse the query where it stands in the script
         padded = re.sub(r"[^\n]", " ", statement.padded[:start]) + statement.padded[start:]
-        target = normalize(parse_padded(padded, dialect=statement.dialect))
+        target = self._with_variables(
+            statement, normalize(parse_padded(padded, dialect=statement.dialect))
+        )
         if not isinstance(target, exp.Query):
             raise UnsupportedError(
                 "EXPLAIN",

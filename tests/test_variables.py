@@ -26,6 +26,7 @@ def test_variables_are_values_in_every_statement(s):
     assert s.sql("SELECT IDENTIFIER('B') FROM IDENTIFIER('T') WHERE A = 15").rows() == [("z",)]
     s.sql("SET D0 = CURRENT_DATE() - 1; SET TOP = (SELECT MAX(A) FROM T)")
     assert s.sql("SELECT $D0, $TOP").rows() == [(datetime.date.today() - datetime.timedelta(1), 15)]
+    assert s.sql("EXPLAIN SELECT * FROM IDENTIFIER($TBL) WHERE A = $TOP").rows()  # EXPLAIN too
     s.sql("CREATE TABLE C AS SELECT $TBL AS N")
     assert s.sql("SELECT N FROM C").rows() == [("D.S.T",)]
     shown = {r["name"]: (r["value"], r["type"]) for r in s.sql("SHOW VARIABLES").dicts()}
