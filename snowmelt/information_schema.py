@@ -6,11 +6,13 @@ registered Arrow tables, with Snowflake's column names and values: dynamic table
 with its precision and scale, ``TEXT`` of 16,777,216 characters, ``TIMESTAMP_NTZ``, ...),
 identity columns with their start and increment. ``INFORMATION_SCHEMA.X`` unqualified is the
 current database's; ``DB.INFORMATION_SCHEMA.X`` another's. A view snowmelt does not have is
-named in the error, with the ones it has.
+named in the error, with the ones it has. ``SHOW COLUMNS`` lists the same columns in
+Snowflake's SHOW layout.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -22,8 +24,10 @@ from sqlglot import exp
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.ddl import identity_text
 from snowmelt.errors import ObjectNotFound, SqlError
-from snowmelt.monitoring import snowflake_type
+from snowmelt.monitoring import in_scope, matches_like, snowflake_type
+from snowmelt.result import Result
 from snowmelt.runtime import Runtime
+from snowmelt.sql import commands
 from snowmelt.sql.resolve import information_schema_references, position
 
 SCHEMA = "INFORMATION_SCHEMA"
@@ -145,6 +149,51 @@ def _columns(rt: Runtime, database: str) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=_COLUMNS)
 
 
+def show_columns(rt: Runtime, command: commands.Show) -> Result:
+    """SHOW COLUMNS [LIKE] [IN TABLE t | SCHEMA s | DATABASE d | ACCOUNT]: a row per column,
+    ``data_type`` as Snowflake's JSON (``{"type": "FIXED", "precision": 38, ...}``)."""
+    if command.in_kind == "TABLE" and command.in_name is not None:
+        objects = [rt.resolver.lookup(command.in_name, ("TABLE", "DYNAMIC TABLE", "VIEW"))]
+    else:
+        objects = [o for o in rt.catalog.objects() if in_scope(rt, command, o.name)]
+    rows = []
+    for obj in objects:
+        for column in obj.columns:
+            if not matches_like(command.like, column.name):
+                continue
+            identity = identity_text(rt, column.default)
+            rows.append(
+                {
+                    "table_name": obj.name.name,
+                    "schema_name": obj.name.schema,
+                    "column_name": column.name,
+                    "data_type": json.dumps(_type_json(column)),
+                    "null?": "true" if column.nullable else "false",
+                    "default": "" if identity or column.default is None else column.default,
+                    "kind": "COLUMN",
+                    "expression": "",
+                    "comment": column.comment or "",
+                    "database_name": obj.name.database,
+                    "autoincrement": identity.replace("IDENTITY ", "").lower() if identity else "",
+                }
+            )
+    return Result(pa.Table.from_pylist(rows, schema=_SHOW_COLUMNS))
+
+
+def _type_json(column: Column) -> dict[str, Any]:
+    typed = _type_columns(column)
+    kind = typed["DATA_TYPE"]
+    out: dict[str, Any] = {"type": {"NUMBER": "FIXED", "FLOAT": "REAL"}.get(kind, kind)}
+    if kind == "NUMBER":
+        out.update(precision=typed["NUMERIC_PRECISION"], scale=typed["NUMERIC_SCALE"])
+    elif kind == "TEXT":
+        out.update(length=_TEXT_LENGTH, byteLength=_TEXT_LENGTH, fixed=False)
+    elif "DATETIME_PRECISION" in typed:
+        out.update(precision=0, scale=typed["DATETIME_PRECISION"])
+    out["nullable"] = column.nullable
+    return out
+
+
 def _views(rt: Runtime, database: str) -> pa.Table:
     from snowmelt.get_ddl import ddl_text
 
@@ -264,6 +313,19 @@ _SCHEMATA = _schema(
     ("CREATED", _TIMESTAMP),
     ("LAST_ALTERED", _TIMESTAMP),
     ("COMMENT", pa.string()),
+)
+_SHOW_COLUMNS = _schema(
+    ("table_name", pa.string()),
+    ("schema_name", pa.string()),
+    ("column_name", pa.string()),
+    ("data_type", pa.string()),
+    ("null?", pa.string()),
+    ("default", pa.string()),
+    ("kind", pa.string()),
+    ("expression", pa.string()),
+    ("comment", pa.string()),
+    ("database_name", pa.string()),
+    ("autoincrement", pa.string()),
 )
 _VIEWS: dict[str, Callable[[Runtime, str], pa.Table]] = {
     "TABLES": _tables,

@@ -397,7 +397,7 @@ TABLE_FUNCTIONS: dict[str, Callable[[Runtime, dict[str, Any]], pa.Table]] = {
 
 
 # -- SHOW and DESCRIBE -------------------------------------------------------------------------------
-def _in_scope(rt: Runtime, show: commands.Show, name: ObjectName) -> bool:
+def in_scope(rt: Runtime, show: commands.Show, name: ObjectName) -> bool:
     if show.in_kind in (None, "ACCOUNT") or show.in_name is None:
         if show.in_kind is None and rt.context.database and rt.context.schema:
             return (name.database, name.schema) == (rt.context.database, rt.context.schema)
@@ -416,7 +416,7 @@ def _in_scope(rt: Runtime, show: commands.Show, name: ObjectName) -> bool:
     return (name.database, name.schema) == (database, parts[-1])
 
 
-def _like(pattern: str | None, value: str) -> bool:
+def matches_like(pattern: str | None, value: str) -> bool:
     if pattern is None:
         return True
     glob = pattern.replace("%", "*").replace("_", "?")
@@ -429,7 +429,7 @@ def show(rt: Runtime, command: commands.Show) -> Result:
     if command.what == "DYNAMIC TABLES":
         rows = []
         for obj, dt in _dynamic_tables(rt):
-            if not (_in_scope(rt, command, obj.name) and _like(command.like, obj.name.name)):
+            if not (in_scope(rt, command, obj.name) and matches_like(command.like, obj.name.name)):
                 continue
             rows.append(
                 {
@@ -478,8 +478,8 @@ def show(rt: Runtime, command: commands.Show) -> Result:
             }
             for o in rt.catalog.objects()
             if (o.kind == kind or (kind == "TABLE" and o.kind == "DYNAMIC TABLE"))
-            and _in_scope(rt, command, o.name)
-            and _like(command.like, o.name.name)
+            and in_scope(rt, command, o.name)
+            and matches_like(command.like, o.name.name)
         ]
         return Result(
             pa.Table.from_pylist(rows)
@@ -499,20 +499,20 @@ def show(rt: Runtime, command: commands.Show) -> Result:
         rows = [
             {"created_on": c, "name": s, "database_name": d}
             for d, s, c in rt.catalog.schemas(database)
-            if _like(command.like, s)
+            if matches_like(command.like, s)
         ]
         return Result(pa.Table.from_pylist(rows) if rows else pa.table({"name": []}))
     if command.what == "DATABASES":
         rows = [
             {"created_on": c, "name": n, "comment": m or ""}
             for n, c, m in rt.catalog.databases()
-            if _like(command.like, n)
+            if matches_like(command.like, n)
         ]
         return Result(pa.Table.from_pylist(rows) if rows else pa.table({"name": []}))
     rows = [
         {"name": r[0], "created_on": r[1], "state": "STARTED", "properties": r[2]}
         for r in rt.engine.rows(f'SELECT * FROM "{META_SCHEMA}".warehouses ORDER BY name')
-        if _like(command.like, r[0])
+        if matches_like(command.like, r[0])
     ]
     return Result(pa.Table.from_pylist(rows) if rows else pa.table({"name": []}))
 

@@ -16,7 +16,16 @@ from typing import Any
 
 from sqlglot import exp
 
-from snowmelt import alter, ddl, dml, dynamic, monitoring, query, variables
+from snowmelt import (
+    alter,
+    ddl,
+    dml,
+    dynamic,
+    information_schema,
+    monitoring,
+    query,
+    variables,
+)
 from snowmelt.catalog import Catalog
 from snowmelt.clock import Clock, SystemClock
 from snowmelt.engines.duckdb import DuckDBEngine, EngineError
@@ -347,6 +356,8 @@ class Session:
             return dynamic.drop(rt, command)
         if isinstance(command, commands.Show) and command.what == "VARIABLES":
             return variables.show(self.variables)
+        if isinstance(command, commands.Show) and command.what == "COLUMNS":
+            return information_schema.show_columns(rt, command)
         if isinstance(command, commands.Show):
             return monitoring.show(rt, command)
         if isinstance(command, commands.Describe):

@@ -89,3 +89,37 @@ def test_what_cannot_be_read_is_named(s):
         with pytest.raises(SqlError, match="computed for queries and views only"):
             s.sql(statement)
     assert s.sql("SELECT COUNT(*) FROM T").scalar() == 2
+
+
+def test_show_columns_lists_them_in_snowflakes_layout(s):
+    import json
+
+    table = s.sql("SHOW COLUMNS IN TABLE T")
+    assert table.columns == [
+        "table_name",
+        "schema_name",
+        "column_name",
+        "data_type",
+        "null?",
+        "default",
+        "kind",
+        "expression",
+        "comment",
+        "database_name",
+        "autoincrement",
+    ]
+    rows = {r["column_name"]: r for r in table.dicts()}
+    assert list(rows) == ["ID", "B", "C", "TS", "F", "V"]
+    assert json.loads(rows["C"]["data_type"]) == {
+        "type": "FIXED",
+        "precision": 10,
+        "scale": 2,
+        "nullable": True,
+    }
+    assert json.loads(rows["B"]["data_type"])["type"] == "TEXT" and rows["B"]["null?"] == "false"
+    assert rows["ID"]["autoincrement"] == "start 5 increment 2" and rows["B"]["comment"] == "bee"
+    in_schema = s.sql("SHOW COLUMNS LIKE 'I%' IN SCHEMA D.S").rows()
+    assert sorted((r[0], r[2]) for r in in_schema) == [("T", "ID"), ("V", "ID")]
+    assert {r[0] for r in s.sql("SHOW COLUMNS").rows()} == {"T", "V", "DT"}  # current schema
+    with pytest.raises(ObjectNotFound):
+        s.sql("SHOW COLUMNS IN TABLE NOPE")

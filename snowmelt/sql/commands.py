@@ -35,9 +35,9 @@ class DropObject:
 
 @dataclass
 class Show:
-    what: str  # DYNAMIC TABLES, TABLES, VIEWS, SCHEMAS, DATABASES, WAREHOUSES
+    what: str  # DYNAMIC TABLES, TABLES, VIEWS, SCHEMAS, DATABASES, WAREHOUSES, ...
     like: str | None = None
-    in_kind: str | None = None  # ACCOUNT DATABASE SCHEMA
+    in_kind: str | None = None  # ACCOUNT DATABASE SCHEMA (TABLE: SHOW COLUMNS IN TABLE t)
     in_name: exp.Table | None = None
     terse: bool = False
 
@@ -267,14 +267,15 @@ def _show(c: _Cursor) -> Show:
         ("DATABASES",),
         ("WAREHOUSES",),
         ("VARIABLES",),
+        ("COLUMNS",),
     ):
         if c.accept(*what):
             show = Show(" ".join(what), terse=terse)
             break
     else:
         raise c.error(
-            "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, SCHEMAS, DATABASES, WAREHOUSES and "
-            "VARIABLES"
+            "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, SCHEMAS, DATABASES, WAREHOUSES, "
+            "VARIABLES and COLUMNS"
         )
     if c.accept("LIKE"):
         token = c.peek()
@@ -285,6 +286,10 @@ def _show(c: _Cursor) -> Show:
     if c.accept("IN"):
         if c.accept("ACCOUNT"):
             show.in_kind = "ACCOUNT"
+        elif show.what == "COLUMNS" and (
+            c.accept("TABLE") or c.accept("VIEW") or c.accept("DYNAMIC", "TABLE")
+        ):
+            show.in_kind, show.in_name = "TABLE", c.name()
         else:
             kind = "DATABASE" if c.accept("DATABASE") else "SCHEMA" if c.accept("SCHEMA") else None
             if kind is None and c.peek() is None:
