@@ -4,7 +4,7 @@ name and comments; session parameters.
 ALTER TABLE actions, each in the statement's one transaction (an action that fails undoes
 the ones before it):
 
-- ``ADD [COLUMN] c type ...``, ``DROP [COLUMN] c, ...``, ``RENAME TO new``;
+- ``ADD [COLUMN] c type ...``, ``DROP [COLUMN] c, ...``, ``RENAME TO new``, ``SWAP WITH t``;
 - ``RENAME COLUMN a TO b``;
 - ``ALTER|MODIFY [COLUMN] c [SET DATA] TYPE t`` — only what Snowflake allows: a text column
   stays text (its length may change), a NUMBER keeps its scale and does not lose precision;
@@ -64,6 +64,8 @@ def _apply(rt: Runtime, obj: CatalogObject, action: exp.Expression) -> None:
         obj.columns.append(column)
     elif isinstance(action, exp.AlterRename):
         _rename_table(rt, obj, action)
+    elif isinstance(action, exp.SwapTable):
+        _swap(rt, obj, action)
     elif isinstance(action, exp.Drop) and str(action.args.get("kind", "")).upper() == "COLUMN":
         _drop_columns(rt, obj, action)
     elif isinstance(action, exp.RenameColumn):
@@ -102,6 +104,29 @@ def _rename_table(rt: Runtime, obj: CatalogObject, action: exp.AlterRename) -> N
     rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
     rt.catalog.update_object(obj.oid, name=new_name)
     obj.name = new_name
+
+
+def _swap(rt: Runtime, obj: CatalogObject, action: exp.SwapTable) -> None:
+    """ALTER TABLE a SWAP WITH b: the two tables trade names, in the statement's transaction.
+    A dynamic table reads by name, so the readers of each name now read the other table:
+    their inputs are swapped too, and both generations move past either's, so they
+    reinitialize over the rows now behind the name."""
+    other = rt.resolver.lookup(action.this, ("TABLE",))
+    if other.oid == obj.oid:
+        raise SqlError(f"Cannot swap {obj.name} with itself", *position(action))
+    mine, theirs = obj.name, other.name
+    for table in (obj, other):
+        rt.engine.execute(drop_if_exists("VIEW", table.name.view_table()))
+    parked = exp.to_table(f"{mine.database}.{mine.schema}._sm_swap_{obj.oid}")
+    rt.catalog.update_object(obj.oid, name=object_name(parked, rt.context))  # names are unique
+    generation = max(obj.generation, other.generation) + 1
+    rt.catalog.update_object(other.oid, name=mine, generation=generation)
+    rt.catalog.update_object(obj.oid, name=theirs)
+    for old, new in ((obj.oid, -obj.oid), (other.oid, obj.oid), (-obj.oid, other.oid)):
+        rt.catalog.repoint_inputs(old, new)
+    obj.name, other.name = theirs, mine
+    obj.generation = other.generation = generation
+    refresh_view(rt, other)  # obj's view is made by alter_table when it finishes
 
 
 def _drop_columns(rt: Runtime, obj: CatalogObject, action: exp.Drop) -> None:

@@ -141,3 +141,28 @@ def test_a_comment_does_not_reinitialize_the_dynamic_tables_reading_the_table(s)
         ).rows()
     ]
     assert actions == ["REINITIALIZE", "INCREMENTAL", "REINITIALIZE"]  # comments: no reinit
+
+
+def test_swap_with_trades_names_and_readers_follow_the_name(session):
+    session.sql(
+        "USE SCHEMA D.S; CREATE TABLE PROD (A INT); CREATE TABLE STAGING (A INT);"
+        "INSERT INTO PROD VALUES (1); INSERT INTO STAGING VALUES (2), (3);"
+        "CREATE DYNAMIC TABLE DT TARGET_LAG = '1 minute' WAREHOUSE = WH "
+        "REFRESH_MODE = INCREMENTAL AS SELECT A FROM PROD"
+    )
+    session.sql("ALTER TABLE STAGING SWAP WITH PROD")
+    assert sorted(session.sql("SELECT A FROM PROD").rows()) == [(2,), (3,)]
+    assert session.sql("SELECT A FROM STAGING").rows() == [(1,)]
+    session.sql("ALTER DYNAMIC TABLE DT REFRESH")  # reads PROD: the swapped-in rows
+    session.sql("INSERT INTO PROD VALUES (4); ALTER DYNAMIC TABLE DT REFRESH")
+    assert sorted(session.sql("SELECT A FROM DT").rows()) == [(2,), (3,), (4,)]
+    actions = [
+        a
+        for (a,) in session.sql(
+            "SELECT refresh_action FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY()) "
+            "ORDER BY refresh_start_time"
+        ).rows()
+    ]
+    assert actions == ["REINITIALIZE", "REINITIALIZE", "INCREMENTAL"]
+    with pytest.raises(SqlError, match="Cannot swap D.S.PROD with itself"):
+        session.sql("ALTER TABLE PROD SWAP WITH PROD")
