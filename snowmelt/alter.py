@@ -31,7 +31,7 @@ from snowmelt.errors import ObjectExists, ObjectNotFound, SqlError, UnsupportedE
 from snowmelt.names import drop_if_exists, identifier_value
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
-from snowmelt.sql.resolve import object_name, position
+from snowmelt.sql.resolve import name_parts, object_name, position
 from snowmelt.sql.translate import duckdb_type
 
 
@@ -275,11 +275,13 @@ def comment_on(rt: Runtime, comment: exp.Comment) -> Result:
     exists = bool(comment.args.get("exists"))
     if kind == "COLUMN":
         return _comment_column(rt, comment.this, text, exists)
+    if kind in ("SCHEMA", "DATABASE"):
+        return _comment_container(rt, comment.this, kind, text, exists)
     if kind not in _KINDS:
         raise UnsupportedError(
             f"COMMENT ON {kind}",
-            f"COMMENT ON {kind} is not supported by snowmelt (tables, views, dynamic tables "
-            "and columns are)",
+            f"COMMENT ON {kind} is not supported by snowmelt (databases, schemas, tables, "
+            "views, dynamic tables and columns are)",
             *position(comment),
         )
     return _comment_object(rt, comment.this, kind, text, exists)
@@ -308,6 +310,29 @@ def _comment_object(
         raise
     with rt.store.write("DDL"):
         rt.catalog.update_object(obj.oid, comment=text)
+    return status("Statement executed successfully.")
+
+
+def _comment_container(
+    rt: Runtime, target: exp.Expression, kind: str, text: str | None, exists: bool
+) -> Result:
+    """COMMENT ON DATABASE d / SCHEMA [d.]s: shown by SHOW DATABASES / SCHEMAS and
+    INFORMATION_SCHEMA.SCHEMATA."""
+    parts = name_parts(target)
+    if kind == "DATABASE":
+        database, schema = parts[-1], None
+        found = database in {d for d, _, _ in rt.catalog.databases()}
+    else:
+        database = parts[0] if len(parts) > 1 else (rt.context.database or "")
+        schema = parts[-1]
+        found = rt.catalog.schema_exists(database, schema)
+    if not found:
+        if exists:
+            return status("Statement executed successfully.")
+        what = database if schema is None else f"{database}.{schema}"
+        raise ObjectNotFound(f"{kind.title()} '{what}' does not exist.", name=what)
+    with rt.store.write("DDL"):
+        rt.catalog.set_container_comment(database, schema, text)
     return status("Statement executed successfully.")
 
 

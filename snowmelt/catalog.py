@@ -264,12 +264,30 @@ class Catalog:
         ]
 
     def schemas(self, database: str | None = None) -> list[tuple[str, str, datetime]]:
-        sql = f'SELECT database, name, created_on FROM "{M}".schemas'
+        return [(d, s, c) for d, s, c, _ in self.schemas_with_comments(database)]
+
+    def schemas_with_comments(
+        self, database: str | None = None
+    ) -> list[tuple[str, str, datetime, str | None]]:
+        sql = f'SELECT database, name, created_on, comment FROM "{M}".schemas'
         params: list[Any] = []
         if database:
             sql += " WHERE database = ?"
             params.append(database)
-        return [(r[0], r[1], r[2]) for r in self.engine.rows(sql + " ORDER BY 1, 2", params)]
+        rows = self.engine.rows(sql + " ORDER BY 1, 2", params)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def set_container_comment(self, database: str, schema: str | None, text: str | None) -> None:
+        """The comment of a database (``schema`` None) or of one of its schemas."""
+        if schema is None:
+            self.engine.execute(
+                f'UPDATE "{M}".databases SET comment = ? WHERE name = ?', [text, database]
+            )
+        else:
+            self.engine.execute(
+                f'UPDATE "{M}".schemas SET comment = ? WHERE database = ? AND name = ?',
+                [text, database, schema],
+            )
 
     # -- objects ---------------------------------------------------------------------------
     def next_oid(self) -> int:

@@ -221,7 +221,11 @@ def _views(rt: Runtime, database: str) -> pa.Table:
 
 
 def _schemata(rt: Runtime, database: str) -> pa.Table:
-    schemas = [(s, created) for d, s, created in rt.catalog.schemas(database) if d == database]
+    schemas = [
+        (s, created, comment)
+        for d, s, created, comment in rt.catalog.schemas_with_comments(database)
+        if d == database
+    ]
     created_db = next((c for d, c, _ in rt.catalog.databases() if d == database), None)
     rows = [
         {
@@ -233,9 +237,12 @@ def _schemata(rt: Runtime, database: str) -> pa.Table:
             "RETENTION_TIME": 1,
             "CREATED": created,
             "LAST_ALTERED": created,
-            "COMMENT": None if name != SCHEMA else "Views describing the contents of schemas",
+            "COMMENT": comment,
         }
-        for name, created in [*schemas, (SCHEMA, created_db)]
+        for name, created, comment in [
+            *schemas,
+            (SCHEMA, created_db, "Views describing the contents of schemas"),
+        ]
     ]
     return pa.Table.from_pylist(rows, schema=_SCHEMATA)
 

@@ -497,8 +497,8 @@ def show(rt: Runtime, command: commands.Show) -> Result:
         elif command.in_kind != "ACCOUNT":
             database = rt.context.database
         rows = [
-            {"created_on": c, "name": s, "database_name": d}
-            for d, s, c in rt.catalog.schemas(database)
+            {"created_on": c, "name": s, "database_name": d, "comment": m or ""}
+            for d, s, c, m in rt.catalog.schemas_with_comments(database)
             if matches_like(command.like, s)
         ]
         return Result(pa.Table.from_pylist(rows) if rows else pa.table({"name": []}))

@@ -50,11 +50,20 @@ def prune(rt: Runtime, now: datetime) -> dict[str, int]:
             below = travel if frontiers is None else min(travel, int(frontiers))
             if below > 0:
                 counts["delete_log"] += rt.store.vacuum(obj.oid, below)
+        counts["dropped_tables"] = purge_dropped(rt, now)
+    return counts
+
+
+def purge_dropped(rt: Runtime, now: datetime) -> int:
+    """Drop the rows of the base tables dropped longer ago than the time-travel window (no
+    UNDROP can reach them); run by ``prune`` and when a database is opened."""
+    purged = 0
+    with rt.store.lock, rt.engine.transaction():
         for oid in rt.catalog.purgeable(now - TIME_TRAVEL_RETENTION):
             rt.store.drop_tracked(oid)
             rt.catalog.mark_purged(oid)
-            counts["dropped_tables"] += 1
-    return counts
+            purged += 1
+    return purged
 
 
 def _deleted(rt: Runtime, statement: exp.Expression | str, params: list | None = None) -> int:

@@ -24,6 +24,7 @@ from snowmelt import (
     information_schema,
     monitoring,
     query,
+    retention,
     variables,
 )
 from snowmelt.catalog import Catalog
@@ -58,6 +59,7 @@ class Session:
             engine, catalog, Store(engine, catalog, clock), clock, on_notice=on_notice
         )
         self.refresher = Refresher(self.rt)
+        retention.purge_dropped(self.rt, clock.now())  # a database never served purges too
         self.variables: dict[str, variables.Variable] = {}  # SET name = value
         self._transaction: ExitStack | None = None  # BEGIN ... COMMIT
 

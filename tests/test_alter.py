@@ -110,8 +110,8 @@ def test_comments_are_stored_and_shown(s):
     s.sql("COMMENT IF EXISTS ON TABLE NOPE IS 'x'")  # nothing to do, no error
     with pytest.raises(ObjectNotFound, match="Table or dynamic table 'D.S.NOPE' does not exist"):
         s.sql("COMMENT ON TABLE NOPE IS 'x'")
-    with pytest.raises(UnsupportedError, match="COMMENT ON SCHEMA is not supported"):
-        s.sql("COMMENT ON SCHEMA S IS 'x'")
+    with pytest.raises(UnsupportedError, match="COMMENT ON FUNCTION is not supported"):
+        s.sql("COMMENT ON FUNCTION F IS 'x'")
 
 
 def test_alter_session_is_accepted_with_a_notice_but_utc_stays(s):
@@ -166,3 +166,18 @@ def test_swap_with_trades_names_and_readers_follow_the_name(session):
     assert actions == ["REINITIALIZE", "REINITIALIZE", "INCREMENTAL"]
     with pytest.raises(SqlError, match="Cannot swap D.S.PROD with itself"):
         session.sql("ALTER TABLE PROD SWAP WITH PROD")
+
+
+def test_comment_on_database_and_schema(session):
+    session.sql("USE SCHEMA D.S; COMMENT ON SCHEMA S IS 'the work'; COMMENT ON DATABASE D IS 'db'")
+    session.sql("COMMENT ON SCHEMA D.PUBLIC IS 'default'")
+    schemas = {d["name"]: d["comment"] for d in session.sql("SHOW SCHEMAS").dicts()}
+    assert schemas == {"PUBLIC": "default", "S": "the work"}
+    assert {d["name"]: d["comment"] for d in session.sql("SHOW DATABASES").dicts()}["D"] == "db"
+    schemata = dict(
+        session.sql("SELECT SCHEMA_NAME, COMMENT FROM INFORMATION_SCHEMA.SCHEMATA").rows()
+    )
+    assert schemata["S"] == "the work"
+    session.sql("COMMENT IF EXISTS ON SCHEMA NOPE IS 'x'")
+    with pytest.raises(ObjectNotFound, match="Schema 'D.NOPE' does not exist"):
+        session.sql("COMMENT ON SCHEMA NOPE IS 'x'")

@@ -79,3 +79,21 @@ def test_a_dropped_table_is_kept_for_undrop_until_the_time_travel_window_ends(se
     with pytest.raises(ObjectNotFound, match="did not exist or was purged"):
         session.sql("UNDROP TABLE T")
     assert retention.prune(session.rt, clock.now() + timedelta(days=3))["dropped_tables"] == 0
+
+
+def test_opening_a_database_purges_tables_dropped_before_the_window(db_path, clock):
+    import snowmelt
+
+    s = snowmelt.connect(str(db_path), clock=clock)
+    s.sql("CREATE DATABASE D; CREATE SCHEMA D.S; USE SCHEMA D.S")
+    s.sql("CREATE TABLE OLD (A INT); CREATE TABLE RECENT (A INT); DROP TABLE OLD")
+    oid_old = s.rt.catalog.last_dropped(ObjectName("D", "S", "OLD"), "TABLE").oid
+    clock.advance(2 * 86400)
+    s.sql("DROP TABLE RECENT")
+    s.close()
+    s = snowmelt.connect(str(db_path), clock=clock)  # never served: no scheduler ran
+    assert f"t{oid_old}" not in _physical_tables(s)
+    s.sql("USE SCHEMA D.S; UNDROP TABLE RECENT")  # within the window: kept
+    with pytest.raises(ObjectNotFound, match="did not exist or was purged"):
+        s.sql("UNDROP TABLE OLD")
+    s.close()
