@@ -70,22 +70,26 @@ def _apply(rt: Runtime, obj: CatalogObject, action: exp.Expression) -> None:
         _drop_columns(rt, obj, action)
     elif isinstance(action, exp.RenameColumn):
         _rename_column(rt, obj, action)
-    elif isinstance(action, exp.AlterColumn) and _alter_column(rt, obj, action):
-        pass
-    elif isinstance(action, exp.AlterSet) and _comment_property(action) is not None:
-        obj.comment = _comment_property(action)
-    elif (
-        isinstance(action, exp.Set)
-        and action.args.get("unset")
-        and [identifier_value(e).upper() for e in action.expressions] == ["COMMENT"]
-    ):
-        obj.comment = None
-    else:
+    elif not _changed_in_place(rt, obj, action):
         raise UnsupportedError(
             "ALTER TABLE",
             f"ALTER TABLE action {action.sql('snowflake')!r} is not supported by snowmelt",
             *position(action),
         )
+
+
+def _changed_in_place(rt: Runtime, obj: CatalogObject, action: exp.Expression) -> bool:
+    """ALTER COLUMN, SET / UNSET (comment, parameters), CLUSTER BY; False for another."""
+    if isinstance(action, exp.AlterColumn):
+        return _alter_column(rt, obj, action)
+    if isinstance(action, exp.AlterSet):
+        return _set_properties(rt, obj, action)
+    if isinstance(action, exp.Set) and action.args.get("unset"):
+        return _unset(action, obj)
+    if isinstance(action, exp.ClusterProperty):
+        rt.notice(f"{obj.name}: clustering keys have no effect in snowmelt (accepted).")
+        return True
+    return False
 
 
 def _column(obj: CatalogObject, node: exp.Expression) -> Column:
@@ -218,12 +222,42 @@ def _check_retype(obj: CatalogObject, column: Column, wanted: str, at: exp.Expre
     )
 
 
-def _comment_property(action: exp.AlterSet) -> str | None:
-    for properties in action.expressions:
-        for prop in getattr(properties, "expressions", []):
-            if isinstance(prop, exp.SchemaCommentProperty):
-                return str(prop.this.name)
-    return None
+# Table parameters accepted for scripts' sake, with what snowmelt does instead.
+_PARAMETERS = {
+    "CHANGE_TRACKING": "snowmelt tracks every table's changes (dynamic tables read them)",
+    "DATA_RETENTION_TIME_IN_DAYS": "snowmelt keeps one day of time travel for every table",
+    "MAX_DATA_EXTENSION_TIME_IN_DAYS": "snowmelt keeps changes until their readers consumed them",
+}
+
+
+def _set_properties(rt: Runtime, obj: CatalogObject, action: exp.AlterSet) -> bool:
+    """SET COMMENT = '...' and the parameters of ``_PARAMETERS`` (accepted with a notice);
+    False when the action sets anything else."""
+    props = [p for group in action.expressions for p in getattr(group, "expressions", [])]
+    known = all(
+        isinstance(p, exp.SchemaCommentProperty)
+        or (isinstance(p, exp.Property) and p.name.upper() in _PARAMETERS)
+        for p in props
+    )
+    if not props or not known:
+        return False
+    for prop in props:
+        if isinstance(prop, exp.SchemaCommentProperty):
+            obj.comment = str(prop.this.name)
+        else:
+            rt.notice(
+                f"{obj.name}: {prop.name.upper()} accepted; {_PARAMETERS[prop.name.upper()]}."
+            )
+    return True
+
+
+def _unset(action: exp.Set, obj: CatalogObject) -> bool:
+    names = [identifier_value(e).upper() for e in action.expressions]
+    if not names or not all(n == "COMMENT" or n in _PARAMETERS for n in names):
+        return False
+    if "COMMENT" in names:
+        obj.comment = None
+    return True
 
 
 # -- ALTER SESSION -------------------------------------------------------------------------------

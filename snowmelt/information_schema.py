@@ -180,6 +180,38 @@ def show_columns(rt: Runtime, command: commands.Show) -> Result:
     return Result(pa.Table.from_pylist(rows, schema=_SHOW_COLUMNS))
 
 
+def show_objects(rt: Runtime, command: commands.Show) -> Result:
+    """SHOW [TERSE] OBJECTS [LIKE] [IN SCHEMA | DATABASE | ACCOUNT]: tables, dynamic tables
+    (kind TABLE, is_dynamic Y) and views, as tools like dbt list a schema's relations."""
+    rows = []
+    for obj in rt.catalog.objects():
+        if not (in_scope(rt, command, obj.name) and matches_like(command.like, obj.name.name)):
+            continue
+        row: dict[str, Any] = {
+            "created_on": obj.created_on,
+            "name": obj.name.name,
+            "kind": "VIEW" if obj.kind == "VIEW" else "TABLE",
+            "database_name": obj.name.database,
+            "schema_name": obj.name.schema,
+        }
+        if not command.terse:
+            row |= {
+                "comment": obj.comment or "",
+                "cluster_by": "",
+                "rows": rt.store.count_rows(obj.oid) if obj.tracked else None,
+                "bytes": None,
+                "owner": _OWNER,
+                "retention_time": "1",
+                "owner_role_type": "ROLE",
+                "is_hybrid": "N",
+                "is_dynamic": "Y" if obj.kind == "DYNAMIC TABLE" else "N",
+                "is_iceberg": "N",
+            }
+        rows.append(row)
+    schema = _SHOW_OBJECTS_TERSE if command.terse else _SHOW_OBJECTS
+    return Result(pa.Table.from_pylist(rows, schema=schema))
+
+
 def _type_json(column: Column) -> dict[str, Any]:
     typed = _type_columns(column)
     kind = typed["DATA_TYPE"]
@@ -333,6 +365,26 @@ _SHOW_COLUMNS = _schema(
     ("comment", pa.string()),
     ("database_name", pa.string()),
     ("autoincrement", pa.string()),
+)
+_SHOW_OBJECTS_TERSE = _schema(
+    ("created_on", _TIMESTAMP),
+    ("name", pa.string()),
+    ("kind", pa.string()),
+    ("database_name", pa.string()),
+    ("schema_name", pa.string()),
+)
+_SHOW_OBJECTS = _schema(
+    *[(f.name, f.type) for f in _SHOW_OBJECTS_TERSE],
+    ("comment", pa.string()),
+    ("cluster_by", pa.string()),
+    ("rows", pa.int64()),
+    ("bytes", pa.int64()),
+    ("owner", pa.string()),
+    ("retention_time", pa.string()),
+    ("owner_role_type", pa.string()),
+    ("is_hybrid", pa.string()),
+    ("is_dynamic", pa.string()),
+    ("is_iceberg", pa.string()),
 )
 _VIEWS: dict[str, Callable[[Runtime, str], pa.Table]] = {
     "TABLES": _tables,

@@ -360,6 +360,8 @@ class Session:
             return variables.show(self.variables)
         if isinstance(command, commands.Show) and command.what == "COLUMNS":
             return information_schema.show_columns(rt, command)
+        if isinstance(command, commands.Show) and command.what == "OBJECTS":
+            return information_schema.show_objects(rt, command)
         if isinstance(command, commands.Show):
             return monitoring.show(rt, command)
         if isinstance(command, commands.Describe):

@@ -181,3 +181,17 @@ def test_comment_on_database_and_schema(session):
     session.sql("COMMENT IF EXISTS ON SCHEMA NOPE IS 'x'")
     with pytest.raises(ObjectNotFound, match="Schema 'D.NOPE' does not exist"):
         session.sql("COMMENT ON SCHEMA NOPE IS 'x'")
+
+
+def test_table_parameters_scripts_set_are_accepted_with_what_snowmelt_does(s):
+    s.sql("ALTER TABLE T SET CHANGE_TRACKING = TRUE, DATA_RETENTION_TIME_IN_DAYS = 7")
+    assert s.notices[-2:] == [
+        "D.S.T: CHANGE_TRACKING accepted; snowmelt tracks every table's changes (dynamic "
+        "tables read them).",
+        "D.S.T: DATA_RETENTION_TIME_IN_DAYS accepted; snowmelt keeps one day of time travel "
+        "for every table.",
+    ]
+    s.sql("ALTER TABLE T CLUSTER BY (ID); ALTER TABLE T UNSET DATA_RETENTION_TIME_IN_DAYS")
+    assert s.notices[-1] == "D.S.T: clustering keys have no effect in snowmelt (accepted)."
+    with pytest.raises(UnsupportedError, match="ENABLE_SCHEMA_EVOLUTION"):
+        s.sql("ALTER TABLE T SET ENABLE_SCHEMA_EVOLUTION = TRUE")

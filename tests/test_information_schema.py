@@ -123,3 +123,17 @@ def test_show_columns_lists_them_in_snowflakes_layout(s):
     assert {r[0] for r in s.sql("SHOW COLUMNS").rows()} == {"T", "V", "DT"}  # current schema
     with pytest.raises(ObjectNotFound):
         s.sql("SHOW COLUMNS IN TABLE NOPE")
+
+
+def test_show_objects_lists_a_schemas_relations_as_dbt_reads_them(s):
+    terse = s.sql("SHOW TERSE OBJECTS IN SCHEMA D.S")
+    assert terse.columns == ["created_on", "name", "kind", "database_name", "schema_name"]
+    assert sorted((r[1], r[2]) for r in terse.rows()) == [
+        ("DT", "TABLE"),
+        ("T", "TABLE"),
+        ("V", "VIEW"),
+    ]
+    full = {r["name"]: r for r in s.sql("SHOW OBJECTS IN DATABASE D").dicts()}
+    assert full["DT"]["is_dynamic"] == "Y" and full["T"]["is_dynamic"] == "N"
+    assert full["T"]["rows"] == 2 and full["T"]["comment"] == "tee"
+    assert [r[1] for r in s.sql("SHOW TERSE OBJECTS LIKE 'D%' IN SCHEMA D.S").rows()] == ["DT"]

@@ -268,14 +268,15 @@ def _show(c: _Cursor) -> Show:
         ("WAREHOUSES",),
         ("VARIABLES",),
         ("COLUMNS",),
+        ("OBJECTS",),
     ):
         if c.accept(*what):
             show = Show(" ".join(what), terse=terse)
             break
     else:
         raise c.error(
-            "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, SCHEMAS, DATABASES, WAREHOUSES, "
-            "VARIABLES and COLUMNS"
+            "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, OBJECTS, SCHEMAS, DATABASES, "
+            "WAREHOUSES, VARIABLES and COLUMNS"
         )
     if c.accept("LIKE"):
         token = c.peek()
