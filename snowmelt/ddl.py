@@ -65,8 +65,10 @@ def create_database(
     return status(f"Database {name} successfully created.")
 
 
-def _create_schema_storage(rt: Runtime, database: str, schema: str) -> None:
-    rt.catalog.add_schema(database, schema, rt.clock.now(), None)
+def _create_schema_storage(
+    rt: Runtime, database: str, schema: str, comment: str | None = None
+) -> None:
+    rt.catalog.add_schema(database, schema, rt.clock.now(), comment)
     rt.engine.execute(
         exp.Create(kind="SCHEMA", this=exp.Table(this=quoted(f"{database}.{schema}")), exists=True)
     )
@@ -87,7 +89,12 @@ def drop_database(rt: Runtime, name: str, if_exists: bool) -> Result:
 
 
 def create_schema(
-    rt: Runtime, database: str, schema: str, replace: bool, if_not_exists: bool
+    rt: Runtime,
+    database: str,
+    schema: str,
+    replace: bool,
+    if_not_exists: bool,
+    comment: str | None = None,
 ) -> Result:
     with rt.store.write("DDL"):
         if not rt.catalog.database_exists(database):
@@ -106,7 +113,7 @@ def create_schema(
                     name=f"{database}.{schema}",
                 )
             drop_schema(rt, database, schema, if_exists=False)
-        _create_schema_storage(rt, database, schema)
+        _create_schema_storage(rt, database, schema, comment)
     rt.context.database, rt.context.schema = database, schema
     return status(f"Schema {schema} successfully created.")
 

@@ -208,6 +208,10 @@ class Session:
                 return done
         if isinstance(expression, exp.Command) and expression.name.upper() == "EXPLAIN":
             return self._explain_query(statement)
+        if isinstance(expression, exp.Command) and _managed_schema(statement):
+            self.rt.notice("WITH MANAGED ACCESS accepted; snowmelt has no access control.")
+            padded = _MANAGED_ACCESS.sub(lambda m: " " * len(m.group(0)), statement.padded)
+            return self._expression(statement, normalize(parse_padded(padded)))
         if isinstance(expression, exp.Command):
             raise commands.unsupported_syntax(statement)
         name = expression.key.upper()
@@ -304,10 +308,12 @@ class Session:
             transient = props is not None and any(
                 isinstance(p, exp.TransientProperty) for p in props.expressions
             )
-            return ddl.create_database(rt, name_parts(create.this)[-1], replace, exists, transient)
+            return ddl.create_database(
+                rt, name_parts(create.this)[-1], replace, exists, transient, _comment(create)
+            )
         if kind == "SCHEMA":
             database, schema = self._schema_name(create.this)
-            return ddl.create_schema(rt, database, schema, replace, exists)
+            return ddl.create_schema(rt, database, schema, replace, exists, _comment(create))
         if kind == "TABLE":
             return ddl.create_table(rt, create)
         if kind == "VIEW":
@@ -496,6 +502,24 @@ def _joins_a_transaction(statement: Statement) -> bool:
     if isinstance(statement.expression, exp.Command):
         return statement.words[:1] == ["EXPLAIN"]
     return isinstance(statement.expression, _IN_TRANSACTION) or statement.words[:1] == ["UNSET"]
+
+
+_MANAGED_ACCESS = re.compile(r"\bWITH\s+MANAGED\s+ACCESS\b", re.IGNORECASE)
+
+
+def _managed_schema(statement: Statement) -> bool:
+    """CREATE [OR REPLACE] [TRANSIENT] SCHEMA ... WITH MANAGED ACCESS (sqlglot cannot parse
+    it; without the clause it can)."""
+    words = [w for w in statement.words[:5] if w not in ("OR", "REPLACE", "TRANSIENT")]
+    return words[:2] == ["CREATE", "SCHEMA"] and bool(_MANAGED_ACCESS.search(statement.text))
+
+
+def _comment(create: exp.Expression) -> str | None:
+    props = create.args.get("properties")
+    found = [
+        p for p in (props.expressions if props else []) if isinstance(p, exp.SchemaCommentProperty)
+    ]
+    return str(found[0].this.name) if found else None
 
 
 def _is_dynamic(create: exp.Expression) -> bool:

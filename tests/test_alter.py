@@ -195,3 +195,14 @@ def test_table_parameters_scripts_set_are_accepted_with_what_snowmelt_does(s):
     assert s.notices[-1] == "D.S.T: clustering keys have no effect in snowmelt (accepted)."
     with pytest.raises(UnsupportedError, match="ENABLE_SCHEMA_EVOLUTION"):
         s.sql("ALTER TABLE T SET ENABLE_SCHEMA_EVOLUTION = TRUE")
+
+
+def test_create_database_and_schema_keep_their_comment_and_managed_access_is_accepted(session):
+    session.sql(
+        "CREATE DATABASE C COMMENT = 'dd'; CREATE SCHEMA C.X COMMENT = 'xx';"
+        "CREATE OR REPLACE SCHEMA C.M WITH MANAGED ACCESS COMMENT = 'mm'"
+    )
+    assert session.notices[-1] == "WITH MANAGED ACCESS accepted; snowmelt has no access control."
+    schemas = {d["name"]: d["comment"] for d in session.sql("SHOW SCHEMAS IN DATABASE C").dicts()}
+    assert schemas == {"M": "mm", "PUBLIC": "", "X": "xx"}
+    assert {d["name"]: d["comment"] for d in session.sql("SHOW DATABASES").dicts()}["C"] == "dd"
