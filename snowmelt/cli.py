@@ -83,14 +83,27 @@ def main(debug: bool) -> None:
 @click.argument("text", required=False)
 @_guard
 def sql(db: str, file: str | None, text: str | None) -> None:
-    """Run SQL (Snowflake dialect) and print the result of each statement."""
+    """Run SQL (Snowflake dialect) and print the result of each statement: TEXT, a file,
+    standard input, or, on a terminal, an interactive prompt."""
     from snowmelt.console import print_result
 
+    if not file and not text and sys.stdin.isatty():  # a prompt over one session
+        from snowmelt import repl
+
+        console.print(f"snowmelt on {db}: end statements with ';', leave with exit or Ctrl-D")
+        with _open(db, create=True) as session:
+            repl.run(
+                session,
+                input,
+                lambda result: print_result(console, result),
+                lambda message: err_console.print(f"[red]error:[/red] {message}"),
+            )
+        return
     if not file and not text:
         text = sys.stdin.read()
     source = Path(file).read_text() if file else text or ""
     with _open(db, create=True) as session:
-        for result in session.execute_all(source):
+        for result in session.run_each(source):  # each result as it comes, up to an error
             print_result(console, result)
 
 

@@ -9,7 +9,7 @@ The session object only delegates: the logic lives in ``ddl``, ``dml``, ``query`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,12 @@ class Session:
         if params is not None:
             bind_parameters(statements, params)
         return [self._run(statement) for statement in statements]
+
+    def run_each(self, text: str, dialect: str = "snowflake") -> Iterator[Result]:
+        """Each statement's result as soon as it has run (a script's output up to an error
+        is not lost with it)."""
+        for statement in split(text, dialect):
+            yield self._run(statement)
 
     def run_script(self, path: str | Path) -> list[Result]:
         return self.execute_all(Path(path).read_text())
