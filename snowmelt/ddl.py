@@ -236,7 +236,8 @@ def identity_text(rt: Runtime, default: str | None) -> str | None:
     return f"IDENTITY START {rows[0][0]} INCREMENT {rows[0][1]}" if rows else None
 
 
-def _properties(create: exp.Create) -> tuple[bool, str | None]:
+def create_properties(create: exp.Create) -> tuple[bool, str | None]:
+    """(TRANSIENT given, COMMENT = '...') of a CREATE."""
     transient, comment = False, None
     props = create.args.get("properties")
     for prop in props.expressions if props else []:
@@ -289,7 +290,7 @@ def create_table(rt: Runtime, create: exp.Create) -> Result:
         raise SqlError(
             "CREATE OR REPLACE and IF NOT EXISTS cannot be used together", *position(table)
         )
-    transient, comment = _properties(create)
+    transient, comment = create_properties(create)
     query = create.args.get("expression")
     clone = create.args.get("clone")  # CREATE TABLE t CLONE s [AT|BEFORE(...)]
     if clone is not None:
@@ -514,7 +515,7 @@ def create_view(rt: Runtime, create: exp.Create) -> Result:
             qualified.sql("snowflake"),
             0,
             0,
-            comment=_properties(create)[1],
+            comment=create_properties(create)[1],
         )
         rt.catalog.add_object(obj)
         if bound is not None:

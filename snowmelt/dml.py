@@ -114,13 +114,13 @@ def insert_multi(rt: Runtime, statement: exp.MultitableInserts, overwrite: bool)
     counts: dict[str, int] = {}
     with rt.store.write("INSERT") as commit:
         staged = _stage(rt, "_sm_multi_insert", bound)
-        targets = [
-            (branch, _target(rt, _insert_table(branch.this), "INSERT"))
+        targets = {  # each INTO's table, looked up once
+            id(branch): _target(rt, _insert_table(branch.this), "INSERT")
             for _, branches in groups
             for branch in branches
-        ]
+        }
         if overwrite:
-            for obj in {o.oid: o for _, o in targets}.values():
+            for obj in {o.oid: o for o in targets.values()}.values():
                 rt.store.delete_all(commit, obj.oid, obj.column_names)
         for index, (condition, branches) in enumerate(groups):
             earlier = [c for c, _ in groups[:index] if c in conditions]
@@ -133,7 +133,7 @@ def insert_multi(rt: Runtime, statement: exp.MultitableInserts, overwrite: bool)
             else:
                 admit = held(condition)
             for branch in branches:
-                obj = _target(rt, _insert_table(branch.this), "INSERT")
+                obj = targets[id(branch)]
                 target = branch.this.this
                 columns = _column_list(
                     obj, target.expressions if isinstance(target, exp.Schema) else None, target

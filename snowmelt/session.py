@@ -287,7 +287,6 @@ class Session:
     def _create(self, statement: Statement, create: exp.Create) -> Result:
         rt = self.rt
         kind = str(create.args.get("kind") or "").upper()
-        props = create.args.get("properties")
         is_dynamic = _is_dynamic(create)
         replace, exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
         if create.args.get("clone") is not None and (is_dynamic or kind != "TABLE"):
@@ -310,16 +309,14 @@ class Session:
                     statement.column,
                 )
             return dynamic.create(rt, statement, self.refresher)
+        transient, comment = ddl.create_properties(create)
         if kind == "DATABASE":
-            transient = props is not None and any(
-                isinstance(p, exp.TransientProperty) for p in props.expressions
-            )
             return ddl.create_database(
-                rt, name_parts(create.this)[-1], replace, exists, transient, _comment(create)
+                rt, name_parts(create.this)[-1], replace, exists, transient, comment
             )
         if kind == "SCHEMA":
             database, schema = self._schema_name(create.this)
-            return ddl.create_schema(rt, database, schema, replace, exists, _comment(create))
+            return ddl.create_schema(rt, database, schema, replace, exists, comment)
         if kind == "TABLE":
             return ddl.create_table(rt, create)
         if kind == "VIEW":
@@ -518,14 +515,6 @@ def _managed_schema(statement: Statement) -> bool:
     it; without the clause it can)."""
     words = [w for w in statement.words[:5] if w not in ("OR", "REPLACE", "TRANSIENT")]
     return words[:2] == ["CREATE", "SCHEMA"] and bool(_MANAGED_ACCESS.search(statement.text))
-
-
-def _comment(create: exp.Expression) -> str | None:
-    props = create.args.get("properties")
-    found = [
-        p for p in (props.expressions if props else []) if isinstance(p, exp.SchemaCommentProperty)
-    ]
-    return str(found[0].this.name) if found else None
 
 
 def _is_dynamic(create: exp.Expression) -> bool:
