@@ -15,41 +15,23 @@ from sqlglot import exp
 
 from snowmelt import ivm
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
-from snowmelt.ddl import prepare_replace, qualify_names, refresh_view, replace_object
+from snowmelt.ddl import prepare_replace, refresh_view, replace_object
 from snowmelt.errors import (
     DynamicTableError,
     ObjectExists,
     ObjectNotFound,
     SqlError,
-    UnsupportedError,
 )
-from snowmelt.names import ObjectName, drop_if_exists, identifier_value
+from snowmelt.monitoring import record_graph
+from snowmelt.names import drop_if_exists, identifier_value
+from snowmelt.planning import output_names, plan_query
 from snowmelt.properties import Options, format_lag, options_from, parse_lag
-from snowmelt.query import inline_views
 from snowmelt.refresh import Refresher, RefreshOutcome
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
 from snowmelt.sql.parse import Statement
 from snowmelt.sql.resolve import normalize, object_name, position
-
-
-def _output_names(query: exp.Expression, described: list[tuple[str, str]]) -> list[str]:
-    select = query if isinstance(query, exp.Select) else None
-    if select is None or any(
-        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
-        for e in select.expressions
-    ):
-        return [n.upper() if n == n.lower() and not n.startswith('"') else n for n, _ in described]
-    names = []
-    for expression in select.expressions:
-        if isinstance(expression, exp.Alias):
-            names.append(identifier_value(expression.args["alias"]))
-        elif isinstance(expression, exp.Column):
-            names.append(identifier_value(expression.this))
-        else:
-            names.append(expression.sql("snowflake").upper())
-    return names
 
 
 def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
@@ -83,14 +65,9 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
         existing = prepare_replace(rt, name, "DYNAMIC TABLE", replace or or_alter, if_not_exists)
         if existing is False:
             return Result.status(f"{name.name} already exists, statement succeeded.")
-        sources = rt.resolver.sources(query)
-        qualified = qualify_names(rt, query.copy())
-        views: list[CatalogObject] = []  # the views it reads, their definitions inlined:
-        inlined = inline_views(rt, qualified.copy(), inlined=views)
-        _refuse_time_travel(name, query, inlined)
-        _validate_sources(rt, name, sources, options, existing)
-        described = rt.engine.columns_of(rt.to_engine(rt.bind_for_read(query.copy())))
-        names = _output_names(query, described)
+        planned = plan_query(rt, name, query, options)
+        sources, described, analysis = planned.sources, planned.described, planned.analysis
+        names = output_names(query, described)
         if isinstance(schema_node, exp.Schema) and schema_node.expressions:
             listed = [
                 identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
@@ -115,9 +92,8 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
         if isinstance(schema_node, exp.Schema):  # (X COMMENT 'what x is', Y)
             for column, listed_column in zip(columns, schema_node.expressions, strict=False):
                 column.comment = _column_comment(listed_column)
-        analysis, qualified, views = _plan(rt, name, qualified, inlined, views, sources, options)
         if or_alter and isinstance(existing, CatalogObject):
-            kept = _alter_in_place(rt, existing, options, qualified, columns, analysis)
+            kept = _alter_in_place(rt, existing, options, planned.query, columns, analysis)
             if kept:
                 return Result.status(f"Dynamic table {name.name} successfully altered.")
         oid = rt.catalog.next_oid()
@@ -136,15 +112,6 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
         rt.store.create_tracked(oid, columns + analysis.state_columns)
         rt.catalog.add_object(obj)
         refresh_view(rt, obj)
-        plan = dict(
-            analysis.plan,
-            state_columns=[c.__dict__ for c in analysis.state_columns],
-            strategy=analysis.strategy,
-            views=[
-                {"name": [v.name.database, v.name.schema, v.name.name], "text": v.text}
-                for v in views
-            ],
-        )
         dt = DynamicTable(
             oid=oid,
             target_lag_sec=options.target_lag_sec,
@@ -157,9 +124,9 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
             scheduler=options.scheduler,
             cluster_by=options.cluster_by,
             query_text=_query_text(statement),
-            query_sql=qualified.sql("snowflake"),
+            query_sql=planned.query.sql("snowflake"),
             state="ACTIVE",
-            plan=plan,
+            plan=planned.record(),
             config_changed_at=rt.clock.now(),
         )
         rt.catalog.add_dynamic_table(dt)
@@ -186,132 +153,6 @@ def _column_comment(listed: exp.Expression) -> str | None:
 
 def _query_text(statement: Statement) -> str:
     return statement.text
-
-
-def _validate_sources(
-    rt: Runtime, name: ObjectName, sources: list[CatalogObject], options: Options, existing: Any
-) -> None:
-    for source in sources:
-        if source.name == name:
-            raise DynamicTableError(f"Dynamic table {name} cannot read itself", name=str(name))
-        if source.kind not in ("TABLE", "DYNAMIC TABLE"):
-            raise DynamicTableError(
-                f"Dynamic table {name} reads {source.name}, a "
-                f"{source.kind.lower()}, which snowmelt cannot track",
-                name=str(name),
-            )
-        if source.kind == "DYNAMIC TABLE":
-            if _reads(rt, source.oid, name):
-                raise DynamicTableError(
-                    f"Dynamic table {name} would form a cycle: {source.name} already reads "
-                    f"{name}. Remove that dependency first.",
-                    name=str(name),
-                )
-            upstream = rt.catalog.dynamic_table(source.oid)
-            if (
-                options.target_lag_type == "USER_DEFINED"
-                and upstream.target_lag_type == "USER_DEFINED"
-                and upstream.target_lag_sec is not None
-                and options.target_lag_sec is not None
-                and options.target_lag_sec < upstream.target_lag_sec
-            ):
-                raise DynamicTableError(
-                    f"TARGET_LAG of {name} ({format_lag(options.target_lag_sec, 'USER_DEFINED')})"
-                    f" is shorter than that of its upstream dynamic table {source.name} "
-                    f"({format_lag(upstream.target_lag_sec, 'USER_DEFINED')}). Use a lag of at "
-                    "least the upstream's, or make the upstream's shorter or DOWNSTREAM.",
-                    name=str(name),
-                )
-
-
-def _reads(rt: Runtime, oid: int, name: ObjectName, seen: set[int] | None = None) -> bool:
-    """Whether dynamic table ``oid`` reads (transitively) the object called ``name``."""
-    seen = seen or set()
-    if oid in seen:
-        return False
-    seen.add(oid)
-    for input_oid, _, _ in rt.catalog.inputs(oid):
-        source = rt.catalog.get(input_oid)
-        if source.name == name:
-            return True
-        if source.kind == "DYNAMIC TABLE" and _reads(rt, input_oid, name, seen):
-            return True
-    return False
-
-
-def _refuse_time_travel(name: ObjectName, query: exp.Expression, inlined: exp.Expression) -> None:
-    """A refresh reads every source as of the table's data timestamp (views' included).
-    The clause is looked for in the query as written first, where it has its position."""
-    travel = next(query.find_all(exp.HistoricalData), None) or next(
-        inlined.find_all(exp.HistoricalData), None
-    )
-    if travel is not None:
-        raise UnsupportedError(
-            f"{travel.name}(...) (time travel)",
-            f"Dynamic table {name} cannot use {travel.name}(...) (time travel): a dynamic "
-            "table reads its sources as of its data timestamp. Query the history with AT "
-            "outside the dynamic table, or copy it into a table.",
-            *position(travel.find_ancestor(exp.Table) or travel),  # the table it follows
-        )
-
-
-def _plan(
-    rt: Runtime,
-    name: ObjectName,
-    qualified: exp.Expression,
-    inlined: exp.Expression,
-    views: list[CatalogObject],
-    sources: list[CatalogObject],
-    options: Options,
-) -> tuple[ivm.Analysis, exp.Expression, list[CatalogObject]]:
-    """The refresh mode, the query the table keeps and the views it was planned through.
-
-    The incremental compiler reads tables: a query that reads views is analysed with their
-    definitions inlined (``inlined``, through ``views``). When it refreshes incrementally
-    the table keeps that inlined query (its plan is of those definitions) and the views'
-    texts: a refresh fails while one of them reads differently (``Refresher._inputs``). A
-    FULL table keeps reading the views by name, as it always did."""
-    analysis = _resolve_mode(rt, name, inlined, sources, options)
-    if views and analysis.mode == "INCREMENTAL":
-        return analysis, inlined, list({v.oid: v for v in views}.values())
-    return analysis, qualified, []
-
-
-def _resolve_mode(
-    rt: Runtime,
-    name: ObjectName,
-    query: exp.Expression,
-    sources: list[CatalogObject],
-    options: Options,
-) -> ivm.Analysis:
-    infos = {}
-    upstream_full = None
-    for source in sources:
-        mode = None
-        if source.kind == "DYNAMIC TABLE":
-            mode = rt.catalog.dynamic_table(source.oid).refresh_mode
-            if mode == "FULL":
-                upstream_full = source.name
-        infos[source.name] = ivm.SourceInfo(source.name, source.kind, source.column_names, mode)
-    if options.refresh_mode == "FULL":
-        return ivm.Analysis(mode="FULL", reason="USER_SPECIFIED_FULL_REFRESH")
-    analysis = ivm.analyze(query, infos)
-    if analysis.mode != "INCREMENTAL":
-        if options.refresh_mode == "INCREMENTAL":
-            where = f" (line {analysis.line}, column {analysis.column})" if analysis.line else ""
-            raise DynamicTableError(
-                f"Dynamic table {name} cannot be refreshed incrementally: {analysis.message}"
-                f"{where}. Use REFRESH_MODE = FULL or AUTO, or rewrite the query.",
-                name=str(name),
-            )
-        return analysis
-    if upstream_full is not None and options.refresh_mode == "AUTO":
-        return ivm.Analysis(
-            mode="FULL",
-            reason="UPSTREAM_USES_FULL_REFRESH",
-            message=f"upstream dynamic table {upstream_full} uses FULL refresh",
-        )
-    return analysis
 
 
 def _alter_in_place(
@@ -342,40 +183,6 @@ def _alter_in_place(
     rt.catalog.update_object(existing.oid, comment=options.comment)
     record_graph(rt, existing.oid)
     return True
-
-
-def record_graph(rt: Runtime, oid: int) -> None:
-    obj = rt.catalog.get(oid)
-    dt = rt.catalog.dynamic_table(oid)
-    inputs = [
-        {"name": str(rt.catalog.get(i).name), "kind": rt.catalog.get(i).kind.replace(" ", "_")}
-        for i, _, _ in rt.catalog.inputs(oid)
-    ]
-    rt.catalog.add_graph_version(
-        {
-            "oid": oid,
-            "name": obj.name.name,
-            "schema_name": obj.name.schema,
-            "database_name": obj.name.database,
-            "inputs": inputs,
-            "target_lag_type": dt.target_lag_type,
-            "target_lag_sec": dt.target_lag_sec,
-            "query_text": dt.query_text,
-            "scheduling_state": scheduling_state(dt),
-            "scheduler": dt.scheduler,
-        },
-        rt.clock.now(),
-    )
-
-
-def scheduling_state(dt: DynamicTable) -> dict[str, Any]:
-    return {
-        "state": dt.state,
-        "reason_code": dt.state_reason_code,
-        "reason_message": dt.state_reason_message,
-        "suspended_on": dt.suspended_on.isoformat() if dt.suspended_on else None,
-        "resumed_on": dt.resumed_on.isoformat() if dt.resumed_on else None,
-    }
 
 
 # -- ALTER / DROP -----------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def dynamic_tables(rt: Runtime, args: dict[str, Any]) -> pa.Table:
                 "QUALIFIED_NAME": str(obj.name),
                 "TARGET_LAG_SEC": dt.target_lag_sec,
                 "TARGET_LAG_TYPE": dt.target_lag_type,
-                "SCHEDULING_STATE": json.dumps(_scheduling(dt)),
+                "SCHEDULING_STATE": json.dumps(scheduling_state(dt)),
                 **metrics,
                 "LATEST_DATA_TIMESTAMP": dt.data_timestamp,
                 "LAST_COMPLETED_REFRESH_STATE": last["state"] if last else None,
@@ -193,10 +193,38 @@ def dynamic_tables(rt: Runtime, args: dict[str, Any]) -> pa.Table:
     return _table(rows[:limit], DYNAMIC_TABLES_SCHEMA)
 
 
-def _scheduling(dt: DynamicTable) -> dict[str, Any]:
-    from snowmelt.dynamic import scheduling_state
+def record_graph(rt: Runtime, oid: int) -> None:
+    obj = rt.catalog.get(oid)
+    dt = rt.catalog.dynamic_table(oid)
+    inputs = [
+        {"name": str(rt.catalog.get(i).name), "kind": rt.catalog.get(i).kind.replace(" ", "_")}
+        for i, _, _ in rt.catalog.inputs(oid)
+    ]
+    rt.catalog.add_graph_version(
+        {
+            "oid": oid,
+            "name": obj.name.name,
+            "schema_name": obj.name.schema,
+            "database_name": obj.name.database,
+            "inputs": inputs,
+            "target_lag_type": dt.target_lag_type,
+            "target_lag_sec": dt.target_lag_sec,
+            "query_text": dt.query_text,
+            "scheduling_state": scheduling_state(dt),
+            "scheduler": dt.scheduler,
+        },
+        rt.clock.now(),
+    )
 
-    return scheduling_state(dt)
+
+def scheduling_state(dt: DynamicTable) -> dict[str, Any]:
+    return {
+        "state": dt.state,
+        "reason_code": dt.state_reason_code,
+        "reason_message": dt.state_reason_message,
+        "suspended_on": dt.suspended_on.isoformat() if dt.suspended_on else None,
+        "resumed_on": dt.resumed_on.isoformat() if dt.resumed_on else None,
+    }
 
 
 def refresh_history(rt: Runtime, args: dict[str, Any]) -> pa.Table:
@@ -581,9 +609,12 @@ def snowflake_type(duck: str) -> str:
         "VARCHAR": "VARCHAR(16777216)",
         "TEXT": "VARCHAR(16777216)",
         "JSON": "VARIANT",
-        "BIGINT": "NUMBER(38,0)",
-        "INTEGER": "NUMBER(38,0)",
+        **dict.fromkeys(  # integers of any width (HUGEINT: a SUM of integers)
+            ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"),
+            "NUMBER(38,0)",
+        ),
         "DOUBLE": "FLOAT",
+        "FLOAT": "FLOAT",
         "TIMESTAMP": "TIMESTAMP_NTZ(9)",
         "TIMESTAMP WITH TIME ZONE": "TIMESTAMP_LTZ(9)",
         "BOOLEAN": "BOOLEAN",

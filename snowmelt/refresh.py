@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from snowmelt import ivm
+from snowmelt import ivm, planning
 from snowmelt.catalog import CatalogObject, DynamicTable, consumed_json
 from snowmelt.errors import RefreshError, SnowmeltError
 from snowmelt.names import ObjectName, data_table, quoted
@@ -161,11 +161,15 @@ class Refresher:
         attempt = Attempt(obj, dt, trigger, rt.clock.now(), version, when)
         self.running.add(obj.oid)
         try:
-            inputs = self._inputs(obj)
-            action = self._action(dt, inputs)
+            changed = planning.changed_sources(rt, obj, dt)
+            inputs = [] if changed else self._inputs(obj)
+            action = "REINITIALIZE" if changed else self._action(dt, inputs)
             if action == "NO_DATA":
                 return self._no_data(attempt, inputs)
             with rt.store.write("REFRESH") as commit:
+                if changed:  # planned again, in this commit: a failure keeps the old plan
+                    dt = planning.replan(rt, obj, dt, changed)
+                    inputs = self._inputs(obj)
                 if action == "INCREMENTAL":
                     inserted, deleted = ivm.refresh_incremental(
                         self._context(obj, dt, commit, version, inputs)
@@ -229,33 +233,12 @@ class Refresher:
 
     # -- pieces ----------------------------------------------------------------------------------
     def _inputs(self, obj: CatalogObject) -> list[tuple[CatalogObject, int | None, int | None]]:
-        for view in self.rt.catalog.dynamic_table(obj.oid).plan.get("views", []):
-            name = ObjectName(*view["name"])
-            current = self.rt.catalog.find(name)
-            if current is None or current.kind != "VIEW" or current.text != view["text"]:
-                raise RefreshError(
-                    f"Dynamic table {obj.name} reads the view {name}, which was "
-                    f"{'dropped' if current is None else 'replaced'} since the table was "
-                    "created, and its incremental plan holds the view's old definition. "
-                    "Replace the dynamic table (CREATE OR REPLACE) to read the view as it is "
-                    "now, or restore the view.",
-                    name=str(obj.name),
-                    code="SOURCE_DROPPED" if current is None else "VIEW_CHANGED",
-                )
-        found = []
-        for input_oid, consumed, generation in self.rt.catalog.inputs(obj.oid):
-            source = self.rt.catalog.get(input_oid)
-            current = self.rt.catalog.find(source.name)
-            if current is None or current.oid != input_oid:
-                raise RefreshError(
-                    f"Dynamic table {obj.name} reads {source.name}, which was "
-                    "dropped. Restore it (UNDROP TABLE) or recreate it, or replace the "
-                    "dynamic table.",
-                    name=str(obj.name),
-                    code="SOURCE_DROPPED",
-                )
-            found.append((source, consumed, generation))
-        return found
+        """(source, consumed version, consumed generation) for each source of ``obj``; the
+        caller has checked that each still exists (``planning.changed_sources``)."""
+        return [
+            (self.rt.catalog.get(input_oid), consumed, generation)
+            for input_oid, consumed, generation in self.rt.catalog.inputs(obj.oid)
+        ]
 
     def _action(
         self, dt: DynamicTable, inputs: list[tuple[CatalogObject, int | None, int | None]]

@@ -275,6 +275,37 @@ def test_undrop_table_restores_rows_history_and_readers(session, clock):
         session.sql("DROP DYNAMIC TABLE DT; UNDROP DYNAMIC TABLE DT")
 
 
+def test_a_table_dropped_and_created_again_reinitializes_its_readers(session, clock):
+    """Before, a dynamic table over a table dropped and then created again (DROP, CREATE:
+    not CREATE OR REPLACE) failed every refresh, its message asking for what was done."""
+    session.sql("USE SCHEMA D.S; CREATE TABLE T (ID INT, NAME VARCHAR)")
+    session.sql("INSERT INTO T VALUES (1, 'a')")
+    for mode in ("INCREMENTAL", "FULL"):
+        session.sql(
+            f"CREATE DYNAMIC TABLE DT_{mode} TARGET_LAG = '1 minute' WAREHOUSE = WH "
+            f"REFRESH_MODE = {mode} AS SELECT ID, UPPER(NAME) AS N FROM T"
+        )
+    session.sql("DROP TABLE T; CREATE TABLE T (ID INT, NAME VARCHAR, EXTRA INT)")
+    session.sql("INSERT INTO T VALUES (2, 'b', 0)")
+    result = session.sql("ALTER DYNAMIC TABLE DT_INCREMENTAL REFRESH").rows()
+    assert [r[2] for r in result] == ["REINITIALIZE"]
+    session.sql("ALTER DYNAMIC TABLE DT_FULL REFRESH")
+    for mode in ("INCREMENTAL", "FULL"):
+        assert session.sql(f"SELECT * FROM DT_{mode}").rows() == [(2, "B")]
+    session.sql("INSERT INTO T VALUES (3, 'c', 0)")
+    assert session.sql("ALTER DYNAMIC TABLE DT_INCREMENTAL REFRESH").rows()[0][2] == "INCREMENTAL"
+    assert session.sql("SELECT COUNT(*) FROM DT_INCREMENTAL").scalar() == 2
+    # created again with another type: the dynamic table's columns are fixed
+    session.sql("DROP TABLE T; CREATE TABLE T (ID VARCHAR, NAME VARCHAR)")
+    with pytest.raises(
+        RefreshError,
+        match=r"reads D.S.T, which changed: its query now gives ID "
+        r"is VARCHAR\(16777216\) where the table has NUMBER\(38,0\)",
+    ):
+        session.sql("ALTER DYNAMIC TABLE DT_INCREMENTAL REFRESH")
+    assert session.sql("SELECT COUNT(*) FROM DT_INCREMENTAL").scalar() == 2
+
+
 def test_an_older_database_file_gains_undrop(db_path):
     """A file made before dropped tables were kept opens (migrated) and drops keep rows."""
     import snowmelt

@@ -1,6 +1,7 @@
 """Dynamic tables that read views: planned with the views' definitions inlined, refreshed
-incrementally like the same query over the tables, and failing (keeping their rows) when a
-view they were planned through is replaced or dropped.
+incrementally like the same query over the tables; planned again and reinitialized when a
+view they read is replaced (failing, their rows kept, when that changes their columns or the
+view is dropped).
 
 On Snowflake a dynamic table reading a view refreshes incrementally when the view's query
 can (``../shared/reference/DYNAMIC_TABLES.md``: FROM tables, views, ... — supported).
@@ -90,36 +91,104 @@ def test_a_table_over_views_refreshes_incrementally_equal_to_its_query(
     assert physical_diff(s, "X") == (0, 0)  # hidden state matches the plan from scratch
 
 
-def test_a_replaced_or_dropped_view_fails_the_refresh_and_the_table_keeps_its_rows(
+def _view_texts(s: Session) -> dict[str, str]:
+    return {v["name"][2]: v["text"] for v in plan_of(s, "X")["views"]}
+
+
+def _equal_to_query(s: Session, name: str, query: str) -> None:
+    for a, b in ((name, f"({query})"), (f"({query})", name)):
+        assert s.sql(f"SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b}").rows() == [], (a, b)
+
+
+@pytest.mark.parametrize("mode", ["INCREMENTAL", "FULL"])
+def test_a_replaced_view_is_planned_again_and_the_table_reinitializes(
+    s: Session, mode: str
+) -> None:
+    s.sql("INSERT INTO T VALUES (1, 1, 5), (2, 1, -3); INSERT INTO U VALUES (1, 'a')")
+    query = "SELECT NAME, SUM(AMT) AS S FROM NAMED GROUP BY NAME"
+    create(s, "X", query, mode=mode)
+    assert s.sql("SELECT * FROM X").rows() == [("a", 5)]
+    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT FROM T")  # the filter gone
+    s.sql("INSERT INTO T VALUES (3, 1, 7)")
+    assert refresh(s, "X")["action"] == "REINITIALIZE"
+    assert s.sql("SELECT * FROM X").rows() == [("a", 9)]
+    assert "WHERE" not in _view_texts(s)["POSITIVE"]  # the plan is of the new definition
+    rng, ident = random.Random(7), [10]
+    for _ in range(8):  # then refreshes go on as the table's mode says, equal to its query
+        _round(s, rng, ident)
+        assert refresh(s, "X")["action"] in (mode, "NO_DATA")
+        _equal_to_query(s, "X", query)
+    if mode == "INCREMENTAL":
+        assert physical_diff(s, "X") == (0, 0)
+    # the same definition again (a new view object, the same text): nothing to plan again
+    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT FROM T")
+    assert refresh(s, "X")["action"] in (mode, "NO_DATA")
+
+
+def test_a_view_replaced_to_read_another_table_moves_the_tables_sources(s: Session) -> None:
+    """Before, a FULL table kept the sources it was created with: changes to the table the
+    view read now never refreshed it (NO_DATA, its rows stale for good)."""
+    s.sql("CREATE TABLE T2 (ID INT, K INT, AMT INT); INSERT INTO T VALUES (1, 1, 5)")
+    create(s, "X", "SELECT ID, AMT FROM POSITIVE", mode="FULL")
+    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT FROM T2 WHERE AMT > 0")
+    assert refresh(s, "X")["action"] == "REINITIALIZE"
+    assert s.sql("SELECT * FROM X").rows() == []
+    s.sql("INSERT INTO T2 VALUES (2, 1, 8)")
+    assert refresh(s, "X")["action"] == "FULL"
+    assert s.sql("SELECT * FROM X").rows() == [(2, 8)]
+    s.sql("INSERT INTO T VALUES (3, 1, 9)")  # the table it no longer reads
+    assert refresh(s, "X")["action"] == "NO_DATA"
+    inputs = s.sql(
+        "SELECT INPUTS FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_GRAPH_HISTORY()) "
+        "WHERE NAME = 'X' AND VALID_TO IS NULL"
+    ).scalar()
+    assert "D.S.T2" in str(inputs) and 'D.S.T"' not in str(inputs)
+
+
+def test_a_view_that_changes_the_tables_columns_fails_the_refresh_and_keeps_its_rows(
     s: Session,
 ) -> None:
     s.sql("INSERT INTO T VALUES (1, 1, 5), (2, 1, -3); INSERT INTO U VALUES (1, 'a')")
     create(s, "X", "SELECT NAME, SUM(AMT) AS S FROM NAMED GROUP BY NAME")
-    before = s.sql("SELECT * FROM X").rows()
-    assert before == [("a", 5)]
-    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT FROM T")  # the filter gone
-    s.sql("INSERT INTO T VALUES (3, 1, 7)")
-    with pytest.raises(Exception, match=r"reads the view D\.S\.POSITIVE, which was replaced"):
+    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT::VARCHAR AS AMT FROM T")
+    with pytest.raises(Exception, match=r"reads D\.S\.POSITIVE, which changed, and its query"):
+        s.sql("ALTER DYNAMIC TABLE X REFRESH")  # SUM of text: the query no longer binds
+    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT / 2 AS AMT FROM T")
+    with pytest.raises(Exception, match=r"S is FLOAT where the table has NUMBER\(38,0\)"):
         s.sql("ALTER DYNAMIC TABLE X REFRESH")
-    assert _failures(s) == [("FAILED", "VIEW_CHANGED")]
-    assert s.sql("SELECT * FROM X").rows() == before
-    # the same definition again (a new view object, the same text): refreshes resume
-    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT FROM T WHERE AMT > 0")
-    assert refresh(s, "X")["action"] == "INCREMENTAL"
-    assert s.sql("SELECT * FROM X").rows() == [("a", 12)]
+    assert _failures(s) == [("FAILED", "SOURCE_CHANGED"), ("FAILED", "SOURCE_CHANGED")]
+    assert s.sql("SELECT * FROM X").rows() == [("a", 5)]
+    assert _view_texts(s)["POSITIVE"].endswith("WHERE AMT > 0")  # the old plan kept
+    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT FROM T WHERE AMT > -10")
+    assert refresh(s, "X")["action"] == "REINITIALIZE"
+    assert s.sql("SELECT * FROM X").rows() == [("a", 2)]
+
+
+def test_a_view_the_mode_cannot_refresh_any_more(s: Session) -> None:
+    s.sql("INSERT INTO T VALUES (1, 1, 5), (2, 2, 6)")
+    create(s, "X", "SELECT ID, AMT FROM POSITIVE")
+    create(s, "Y", "SELECT ID, AMT FROM POSITIVE", mode="AUTO")
+    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT FROM T ORDER BY ID LIMIT 1")
+    with pytest.raises(Exception, match=r"cannot be refreshed incrementally: .*LIMIT"):
+        s.sql("ALTER DYNAMIC TABLE X REFRESH")
+    assert refresh(s, "Y")["action"] == "REINITIALIZE"  # AUTO: planned again, as FULL
+    assert show(s, "Y")["refresh_mode"] == "FULL"
+    assert show(s, "Y")["refresh_mode_reason"] == "QUERY_NOT_SUPPORTED_FOR_INCREMENTAL"
+    assert s.sql("SELECT * FROM Y").rows() == [(1, 5)]
+    assert show(s, "X")["refresh_mode"] == "INCREMENTAL"
+    assert s.sql("SELECT * FROM X ORDER BY ID").rows() == [(1, 5), (2, 6)]
+
+
+def test_a_dropped_view_fails_the_refresh_and_the_table_keeps_its_rows(s: Session) -> None:
+    s.sql("INSERT INTO T VALUES (1, 1, 5); INSERT INTO U VALUES (1, 'a')")
+    create(s, "X", "SELECT NAME, SUM(AMT) AS S FROM NAMED GROUP BY NAME")
     s.sql("DROP VIEW NAMED")
-    with pytest.raises(Exception, match=r"reads the view D\.S\.NAMED, which was dropped"):
+    with pytest.raises(Exception, match=r"reads D\.S\.NAMED, which was dropped"):
         s.sql("ALTER DYNAMIC TABLE X REFRESH")
-    assert _failures(s) == [("FAILED", "SOURCE_DROPPED"), ("FAILED", "VIEW_CHANGED")]
-    # replacing the dynamic table reads the views as they are now
+    assert _failures(s) == [("FAILED", "SOURCE_DROPPED")]
+    assert s.sql("SELECT * FROM X").rows() == [("a", 5)]
     s.sql("CREATE VIEW NAMED AS SELECT P.ID, P.AMT, U.NAME FROM POSITIVE P JOIN U ON P.K = U.K")
-    s.sql("CREATE OR REPLACE VIEW POSITIVE AS SELECT ID, K, AMT FROM T")
-    s.sql(
-        "CREATE OR REPLACE DYNAMIC TABLE X TARGET_LAG = '1 minute' WAREHOUSE = WH "
-        "AS SELECT NAME, SUM(AMT) AS S FROM NAMED GROUP BY NAME"
-    )
-    assert show(s)["refresh_mode"] == "INCREMENTAL"
-    assert s.sql("SELECT * FROM X").rows() == [("a", 9)]
+    assert refresh(s, "X")["action"] in ("INCREMENTAL", "NO_DATA")  # the same text again
 
 
 def test_a_view_the_compiler_cannot_maintain_names_its_construct_and_stays_full(
@@ -134,9 +203,9 @@ def test_a_view_the_compiler_cannot_maintain_names_its_construct_and_stays_full(
         "FULL",
         "QUERY_NOT_SUPPORTED_FOR_INCREMENTAL",
     )
-    assert plan_of(s, "X")["views"] == []
-    # a FULL table reads the view by name: it follows a replaced view
+    assert [v["name"] for v in plan_of(s, "X")["views"]] == [["D", "S", "FIRST_TWO"]]
+    # a FULL table reads the view by name: a replaced view is planned again
     s.sql("INSERT INTO T VALUES (1, 0, 1), (2, 0, 2), (3, 0, 3)")
     s.sql("CREATE OR REPLACE VIEW FIRST_TWO AS SELECT ID FROM T ORDER BY ID DESC LIMIT 2")
-    assert refresh(s, "X")["action"] == "FULL"
+    assert refresh(s, "X")["action"] == "REINITIALIZE"
     assert sorted(s.sql("SELECT ID FROM X").rows()) == [(2,), (3,)]
