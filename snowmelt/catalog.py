@@ -132,6 +132,12 @@ class DynamicTable:
     plan: dict[str, Any] = field(default_factory=dict)
     config_changed_at: datetime | None = None
 
+    @property
+    def incremental(self) -> bool:
+        """Refreshed by its incremental plan: INCREMENTAL, or ADAPTIVE (which reinitializes
+        instead when a change is too large, ``refresh.Refresher._action``)."""
+        return self.refresh_mode in ("INCREMENTAL", "ADAPTIVE")
+
 
 _DT_FIELDS = [f for f in DynamicTable.__dataclass_fields__]
 # A steady-state refresh records its frontier in its history row only (the fewest

@@ -24,7 +24,7 @@ from snowmelt.errors import (
 )
 from snowmelt.monitoring import record_graph
 from snowmelt.names import drop_if_exists, identifier_value
-from snowmelt.planning import output_names, plan_query
+from snowmelt.planning import output_names, plan_query, resolved_mode
 from snowmelt.properties import Options, format_lag, options_from, parse_lag
 from snowmelt.refresh import Refresher, RefreshOutcome
 from snowmelt.result import Result
@@ -118,7 +118,7 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
             target_lag_type=options.target_lag_type or "USER_DEFINED",
             warehouse=options.warehouse,
             requested_mode=options.refresh_mode,
-            refresh_mode=analysis.mode,
+            refresh_mode=resolved_mode(options.refresh_mode, analysis),
             refresh_mode_reason=analysis.reason,
             initialize=options.initialize,
             scheduler=options.scheduler,

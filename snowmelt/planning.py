@@ -9,8 +9,8 @@ through (their texts) and the query as written, qualified (``through_views``): t
 a table depends on are the tables under those views.
 
 When a refresh finds that a name the table reads now means something else — a view
-replaced with another definition, a table dropped and created again, a view replaced by a
-table — it re-plans the table from ``through_views`` (``replan``), in the refresh's own
+replaced with another definition, a table dropped and created again or replaced or
+altered, a view replaced by a table — it re-plans the table from ``through_views`` (``replan``), in the refresh's own
 commit, and reinitializes it, as Snowflake reinitializes a dynamic table whose base object
 was replaced. The table's columns are fixed: when the query now makes other columns or
 other types, the refresh fails with what changed, and the table keeps its last good version.
@@ -84,9 +84,21 @@ def plan_query(
     return Planned(sources, kept, qualified, views, described, analysis)
 
 
+def resolved_mode(requested: str, analysis: ivm.Analysis, kept: str | None = None) -> str:
+    """The mode SHOW reports. AUTO resolves to ADAPTIVE when the query can refresh
+    incrementally (Snowflake, since 2026-11-20), except for a table that already resolved
+    to INCREMENTAL (``kept``): existing tables keep their mode."""
+    if analysis.mode != "INCREMENTAL":
+        return analysis.mode
+    if requested == "AUTO":
+        return "INCREMENTAL" if kept == "INCREMENTAL" else "ADAPTIVE"
+    return requested
+
+
 def changed_sources(rt: Runtime, obj: CatalogObject, dt: DynamicTable) -> list[str]:
     """The names ``obj`` reads that mean something else since it was planned (a view with
-    another definition, a table dropped and created again); raises when one is gone."""
+    another definition, a table dropped and created again, replaced or altered); raises
+    when one is gone."""
     changed = []
     for view in dt.plan.get("views", []):
         name = ObjectName(*view["name"])
@@ -95,12 +107,15 @@ def changed_sources(rt: Runtime, obj: CatalogObject, dt: DynamicTable) -> list[s
             raise _dropped(obj, name)
         if current.kind != "VIEW" or current.text != view["text"]:
             changed.append(str(name))
-    for input_oid, _, _ in rt.catalog.inputs(obj.oid):
+    for input_oid, _, generation in rt.catalog.inputs(obj.oid):
         source = rt.catalog.get(input_oid)
         current = rt.catalog.find(source.name)
         if current is None:
             raise _dropped(obj, source.name)
-        if current.oid != input_oid:
+        # another object of the name, or the same one replaced (OR REPLACE) or altered; an
+        # initialized table that cannot say what it consumed of an input (repointed to a
+        # replacement) counts it as changed
+        if current.oid != input_oid or (dt.initialized and generation != current.generation):
             changed.append(str(source.name))
     return changed
 
@@ -155,7 +170,7 @@ def replan(rt: Runtime, obj: CatalogObject, dt: DynamicTable, changed: list[str]
         refresh_view(rt, obj)
     rt.catalog.update_dynamic_table(
         obj.oid,
-        refresh_mode=planned.analysis.mode,
+        refresh_mode=resolved_mode(dt.requested_mode, planned.analysis, dt.refresh_mode),
         refresh_mode_reason=planned.analysis.reason,
         query_sql=planned.query.sql("snowflake"),
         plan=planned.record(),
@@ -292,11 +307,12 @@ def _resolve_mode(
         return ivm.Analysis(mode="FULL", reason="USER_SPECIFIED_FULL_REFRESH")
     analysis = ivm.analyze(query, infos)
     if analysis.mode != "INCREMENTAL":
-        if options.refresh_mode == "INCREMENTAL":
+        if options.refresh_mode in ("INCREMENTAL", "ADAPTIVE"):
             where = f" (line {analysis.line}, column {analysis.column})" if analysis.line else ""
             raise DynamicTableError(
                 f"Dynamic table {name} cannot be refreshed incrementally: {analysis.message}"
-                f"{where}. Use REFRESH_MODE = FULL or AUTO, or rewrite the query.",
+                f"{where}. Use REFRESH_MODE = FULL or AUTO, or rewrite the query "
+                f"(REFRESH_MODE = {options.refresh_mode} needs an incremental plan).",
                 name=str(name),
             )
         return analysis

@@ -13,8 +13,8 @@ from sqlglot import exp
 
 from snowmelt.errors import DynamicTableError, SqlError
 
-MODES = ("AUTO", "FULL", "INCREMENTAL")
-UNSUPPORTED_MODES = ("ADAPTIVE", "CUSTOM_INCREMENTAL")
+MODES = ("AUTO", "FULL", "INCREMENTAL", "ADAPTIVE")
+UNSUPPORTED_MODES = ("CUSTOM_INCREMENTAL",)
 _LAG = re.compile(
     r"^\s*(\d+)\s*(second|seconds|sec|secs|s|minute|minutes|min|mins|m|hour|hours"
     r"|h|hr|hrs|day|days|d)\s*$",
@@ -93,10 +93,12 @@ def options_from(create: exp.Create) -> Options:
             if mode in UNSUPPORTED_MODES:
                 raise SqlError(
                     f"REFRESH_MODE = {mode} is not supported by snowmelt yet; use "
-                    "AUTO, FULL or INCREMENTAL"
+                    "AUTO, FULL, INCREMENTAL or ADAPTIVE"
                 )
             if mode not in MODES:
-                raise SqlError(f"Invalid REFRESH_MODE {text!r}: use AUTO, FULL or INCREMENTAL")
+                raise SqlError(
+                    f"Invalid REFRESH_MODE {text!r}: use AUTO, FULL, INCREMENTAL or ADAPTIVE"
+                )
             options.refresh_mode = mode
         elif key == "INITIALIZE":
             if text.upper() not in ("ON_CREATE", "ON_SCHEDULE"):

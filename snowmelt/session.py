@@ -439,7 +439,7 @@ class Session:
         version = self.rt.store.version
         full = self.refresher.query_at(dt, version, state=False).sql("duckdb", pretty=True)
         incremental = detail = None
-        if dt.refresh_mode == "INCREMENTAL":
+        if dt.incremental:
             context = self.refresher._context(
                 obj, dt, Commit(version + 1, "EXPLAIN"), version, self.refresher._inputs(obj)
             )

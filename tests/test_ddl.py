@@ -304,6 +304,13 @@ def test_a_table_dropped_and_created_again_reinitializes_its_readers(session, cl
     ):
         session.sql("ALTER DYNAMIC TABLE DT_INCREMENTAL REFRESH")
     assert session.sql("SELECT COUNT(*) FROM DT_INCREMENTAL").scalar() == 2
+    # replaced (OR REPLACE) without a column the query reads: named, not an engine error
+    session.sql("CREATE OR REPLACE TABLE T (ID INT, LABEL VARCHAR)")
+    with pytest.raises(RefreshError, match=r"reads D.S.T, which changed, and its query no "):
+        session.sql("ALTER DYNAMIC TABLE DT_FULL REFRESH")
+    session.sql("CREATE OR REPLACE TABLE T (ID INT, NAME VARCHAR); INSERT INTO T VALUES (9, 'z')")
+    session.sql("ALTER DYNAMIC TABLE DT_FULL REFRESH")
+    assert session.sql("SELECT * FROM DT_FULL").rows() == [(9, "Z")]
 
 
 def test_an_older_database_file_gains_undrop(db_path):

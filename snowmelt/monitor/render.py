@@ -233,7 +233,7 @@ def _dynamic_row(t: dict[str, Any]) -> dict[str, Text]:
         "OK" if t["health"] == "HEALTHY" else t["health"].replace("_", " "),
         style="" if t["health"] == "HEALTHY" else style,
     )
-    incremental = t["refresh_mode"] == "INCREMENTAL"
+    incremental = t["refresh_mode"] in ("INCREMENTAL", "ADAPTIVE")
     refresh = t["last_refresh"]
     target = (
         Text(_short(t["target_lag_sec"]))
@@ -244,7 +244,8 @@ def _dynamic_row(t: dict[str, Any]) -> dict[str, Text]:
         "Dynamic table": name,
         "Health": health,
         "Mode": Text(
-            "INCR" if incremental else t["refresh_mode"], style="green" if incremental else "blue"
+            {"INCREMENTAL": "INCR", "ADAPTIVE": "ADAPT"}.get(t["refresh_mode"], t["refresh_mode"]),
+            style="green" if incremental else "blue",
         ),
         "Target": target,
         "Lag": Text(_duration(t["current_lag_sec"]), style=FRESHNESS_STYLE[t["freshness"]]),

@@ -83,7 +83,7 @@ DYNAMIC_TABLE_SCHEMA = _object(
         "state_reason_code": _null("string", "e.g. USER_SUSPENDED, SUSPENDED_DUE_TO_ERRORS"),
         "state_reason_message": _null("string"),
         "scheduler": _enum("ENABLE", "DISABLE"),
-        "refresh_mode": _enum("INCREMENTAL", "FULL", description="the resolved mode"),
+        "refresh_mode": _enum("INCREMENTAL", "ADAPTIVE", "FULL", description="the resolved mode"),
         "refresh_mode_reason": _null(
             "string", "why FULL, e.g. QUERY_NOT_SUPPORTED_FOR_INCREMENTAL"
         ),

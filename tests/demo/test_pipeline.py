@@ -202,7 +202,7 @@ def test_status_prints_rows_freshness_and_last_refresh_per_layer(db: Path) -> No
     assert re.search(r"50 │ .* │\s+\d+s / 60s │ FRESH", lines["SENSOR_READINGS_CLEANED"])
     for gold in ("DEVICE_HEALTH_HOURLY", "CUSTOMER_BEHAVIOR_METRICS"):
         assert re.search(
-            r"\d+s / 300s │ FRESH +│ (FULL|INCREMENTAL) +│ "
+            r"\d+s / 300s │ FRESH +│ (FULL|INCREMENTAL|ADAPTIVE) +│ "
             r"(FULL|INCREMENTAL) \+\d+/-\d+",
             lines[gold],
         ), lines[gold]

@@ -67,12 +67,10 @@ SUPPORTED = [
 
 
 @pytest.mark.parametrize(("query", "strategy"), SUPPORTED)
-def test_auto_resolves_supported_queries_to_incremental(
-    s: Session, query: str, strategy: str
-) -> None:
+def test_auto_resolves_supported_queries_to_adaptive(s: Session, query: str, strategy: str) -> None:
     s.sql(DT.format(mode="AUTO") + query)
     row = show(s)
-    assert row["refresh_mode"] == "INCREMENTAL"
+    assert row["refresh_mode"] == "ADAPTIVE"  # AUTO's resolution since 2026-11-20
     assert pd.isna(row["refresh_mode_reason"])
     assert plan_of(s, "X")["strategy"] == strategy
 

@@ -69,12 +69,12 @@ SUPPORTED = [
 
 
 @pytest.mark.parametrize(("query", "strategy"), SUPPORTED)
-def test_joins_windows_and_flatten_resolve_to_incremental(
+def test_joins_windows_and_flatten_resolve_to_adaptive(
     s: Session, query: str, strategy: str
 ) -> None:
     s.sql(DT.format(mode="AUTO") + query)
     row = show(s)
-    assert row["refresh_mode"] == "INCREMENTAL"
+    assert row["refresh_mode"] == "ADAPTIVE"  # AUTO's resolution since 2026-11-20
     assert pd.isna(row["refresh_mode_reason"])
     assert plan_of(s, "X")["strategy"] == strategy
 

@@ -87,7 +87,7 @@ def test_detail_has_definition_mode_sql_lag_series_and_refreshes(client: TestCli
     assert detail["table"]["qualified_name"] == PARSED
     assert "CAST(S AS INT)" in detail["definition"]
     plan = detail["explain"]
-    assert plan["refresh_mode"] in ("FULL", "INCREMENTAL") and plan["error"] is None
+    assert plan["refresh_mode"] in ("FULL", "ADAPTIVE") and plan["error"] is None
     assert plan["sql"] and all(block["sql"].strip() for block in plan["sql"])
     states = [h["state"] for h in detail["history"]]
     assert states[0] == "FAILED" and "SUCCEEDED" in states

@@ -150,7 +150,7 @@ def test_status_has_layers_modes_lags_last_refresh_and_rows(pipeline: Callable) 
     assert raw["comment"] == "codes as they arrive"
     assert (parsed["layer"], counts["layer"]) == ("SILVER", "GOLD")
     assert parsed["inputs"] == ["D.RAW.CODES"] and parsed["consumers"] == [COUNTS]
-    assert counts["refresh_mode"] in ("FULL", "INCREMENTAL")
+    assert counts["refresh_mode"] in ("FULL", "ADAPTIVE")
     assert (counts["target_lag"], counts["target_lag_sec"], counts["target_lag_type"]) == (
         "2 hours",
         7200,

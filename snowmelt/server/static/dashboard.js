@@ -330,7 +330,7 @@
     }
     add(sub, el("span", "n-subtext", `${n.schema} · ${num(n.rows)} rows`));
     if (n.state === "SUSPENDED") add(sub, el("span", "badge state", "SUSPENDED"));
-    else add(sub, el("span", `badge ${n.refresh_mode}`, n.refresh_mode === "INCREMENTAL" ? "INCREMENTAL" : n.refresh_mode));
+    else add(sub, el("span", `badge ${n.refresh_mode}`, n.refresh_mode));
     const lag = el("div", "n-lag");
     if (n.target_lag_sec && n.lag_ratio !== null) {
       const bar = el("div", "bar");
@@ -570,7 +570,7 @@
       kpi("Current lag", dur(t.current_lag_sec), t.target_lag_sec ? `target ${t.target_lag}` : (t.target_lag || "no target"), freshClass(t)),
       kpi("Within target", within === null || within === undefined ? "—" : `${(within * 100).toFixed(within >= 0.9995 ? 0 : 1)}%`,
         `mean ${dur(t.mean_lag_sec)} · max ${dur(t.maximum_lag_sec)}`),
-      kpi("Refresh mode", t.refresh_mode, t.refresh_mode_reason || "incremental refresh", t.refresh_mode === "INCREMENTAL" ? "fresh" : ""),
+      kpi("Refresh mode", t.refresh_mode, t.refresh_mode_reason || "incremental refresh", ["INCREMENTAL", "ADAPTIVE"].includes(t.refresh_mode) ? "fresh" : ""),
       kpi("Last refresh", r ? (r.state === "SUCCEEDED" ? r.action : r.state) : "never", r ? `${time(r.end_time)} · ${ms(r.duration_ms)} · ${r.trigger}` : "", r && r.state !== "SUCCEEDED" && r.state !== "SKIPPED" ? "over" : ""),
       kpi("Rows changed", r && (r.rows_inserted !== null || r.rows_deleted !== null) ? `+${num(r.rows_inserted || 0)} −${num(r.rows_deleted || 0)}` : "—", "by the last refresh"),
       kpi("Rows", num(t.rows), t.warehouse ? `warehouse ${t.warehouse}` : ""),
