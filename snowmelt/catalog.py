@@ -87,7 +87,7 @@ class Column:
 class CatalogObject:
     oid: int
     name: ObjectName
-    kind: str  # TABLE, VIEW, DYNAMIC TABLE
+    kind: str  # TABLE, VIEW, DYNAMIC TABLE, SEQUENCE, FUNCTION
     created_on: datetime
     columns: list[Column]
     text: str | None
@@ -362,9 +362,17 @@ class Catalog:
         return self._object_from_row(rows[0])
 
     def objects(
-        self, kind: str | None = None, database: str | None = None, schema: str | None = None
+        self,
+        kind: str | None = None,
+        database: str | None = None,
+        schema: str | None = None,
+        every: bool = False,
     ) -> list[CatalogObject]:
+        """Live objects: tables, dynamic tables and views, unless ``kind`` names another
+        kind or ``every`` asks for sequences and functions too."""
         sql = f'SELECT {self._OBJECT_COLUMNS} FROM "{M}".objects WHERE NOT dropped'
+        if kind is None and not every:
+            sql += " AND kind IN ('TABLE', 'DYNAMIC TABLE', 'VIEW')"
         params: list[Any] = []
         for column, value in (("kind", kind), ("database", database), ("schema", schema)):
             if value is not None:

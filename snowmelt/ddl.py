@@ -23,6 +23,7 @@ from snowmelt.names import (
     drop_if_exists,
     identifier_value,
     quoted,
+    sequence_table,
 )
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
@@ -128,7 +129,7 @@ def drop_schema(rt: Runtime, database: str, schema: str, if_exists: bool) -> Res
             )
         # consumers first, so dynamic tables never outlive what they read within a drop
         for obj in sorted(
-            rt.catalog.objects(database=database, schema=schema),
+            rt.catalog.objects(database=database, schema=schema, every=True),
             key=lambda o: o.kind != "DYNAMIC TABLE",
         ):
             if rt.catalog.find(obj.name) is not None:
@@ -220,6 +221,16 @@ def _identity(
 
 
 _IDENTITY_DEFAULT = re.compile(r"^nextval\('\"_snowmelt_data\"\.\"(idseq_\d+)\"'\)$")
+_SEQUENCE_DEFAULT = re.compile(r"^nextval\('\"_snowmelt_data\"\.\"seq_(\d+)\"'\)$", re.IGNORECASE)
+
+
+def default_text(rt: Runtime, default: str | None) -> str | None:
+    """A column's DEFAULT as the user wrote it: ``D.S.SEQ.NEXTVAL`` for a sequence's next
+    value (stored as the engine's call), else as stored."""
+    user = _SEQUENCE_DEFAULT.match(default or "")
+    if user is not None:
+        return f"{rt.catalog.get(int(user.group(1))).name}.NEXTVAL"
+    return default
 
 
 def identity_text(rt: Runtime, default: str | None) -> str | None:
@@ -248,7 +259,8 @@ def create_properties(create: exp.Create) -> tuple[bool, str | None]:
     return transient, comment
 
 
-def _check_schema(rt: Runtime, name: ObjectName, node: exp.Expression) -> None:
+def check_schema(rt: Runtime, name: ObjectName, node: exp.Expression | None = None) -> None:
+    """The schema an object is created in exists (``node``: where the name is written)."""
     if not rt.catalog.schema_exists(name.database, name.schema):
         raise ObjectNotFound(
             f"Schema '{name.database}.{name.schema}' does not exist or not "
@@ -281,15 +293,21 @@ def prepare_replace(
     return existing
 
 
+def create_flags(create: exp.Create, node: exp.Expression) -> tuple[bool, bool]:
+    """CREATE's OR REPLACE and IF NOT EXISTS, which exclude each other."""
+    replace, if_not_exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
+    if replace and if_not_exists:
+        raise SqlError(
+            "CREATE OR REPLACE and IF NOT EXISTS cannot be used together", *position(node)
+        )
+    return replace, if_not_exists
+
+
 def create_table(rt: Runtime, create: exp.Create) -> Result:
     schema_node = create.this
     table = schema_node.this if isinstance(schema_node, exp.Schema) else schema_node
     name = object_name(table, rt.context)
-    replace, if_not_exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
-    if replace and if_not_exists:
-        raise SqlError(
-            "CREATE OR REPLACE and IF NOT EXISTS cannot be used together", *position(table)
-        )
+    replace, if_not_exists = create_flags(create, table)
     transient, comment = create_properties(create)
     query = create.args.get("expression")
     clone = create.args.get("clone")  # CREATE TABLE t CLONE s [AT|BEFORE(...)]
@@ -304,7 +322,7 @@ def create_table(rt: Runtime, create: exp.Create) -> Result:
         None,
     )
     with rt.store.write("DDL") as commit:
-        _check_schema(rt, name, table)
+        check_schema(rt, name, table)
         existing = prepare_replace(rt, name, "TABLE", replace, if_not_exists)
         if existing is False:
             return status(f"{name.name} already exists, statement succeeded.")
@@ -398,6 +416,10 @@ def replace_object(rt: Runtime, existing: CatalogObject | None | bool, new_oid: 
 def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False) -> None:
     """Drop ``obj``. A base table keeps its rows and change log for UNDROP TABLE until
     retention purges them (``retention.prune``, after the time-travel window)."""
+    if obj.kind == "SEQUENCE" and not rt.engine.sequence_in_use(DATA_SCHEMA, f"seq_{obj.oid}"):
+        # one a column's DEFAULT draws from stays in the engine for that column (no name
+        # a user can reach leads to it any more)
+        rt.engine.execute(f"DROP SEQUENCE IF EXISTS {sequence_table(obj.oid)}")
     rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
     retained = obj.kind == "TABLE"
     if obj.tracked and not retained:
@@ -422,7 +444,7 @@ def undrop(rt: Runtime, undrop: exp.Expression) -> Result:
     with rt.store.write("DDL"):
         if rt.catalog.find(name) is not None:
             raise ObjectExists(f"Object '{name}' already exists.", name=str(name))
-        _check_schema(rt, name, undrop.this)
+        check_schema(rt, name, undrop.this)
         obj = rt.catalog.last_dropped(name, "TABLE")
         if obj is None:
             raise ObjectNotFound(
@@ -457,7 +479,7 @@ def create_view(rt: Runtime, create: exp.Create) -> Result:
     query = create.args["expression"]
     qualified = qualify_names(rt, query.copy())
     with rt.store.write("DDL"):
-        _check_schema(rt, name, table)
+        check_schema(rt, name, table)
         existing = prepare_replace(
             rt, name, "VIEW", bool(create.args.get("replace")), bool(create.args.get("exists"))
         )

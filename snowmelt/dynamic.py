@@ -26,7 +26,8 @@ from snowmelt.monitoring import record_graph
 from snowmelt.names import drop_if_exists, identifier_value
 from snowmelt.planning import output_names, plan_query, resolved_mode
 from snowmelt.properties import Options, format_lag, options_from, parse_lag
-from snowmelt.refresh import Refresher, RefreshOutcome
+from snowmelt.refresh import Refresher
+from snowmelt.refresh_records import RefreshOutcome
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject
-from snowmelt.ddl import identity_text
+from snowmelt.ddl import default_text, identity_text
 from snowmelt.errors import SqlError, UnsupportedError
 from snowmelt.monitoring import snowflake_type
 from snowmelt.properties import format_lag
@@ -75,7 +75,7 @@ def ddl_text(rt: Runtime, obj: CatalogObject) -> str:
             if identity is not None:
                 line += " " + identity.replace("IDENTITY", "AUTOINCREMENT")  # a new sequence
             elif c.default is not None:
-                line += f" DEFAULT {c.default}"
+                line += f" DEFAULT {default_text(rt, c.default)}"
             if c.comment:
                 line += f" COMMENT {_quote(c.comment)}"
             columns.append(line)

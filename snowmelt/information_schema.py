@@ -22,7 +22,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject, Column
-from snowmelt.ddl import identity_text
+from snowmelt.ddl import default_text, identity_text
 from snowmelt.errors import ObjectNotFound, SqlError
 from snowmelt.monitoring import in_scope, matches_like, snowflake_type
 from snowmelt.result import Result
@@ -137,7 +137,7 @@ def _columns(rt: Runtime, database: str) -> pa.Table:
                     "TABLE_NAME": obj.name.name,
                     "COLUMN_NAME": column.name,
                     "ORDINAL_POSITION": position_number,
-                    "COLUMN_DEFAULT": None if identity else column.default,
+                    "COLUMN_DEFAULT": None if identity else default_text(rt, column.default),
                     "IS_NULLABLE": _YES_NO[column.nullable],
                     **_type_columns(column),
                     "IS_IDENTITY": _YES_NO[identity is not None],

@@ -19,7 +19,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from snowmelt.catalog import CatalogObject, DynamicTable
-from snowmelt.ddl import identity_text
+from snowmelt.ddl import default_text, identity_text
 from snowmelt.errors import SqlError
 from snowmelt.names import META_SCHEMA, ObjectName
 from snowmelt.result import Result
@@ -588,7 +588,7 @@ def describe(rt: Runtime, command: commands.Describe) -> Result:
             "type": snowflake_type(c.type),
             "kind": "COLUMN",
             "null?": "Y" if c.nullable else "N",
-            "default": identity_text(rt, c.default) or c.default,
+            "default": identity_text(rt, c.default) or default_text(rt, c.default),
             "primary key": "N",
             "unique key": "N",
             "check": None,

@@ -64,6 +64,11 @@ def data_table(oid: int) -> exp.Table:
     )
 
 
+def sequence_table(oid: int) -> str:
+    """The engine sequence behind the user's sequence ``oid`` (``CREATE SEQUENCE``)."""
+    return f'"{DATA_SCHEMA}"."seq_{oid}"'
+
+
 def delete_log(oid: int) -> exp.Table:
     """Deleted rows and old images of updates: user columns + row id + both versions."""
     return exp.table_(

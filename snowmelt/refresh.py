@@ -15,71 +15,18 @@ from versions alone, no data scanned); ``FULL`` or ``INCREMENTAL`` by the resolv
 from __future__ import annotations
 
 import functools
-import time
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlglot import exp
 
 from snowmelt import ivm, planning
-from snowmelt.catalog import CatalogObject, DynamicTable, consumed_json
+from snowmelt.catalog import CatalogObject, DynamicTable
 from snowmelt.errors import RefreshError, SnowmeltError
 from snowmelt.names import ObjectName, data_table, quoted
+from snowmelt.refresh_records import Attempt, Records, RefreshOutcome
 from snowmelt.runtime import Runtime
 from snowmelt.sql.parse import parse_padded
-
-
-@dataclass
-class RefreshOutcome:
-    oid: int
-    name: ObjectName
-    state: str  # SUCCEEDED FAILED UPSTREAM_FAILED SKIPPED
-    action: str | None
-    data_timestamp: datetime
-    inserted: int = 0
-    deleted: int = 0
-    read: int = 0  # source rows consumed (STATISTICS numRowsRead)
-    message: str | None = None
-    code: str | None = None
-    statistics: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Attempt:
-    """One refresh of one table, as its history row will describe it."""
-
-    obj: CatalogObject
-    dt: DynamicTable
-    trigger: str
-    start: datetime  # on the session clock
-    version: int  # the data version refreshed to
-    when: datetime  # the data timestamp
-    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: float = field(default_factory=time.perf_counter)
-
-    def outcome(
-        self,
-        state: str,
-        action: str | None,
-        inserted: int = 0,
-        deleted: int = 0,
-        message: str | None = None,
-        code: str | None = None,
-    ) -> RefreshOutcome:
-        return RefreshOutcome(
-            self.obj.oid,
-            self.obj.name,
-            state,
-            action,
-            self.when,
-            inserted=inserted,
-            deleted=deleted,
-            message=message,
-            code=code,
-        )
-
 
 # ADAPTIVE tables reinitialize instead of refreshing incrementally when their inputs' net
 # change is at least this many rows and this share of the rows the inputs hold, unless
@@ -94,7 +41,7 @@ ADAPTIVE_MIN_ROWS = 100_000
 ADAPTIVE_SHARE = 0.5
 
 
-class Refresher:
+class Refresher(Records):
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.running: set[int] = set()
@@ -178,7 +125,9 @@ class Refresher:
         try:
             changed = planning.changed_sources(rt, obj, dt)
             inputs = [] if changed else self._inputs(obj)
-            action = "REINITIALIZE" if changed else self._action(dt, inputs, version)
+            action = "REINITIALIZE" if changed else self._action(attempt, inputs)
+            if changed:
+                attempt.reinit_reason = f"planned again: {', '.join(changed)} changed"
             if action == "NO_DATA":
                 return self._no_data(attempt, inputs)
             with rt.store.write("REFRESH") as commit:
@@ -257,10 +206,10 @@ class Refresher:
 
     def _action(
         self,
-        dt: DynamicTable,
+        attempt: Attempt,
         inputs: list[tuple[CatalogObject, int | None, int | None]],
-        version: int,
     ) -> str:
+        dt, version = attempt.dt, attempt.version
         if not dt.initialized:
             return "REINITIALIZE"
         if any(generation != source.generation for source, _, generation in inputs):
@@ -270,21 +219,20 @@ class Refresher:
             for source, consumed, _ in inputs
         ):
             return "NO_DATA"
-        if (
-            dt.refresh_mode == "ADAPTIVE"
-            and dt.plan.get("strategy") != "linear"
-            and self._rebuild_is_cheaper(inputs, version)
-        ):
-            return "REINITIALIZE"
+        if dt.refresh_mode == "ADAPTIVE" and dt.plan.get("strategy") != "linear":
+            attempt.reinit_reason = self._rebuild_is_cheaper(inputs, version)
+            if attempt.reinit_reason is not None:
+                return "REINITIALIZE"
         return "INCREMENTAL" if dt.incremental else "FULL"
 
     def _rebuild_is_cheaper(
         self, inputs: list[tuple[CatalogObject, int | None, int | None]], version: int
-    ) -> bool:
-        """ADAPTIVE's heuristic: the inputs' net change is at least ``ADAPTIVE_MIN_ROWS``
-        rows and ``ADAPTIVE_SHARE`` of the rows they now hold (a bulk load, an INSERT
-        OVERWRITE). Appends are counted from the append log; other changes and the inputs'
-        sizes by a count each, only when the change could be that large."""
+    ) -> str | None:
+        """ADAPTIVE's heuristic, with the reason it gives: the inputs' net change is at
+        least ``ADAPTIVE_MIN_ROWS`` rows and ``ADAPTIVE_SHARE`` of the rows they now hold (a
+        bulk load, an INSERT OVERWRITE). Appends are counted from the append log; other
+        changes and the inputs' sizes by a count each, only when the change could be that
+        large."""
         store, changed, unknown = self.rt.store, 0, []
         for source, consumed, _ in inputs:
             upto = self._read_upto(source, version)
@@ -297,9 +245,14 @@ class Refresher:
                 changed += appended
         changed += sum(self._count_change(*interval) for interval in unknown)
         if changed < ADAPTIVE_MIN_ROWS:
-            return False
+            return None
         held = sum(store.count_rows(source.oid) for source, _, _ in inputs)
-        return changed >= ADAPTIVE_SHARE * held
+        if changed < ADAPTIVE_SHARE * held:
+            return None
+        return (
+            f"ADAPTIVE: the inputs changed by {changed:,} rows, {changed / max(held, 1):.0%} of "
+            f"the {held:,} they hold; a full recompute costs less"
+        )
 
     def _cluster(self, obj: CatalogObject, dt: DynamicTable) -> list[str]:
         """The time-typed columns the first contents of incremental table ``obj`` are
@@ -462,151 +415,6 @@ class Refresher:
             now=_statement_time(rt, version) if dt.plan.get("time_dependent") else None,
             then=_evaluated_time(rt, dt),
         )
-
-    def _advance(
-        self,
-        obj: CatalogObject,
-        dt: DynamicTable,
-        version: int,
-        when: datetime,
-        commit_version: int | None,
-        inputs: list[tuple[CatalogObject, int | None, int | None]],
-        consumed_changed: bool = True,
-    ) -> None:
-        rt = self.rt
-        rt.catalog.update_dynamic_table(
-            obj.oid,
-            data_version=version,
-            data_timestamp=when,
-            commit_version=commit_version,
-            initialized=True,
-            consecutive_failures=0,
-        )
-        if not consumed_changed:  # NO_DATA: every input is exactly where it was consumed
-            return
-        for input_oid, consumed, generation in self._consumed(version, inputs):
-            rt.catalog.set_consumed(obj.oid, input_oid, consumed, generation)
-
-    def _history(
-        self,
-        attempt: Attempt,
-        outcome: RefreshOutcome,
-        commit_version: int | None,
-        inputs: list[tuple[CatalogObject, int | None, int | None]] | None,
-        frontier: list[tuple[int, int, int]] | None = None,
-    ) -> None:
-        """The history row of ``attempt``; a success's row records its whole frontier (with
-        the ``frontier`` of consumed versions, see ``Catalog.advance_frontier``)."""
-        obj, dt, start, version = attempt.obj, attempt.dt, attempt.start, attempt.version
-        rt = self.rt
-        elapsed_ms = int((time.perf_counter() - attempt.started) * 1000)
-        outcome.statistics = {
-            "numInsertedRows": outcome.inserted,
-            "numDeletedRows": outcome.deleted,
-            "numRowsRead": outcome.read,
-            "numCopiedRows": 0,
-            "numAddedPartitions": 0,
-            "numRemovedPartitions": 0,
-            "queuedTimeMs": 0,
-            "compilationTimeMs": 0,
-            "executionTimeMs": elapsed_ms,
-        }
-        changed = {}
-        last_dep = None
-        for source, consumed, _ in inputs or []:
-            current = self._source_version(source)
-            if consumed is None or current > consumed:
-                changed[str(source.name)] = {"kind": source.kind.replace(" ", "_")}
-            if source.kind == "DYNAMIC TABLE":
-                upstream = rt.catalog.dynamic_table(source.oid)
-                if upstream.data_timestamp and (
-                    last_dep is None or upstream.data_timestamp > last_dep[1]
-                ):
-                    last_dep = (str(source.name), upstream.data_timestamp)
-        completion = (
-            dt.data_timestamp + timedelta(seconds=dt.target_lag_sec)
-            if dt.data_timestamp and dt.target_lag_sec
-            else None
-        )
-        end = rt.clock.now()
-        if end < start:
-            end = start
-        rt.catalog.add_refresh(
-            {
-                "refresh_id": rt.catalog.next_refresh_id(),
-                "oid": obj.oid,
-                "name": obj.name.name,
-                "schema_name": obj.name.schema,
-                "database_name": obj.name.database,
-                "state": outcome.state,
-                "state_code": outcome.code,
-                "state_message": outcome.message,
-                "query_id": attempt.query_id,
-                "data_timestamp": outcome.data_timestamp,
-                "refresh_start_time": start,
-                "refresh_end_time": end,
-                "completion_target": completion,
-                "last_completed_dependency": {
-                    "qualified_name": last_dep[0],
-                    "data_timestamp": last_dep[1].isoformat(),
-                }
-                if last_dep
-                else None,
-                "statistics": outcome.statistics,
-                "refresh_action": outcome.action,
-                "refresh_trigger": attempt.trigger,
-                "target_lag_sec": dt.target_lag_sec,
-                "graph_history_valid_from": rt.catalog.graph_valid_from(obj.oid),
-                "inputs_with_changed_data": changed or None,
-                "warehouse": dt.warehouse,
-                "reinit_reason": (
-                    "initial refresh"
-                    if not dt.initialized
-                    else "a source was replaced or its schema changed"
-                )
-                if outcome.action == "REINITIALIZE"
-                else None,
-                "data_version": version,
-                "commit_version": commit_version,
-                "consumed": None if frontier is None else consumed_json(frontier),
-            }
-        )
-
-    def _record_failure(self, attempt: Attempt, err: Exception) -> RefreshOutcome:
-        obj, dt = attempt.obj, attempt.dt
-        code = getattr(err, "code", None) or "REFRESH_FAILED"
-        message = f"{type(err).__name__}: {err}" if not isinstance(err, SnowmeltError) else str(err)
-        outcome = attempt.outcome("FAILED", None, message=message, code=code)
-        if self.rt.store.open_commit is not None:  # inside CREATE: the CREATE fails whole
-            raise RefreshError(
-                f"Initial refresh of {obj.name} failed: {message}", name=str(obj.name), code=code
-            ) from err
-        with self.rt.engine.transaction():
-            failures = dt.consecutive_failures + (1 if attempt.trigger == "SCHEDULED" else 0)
-            self.rt.catalog.update_dynamic_table(obj.oid, consecutive_failures=failures)
-            self._history(attempt, outcome, None, None)
-        return outcome
-
-    def _record_upstream_failed(
-        self,
-        obj: CatalogObject,
-        dt: DynamicTable,
-        trigger: str,
-        when: datetime,
-        version: int,
-        upstream: int,
-    ) -> RefreshOutcome:
-        attempt = Attempt(obj, dt, trigger, self.rt.clock.now(), version, when)
-        name = self.rt.catalog.get(upstream).name
-        outcome = attempt.outcome(
-            "UPSTREAM_FAILED",
-            None,
-            message=f"Upstream dynamic table {name} failed to refresh",
-            code="UPSTREAM_FAILED",
-        )
-        with self.rt.engine.transaction():
-            self._history(attempt, outcome, None, None)
-        return outcome
 
 
 def _state(dt: DynamicTable) -> list[Any]:

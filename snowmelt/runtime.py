@@ -21,7 +21,7 @@ from snowmelt.catalog import Catalog, CatalogObject
 from snowmelt.clock import Clock
 from snowmelt.engines.base import Engine
 from snowmelt.errors import SqlError, UnsupportedError
-from snowmelt.names import quoted
+from snowmelt.names import quoted, sequence_table
 from snowmelt.sql.resolve import (
     BOUND,
     Context,
@@ -74,10 +74,45 @@ class Runtime:
     def to_engine(self, expression: exp.Expression) -> exp.Expression:
         """Translate a bound Snowflake-dialect expression for the engine; the session's
         CURRENT_DATABASE(), CURRENT_SCHEMA(), CURRENT_WAREHOUSE(), CURRENT_ROLE() and
-        CURRENT_USER() become its values (the engine's own would name DuckDB's)."""
+        CURRENT_USER() become its values (the engine's own would name DuckDB's), and a
+        sequence's ``s.NEXTVAL`` the engine's ``nextval`` of it."""
         if self.dialect == "duckdb":
             return expression
-        return to_duckdb(self._bind_context(expression))
+        return to_duckdb(self._bind_sequences(self._bind_context(expression)))
+
+    def _bind_sequences(self, expression: exp.Expression) -> exp.Expression:
+        if not any(
+            node.name.upper() == "NEXTVAL" and node.table
+            for node in expression.find_all(exp.Column)
+        ):
+            return expression
+        expression = expression.copy()
+        for node in list(expression.find_all(exp.Column)):
+            if node.name.upper() == "NEXTVAL" and node.table:
+                call = self._next_value(node)
+                if call is not None:
+                    if node is expression:
+                        return call
+                    node.replace(call)
+        return expression
+
+    def _next_value(self, column: exp.Column) -> exp.Expression | None:
+        """``s.NEXTVAL`` as the engine's call, when ``s`` names a sequence; else None (a
+        column called NEXTVAL of a table ``s``)."""
+        table = exp.Table(
+            this=column.args["table"].copy(),
+            db=column.args["db"].copy() if column.args.get("db") else None,
+            catalog=column.args["catalog"].copy() if column.args.get("catalog") else None,
+        )
+        try:
+            obj = self.catalog.find(self.resolver.object_name(table))
+        except SqlError:
+            return None
+        if obj is None or obj.kind != "SEQUENCE":
+            return None
+        return exp.Anonymous(
+            this="nextval", expressions=[exp.Literal.string(sequence_table(obj.oid))]
+        )
 
     def _bind_context(self, expression: exp.Expression) -> exp.Expression:
         if expression.find(*_CONTEXT_FUNCTIONS) is None:

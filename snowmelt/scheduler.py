@@ -47,7 +47,8 @@ from typing import Any
 
 from snowmelt import retention
 from snowmelt.dynamic import suspend
-from snowmelt.refresh import Refresher, RefreshOutcome
+from snowmelt.refresh import Refresher
+from snowmelt.refresh_records import RefreshOutcome
 from snowmelt.runtime import Runtime
 
 MAX_CONSECUTIVE_FAILURES = 5

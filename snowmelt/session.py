@@ -21,10 +21,12 @@ from snowmelt import (
     ddl,
     dml,
     dynamic,
+    functions,
     information_schema,
     monitoring,
     query,
     retention,
+    sequences,
     variables,
 )
 from snowmelt.catalog import Catalog
@@ -158,6 +160,7 @@ class Session:
             self.rt.dialect = statement.dialect
             try:
                 expression = self._with_variables(statement, normalize(statement.expression))
+                expression = functions.expand(self.rt, expression)  # SQL functions inlined
                 return self._expression(statement, expression)
             finally:
                 self.rt.dialect = "snowflake"
@@ -321,6 +324,10 @@ class Session:
             return ddl.create_table(rt, create)
         if kind == "VIEW":
             return ddl.create_view(rt, create)
+        if kind == "SEQUENCE":
+            return sequences.create(rt, create)
+        if kind == "FUNCTION":
+            return functions.create(rt, create)
         raise UnsupportedError(
             f"CREATE {kind}",
             f"CREATE {kind} is not supported by snowmelt",
@@ -343,8 +350,10 @@ class Session:
                 result = ddl.warehouse(
                     rt, commands.Warehouse("DROP", name_parts(table)[-1], if_exists=exists)
                 )
-            elif kind in ("TABLE", "VIEW"):
+            elif kind in ("TABLE", "VIEW", "SEQUENCE"):
                 result = ddl.drop(rt, kind, table, exists)
+            elif kind == "FUNCTION":
+                result = functions.drop(rt, drop)
             else:
                 raise UnsupportedError(f"DROP {kind}", f"DROP {kind} is not supported by snowmelt")
         assert result is not None
@@ -371,6 +380,16 @@ class Session:
             return information_schema.show_columns(rt, command)
         if isinstance(command, commands.Show) and command.what == "OBJECTS":
             return information_schema.show_objects(rt, command)
+        if isinstance(command, commands.Show) and command.what == "SEQUENCES":
+            return sequences.show(rt, command)
+        if isinstance(command, commands.Show) and command.what in ("USER FUNCTIONS", "FUNCTIONS"):
+            return functions.show(rt, command)
+        if isinstance(command, commands.Describe) and command.kind == "FUNCTION":
+            return functions.describe(rt, command)
+        if isinstance(command, commands.Describe) and command.kind == "SEQUENCE":
+            return sequences.describe(rt, command)
+        if isinstance(command, commands.AlterSequence):
+            return sequences.alter(rt, command)
         if isinstance(command, commands.Show):
             return monitoring.show(rt, command)
         if isinstance(command, commands.Describe):

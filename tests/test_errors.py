@@ -31,11 +31,12 @@ def test_unterminated_string_is_reported(session):
 @pytest.mark.parametrize(
     "statement, construct",
     [
-        ("CREATE SEQUENCE SEQ1", "CREATE SEQUENCE"),
+        ("CREATE STAGE ST", "CREATE STAGE"),
+        ("CREATE PROCEDURE P() RETURNS INT LANGUAGE SQL AS 'SELECT 1'", "CREATE PROCEDURE"),
         ("CREATE OR REPLACE STREAM S ON TABLE T", "CREATE STREAM"),
         ("CREATE TASK K AS SELECT 1", "CREATE TASK"),
-        ("SHOW FUNCTIONS", None),
-        ("DESCRIBE FUNCTION F", None),
+        ("SHOW STAGES", None),
+        ("DESCRIBE STAGE ST", None),
     ],
 )
 def test_unsupported_statements_name_themselves(session, statement, construct):

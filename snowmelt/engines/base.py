@@ -41,6 +41,15 @@ class Engine:
     def columns_of(self, statement: exp.Expression | str) -> list[tuple[str, str]]:
         raise NotImplementedError
 
+    def sequence_in_use(self, schema: str, name: str) -> bool:
+        """Whether a column's DEFAULT draws from the sequence."""
+        raise NotImplementedError
+
+    def sequence_state(self, schema: str, name: str) -> tuple[int, int, int | None]:
+        """A sequence's start, increment and last value given (None before the first),
+        without drawing a value."""
+        raise NotImplementedError
+
     def close(self) -> None:
         raise NotImplementedError
 

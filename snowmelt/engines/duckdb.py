@@ -109,6 +109,22 @@ class DuckDBEngine(Engine):
             result = self._run(f"DESCRIBE {self._sql(statement)}", None)
             return [(row[0], row[1]) for row in result.fetchall()]
 
+    def sequence_in_use(self, schema: str, name: str) -> bool:
+        rows = self.rows(
+            "SELECT count(*) FROM duckdb_columns() WHERE contains(column_default, ?)",
+            [f'"{schema}"."{name}"'],
+        )
+        return bool(rows[0][0])
+
+    def sequence_state(self, schema: str, name: str) -> tuple[int, int, int | None]:
+        rows = self.rows(
+            "SELECT start_value, increment_by, last_value FROM duckdb_sequences() "
+            "WHERE schema_name = ? AND sequence_name = ?",
+            [schema, name],
+        )
+        start, increment, last = rows[0]
+        return int(start), int(increment), None if last is None else int(last)
+
     # -- transactions ---------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:

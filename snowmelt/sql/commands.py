@@ -49,6 +49,16 @@ class Describe:
 
 
 @dataclass
+class AlterSequence:
+    name: exp.Table
+    if_exists: bool
+    action: str  # INCREMENT COMMENT RENAME
+    increment: int | None = None
+    comment: str | None = None
+    new_name: exp.Table | None = None
+
+
+@dataclass
 class Explain:
     name: exp.Table
 
@@ -77,7 +87,15 @@ class Transaction:
 
 
 Command = (
-    AlterDynamicTable | DropObject | Show | Describe | Explain | Warehouse | Recorded | Transaction
+    AlterDynamicTable
+    | AlterSequence
+    | DropObject
+    | Show
+    | Describe
+    | Explain
+    | Warehouse
+    | Recorded
+    | Transaction
 )
 
 
@@ -175,6 +193,8 @@ def parse_command(statement: Statement) -> Command:
     c = _Cursor(statement)
     if c.accept("ALTER", "DYNAMIC", "TABLE"):
         return _alter_dynamic_table(c)
+    if c.accept("ALTER", "SEQUENCE"):
+        return _alter_sequence(c)
     if c.accept("DROP", "DYNAMIC", "TABLE"):
         if_exists = c.accept("IF", "EXISTS")
         name = c.name()
@@ -190,11 +210,18 @@ def parse_command(statement: Statement) -> Command:
             if c.accept("TABLE")
             else "VIEW"
             if c.accept("VIEW")
+            else "SEQUENCE"
+            if c.accept("SEQUENCE")
+            else "FUNCTION"
+            if c.accept("FUNCTION")
             else None
         )
         if kind is None:
-            raise c.error("DESCRIBE supports DYNAMIC TABLE, TABLE and VIEW")
+            raise c.error("DESCRIBE supports DYNAMIC TABLE, TABLE, VIEW, SEQUENCE and FUNCTION")
         name = c.name()
+        if kind == "FUNCTION" and c.accept("("):  # the argument types: one function a name
+            while c.peek() is not None and not c.accept(")"):
+                c.i += 1
         _end(c)
         return Describe(kind, name)
     if c.accept("EXPLAIN", "DYNAMIC", "TABLE"):
@@ -257,6 +284,40 @@ def _alter_dynamic_table(c: _Cursor) -> AlterDynamicTable:
     raise c.error("Expected SUSPEND, RESUME, REFRESH, RENAME TO, SWAP WITH, SET or UNSET")
 
 
+def _alter_sequence(c: _Cursor) -> AlterSequence:
+    """ALTER SEQUENCE [IF EXISTS] s { SET INCREMENT [BY | =] n | INCREMENT [BY | =] n
+    | SET COMMENT = '...' | UNSET COMMENT | RENAME TO t }"""
+    if_exists = c.accept("IF", "EXISTS")
+    name = c.name()
+    if c.accept("RENAME", "TO"):
+        new_name = c.name()
+        _end(c)
+        return AlterSequence(name, if_exists, "RENAME", new_name=new_name)
+    if c.accept("UNSET", "COMMENT"):
+        _end(c)
+        return AlterSequence(name, if_exists, "COMMENT")
+    c.accept("SET")
+    if c.accept("COMMENT"):
+        c.accept("=")
+        token = c.peek()
+        if token is None or token.token_type != TokenType.STRING:
+            raise c.error("Expected a quoted comment")
+        c.i += 1
+        _end(c)
+        return AlterSequence(name, if_exists, "COMMENT", comment=token.text)
+    if c.accept("INCREMENT"):
+        c.accept("BY") or c.accept("=")
+        negative = c.accept("-")
+        token = c.peek()
+        if token is None or token.token_type != TokenType.NUMBER:
+            raise c.error("Expected an integer INCREMENT")
+        c.i += 1
+        _end(c)
+        value = int(token.text)
+        return AlterSequence(name, if_exists, "INCREMENT", increment=-value if negative else value)
+    raise c.error("Expected SET INCREMENT, SET COMMENT, UNSET COMMENT or RENAME TO")
+
+
 def _show(c: _Cursor) -> Show:
     terse = c.accept("TERSE")
     for what in (
@@ -269,14 +330,17 @@ def _show(c: _Cursor) -> Show:
         ("VARIABLES",),
         ("COLUMNS",),
         ("OBJECTS",),
+        ("SEQUENCES",),
+        ("USER", "FUNCTIONS"),
+        ("FUNCTIONS",),
     ):
         if c.accept(*what):
             show = Show(" ".join(what), terse=terse)
             break
     else:
         raise c.error(
-            "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, OBJECTS, SCHEMAS, DATABASES, "
-            "WAREHOUSES, VARIABLES and COLUMNS"
+            "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, OBJECTS, SEQUENCES, USER FUNCTIONS, "
+            "SCHEMAS, DATABASES, WAREHOUSES, VARIABLES and COLUMNS"
         )
     if c.accept("LIKE"):
         token = c.peek()
@@ -358,7 +422,8 @@ def unsupported_syntax(statement: Statement) -> UnsupportedError:
     words = list(statement.words)
     if words[:1] == ["CREATE"]:  # CREATE [OR REPLACE] [modifiers] KIND ...: name the kind
         rest = [w for w in words[1:4] if w not in _CREATE_MODIFIERS]
-        if rest and rest[0] not in ("TABLE", "VIEW", "DYNAMIC", "DATABASE", "SCHEMA"):
+        known = ("TABLE", "VIEW", "DYNAMIC", "DATABASE", "SCHEMA", "SEQUENCE", "FUNCTION")
+        if rest and rest[0] not in known:
             return UnsupportedError(
                 f"CREATE {rest[0]}",
                 f"CREATE {rest[0]} is not supported by snowmelt",

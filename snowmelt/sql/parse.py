@@ -26,6 +26,7 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 COMMAND_PREFIXES = (
     ("ALTER", "DYNAMIC", "TABLE"),
+    ("ALTER", "SEQUENCE"),
     ("DROP", "DYNAMIC", "TABLE"),
     ("SHOW",),
     ("DESCRIBE",),

@@ -83,6 +83,15 @@ def test_a_bulk_load_reinitializes_and_small_changes_stay_incremental(s: Session
         "INCREMENTAL",  # INCREMENTAL never rebuilds
         "INCREMENTAL",  # a linear plan's cost follows the change: no rebuild
     ]
+    reasons = s.sql(
+        "SELECT REINIT_REASON FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY("
+        "NAME => 'X')) WHERE REFRESH_ACTION = 'REINITIALIZE'"
+    ).rows()
+    assert sorted(r for (r,) in reasons) == [
+        "ADAPTIVE: the inputs changed by 200,000 rows, 57% of the 350,001 they hold; a full "
+        "recompute costs less",
+        "initial refresh",
+    ]
     assert refresh(s, "DOWN")["action"] == "INCREMENTAL"  # it reads X's net change as ever
     s.sql("UPDATE T SET V = V + 1 WHERE ID < 1000")  # below the floor: incremental again
     assert refresh(s, "X")["action"] == "INCREMENTAL"

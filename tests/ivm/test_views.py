@@ -112,6 +112,14 @@ def test_a_replaced_view_is_planned_again_and_the_table_reinitializes(
     s.sql("INSERT INTO T VALUES (3, 1, 7)")
     assert refresh(s, "X")["action"] == "REINITIALIZE"
     assert s.sql("SELECT * FROM X").rows() == [("a", 9)]
+    reasons = s.sql(
+        "SELECT REINIT_REASON FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY("
+        "NAME => 'X')) WHERE REFRESH_ACTION = 'REINITIALIZE'"
+    ).rows()
+    assert sorted(r for (r,) in reasons) == [
+        "initial refresh",
+        "planned again: D.S.POSITIVE changed",
+    ]
     assert "WHERE" not in _view_texts(s)["POSITIVE"]  # the plan is of the new definition
     rng, ident = random.Random(7), [10]
     for _ in range(8):  # then refreshes go on as the table's mode says, equal to its query
