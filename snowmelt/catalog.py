@@ -71,6 +71,11 @@ MIGRATIONS: list[list[str]] = [
     [f'ALTER TABLE "{M}".refresh_history ADD COLUMN consumed JSON'],
     # a dropped base table keeps its rows for UNDROP until retention purges them
     [f'ALTER TABLE "{M}".objects ADD COLUMN IF NOT EXISTS dropped_on TIMESTAMPTZ'],
+    # ... and so does a dropped dynamic table, with its definition and sources
+    [
+        f'CREATE TABLE IF NOT EXISTS "{M}".dropped_dynamic_tables (oid BIGINT PRIMARY KEY,'
+        " definition JSON, inputs JSON)"
+    ],
 ]
 
 
@@ -430,6 +435,37 @@ class Catalog:
 
     def mark_purged(self, oid: int) -> None:
         self.engine.execute(f'UPDATE "{M}".objects SET dropped_on = NULL WHERE oid = ?', [oid])
+        self.engine.execute(f'DELETE FROM "{M}".dropped_dynamic_tables WHERE oid = ?', [oid])
+
+    def keep_dropped_dynamic_table(self, oid: int) -> None:
+        """Keep dynamic table ``oid``'s definition and sources for UNDROP (before it is
+        marked dropped, which removes them from the live catalog)."""
+        dt = dataclasses.asdict(self.dynamic_table(oid))
+        definition = json.dumps(dt, default=lambda v: v.isoformat())
+        inputs = json.dumps([i for i, _, _ in self.inputs(oid)])
+        self.engine.execute(
+            f'INSERT OR REPLACE INTO "{M}".dropped_dynamic_tables VALUES (?, ?, ?)',
+            [oid, definition, inputs],
+        )
+
+    def restore_dynamic_table(self, oid: int) -> DynamicTable:
+        """Put back a dropped dynamic table's definition and sources (UNDROP). Its inputs'
+        consumed versions are not known any more: its next refresh plans it again and
+        reinitializes it."""
+        rows = self.engine.rows(
+            f'SELECT definition, inputs FROM "{M}".dropped_dynamic_tables WHERE oid = ?', [oid]
+        )
+        if not rows:
+            raise ObjectNotFound(f"Dynamic table {oid} was not kept")
+        values = json.loads(rows[0][0])
+        for key in ("suspended_on", "resumed_on", "data_timestamp", "config_changed_at"):
+            if values.get(key):
+                values[key] = datetime.fromisoformat(values[key])
+        dt = DynamicTable(**values)
+        self.add_dynamic_table(dt)
+        self.set_dependencies(oid, json.loads(rows[0][1]))
+        self.engine.execute(f'DELETE FROM "{M}".dropped_dynamic_tables WHERE oid = ?', [oid])
+        return dt
 
     def touch(self, oid: int, version: int, persist: bool = True) -> None:
         """Record that ``oid``'s rows changed at ``version`` (drives NO_DATA decisions of

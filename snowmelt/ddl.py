@@ -414,14 +414,17 @@ def replace_object(rt: Runtime, existing: CatalogObject | None | bool, new_oid: 
 
 
 def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False) -> None:
-    """Drop ``obj``. A base table keeps its rows and change log for UNDROP TABLE until
-    retention purges them (``retention.prune``, after the time-travel window)."""
+    """Drop ``obj``. A table or dynamic table keeps its rows and change log (a dynamic table
+    also its definition and sources) for UNDROP until retention purges them
+    (``retention.prune``, after the time-travel window)."""
     if obj.kind == "SEQUENCE" and not rt.engine.sequence_in_use(DATA_SCHEMA, f"seq_{obj.oid}"):
         # one a column's DEFAULT draws from stays in the engine for that column (no name
         # a user can reach leads to it any more)
         rt.engine.execute(f"DROP SEQUENCE IF EXISTS {sequence_table(obj.oid)}")
     rt.engine.execute(drop_if_exists("VIEW", obj.name.view_table()))
-    retained = obj.kind == "TABLE"
+    retained = obj.kind in ("TABLE", "DYNAMIC TABLE")
+    if obj.kind == "DYNAMIC TABLE":
+        rt.catalog.keep_dropped_dynamic_table(obj.oid)
     if obj.tracked and not retained:
         rt.store.drop_tracked(obj.oid)
     rt.catalog.mark_dropped(obj.oid, rt.clock.now() if retained else None)
@@ -430,14 +433,16 @@ def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False
 
 
 def undrop(rt: Runtime, undrop: exp.Expression) -> Result:
-    """UNDROP TABLE: the most recently dropped table of that name, with its rows, history
-    and the dynamic tables that read it (they refresh again)."""
+    """UNDROP TABLE | DYNAMIC TABLE: the most recently dropped table of that name, with its
+    rows, history and the dynamic tables that read it (they refresh again). A dynamic table
+    comes back with its definition, schedule and state; its next refresh plans it again
+    and reinitializes it (what it had consumed of its sources is not kept)."""
     kind = str(undrop.args.get("kind") or "").upper()
-    if kind != "TABLE":
+    if kind not in ("TABLE", "DYNAMIC TABLE"):
         raise UnsupportedError(
             f"UNDROP {kind}",
-            f"UNDROP {kind} is not supported by snowmelt (UNDROP TABLE is); re-create the "
-            f"{kind.lower()}",
+            f"UNDROP {kind} is not supported by snowmelt (UNDROP TABLE and UNDROP DYNAMIC "
+            f"TABLE are); re-create the {kind.lower()}",
             *position(undrop),
         )
     name = object_name(undrop.this, rt.context)
@@ -445,16 +450,22 @@ def undrop(rt: Runtime, undrop: exp.Expression) -> Result:
         if rt.catalog.find(name) is not None:
             raise ObjectExists(f"Object '{name}' already exists.", name=str(name))
         check_schema(rt, name, undrop.this)
-        obj = rt.catalog.last_dropped(name, "TABLE")
+        obj = rt.catalog.last_dropped(name, kind)
         if obj is None:
             raise ObjectNotFound(
-                f"Table '{name}' did not exist or was purged (dropped tables are kept for "
-                "one day).",
+                f"{kind.capitalize()} '{name}' did not exist or was purged (dropped tables "
+                "are kept for one day).",
                 name=str(name),
             )
         rt.catalog.undrop(obj.oid)
+        if kind == "DYNAMIC TABLE":
+            from snowmelt.monitoring import record_graph  # monitoring reads this module
+
+            rt.catalog.restore_dynamic_table(obj.oid)
+            record_graph(rt, obj.oid)
         refresh_view(rt, obj)
-    return status(f"Table {name.name} successfully restored.")
+    what = "Dynamic table" if kind == "DYNAMIC TABLE" else "Table"
+    return status(f"{what} {name.name} successfully restored.")
 
 
 def drop(rt: Runtime, kind: str, table: exp.Expression, if_exists: bool) -> Result:

@@ -95,41 +95,45 @@ def resolved_mode(requested: str, analysis: ivm.Analysis, kept: str | None = Non
     return requested
 
 
-def changed_sources(rt: Runtime, obj: CatalogObject, dt: DynamicTable) -> list[str]:
-    """The names ``obj`` reads that mean something else since it was planned (a view with
-    another definition, a table dropped and created again, replaced or altered); raises
-    when one is gone."""
-    changed = []
+def changed_sources(rt: Runtime, obj: CatalogObject, dt: DynamicTable) -> dict[str, str]:
+    """The names ``obj`` reads that mean something else since it was planned, each with
+    how (a view with another definition, a table dropped and created again, replaced or
+    altered); raises when one is gone."""
+    changed = {}
     for view in dt.plan.get("views", []):
         name = ObjectName(*view["name"])
         current = rt.catalog.find(name)
         if current is None:
-            raise _dropped(obj, name)
+            raise _dropped(obj, name, "VIEW")
         if current.kind != "VIEW" or current.text != view["text"]:
-            changed.append(str(name))
+            changed[str(name)] = "was replaced"
     for input_oid, _, generation in rt.catalog.inputs(obj.oid):
         source = rt.catalog.get(input_oid)
         current = rt.catalog.find(source.name)
         if current is None:
-            raise _dropped(obj, source.name)
-        # another object of the name, or the same one replaced (OR REPLACE) or altered; an
-        # initialized table that cannot say what it consumed of an input (repointed to a
-        # replacement) counts it as changed
-        if current.oid != input_oid or (dt.initialized and generation != current.generation):
-            changed.append(str(source.name))
+            raise _dropped(obj, source.name, source.kind)
+        if current.oid != input_oid:
+            changed[str(source.name)] = "was dropped and created again"
+        elif dt.initialized and generation is None:  # restored, or repointed to a replacement
+            changed[str(source.name)] = "is read from scratch (what was read of it is not known)"
+        elif dt.initialized and generation != current.generation:
+            changed[str(source.name)] = "was replaced or altered"
     return changed
 
 
-def _dropped(obj: CatalogObject, name: ObjectName) -> RefreshError:
+def _dropped(obj: CatalogObject, name: ObjectName, kind: str) -> RefreshError:
+    fix = "Create it again" if kind == "VIEW" else f"Restore it (UNDROP {kind}) or create it again"
     return RefreshError(
-        f"Dynamic table {obj.name} reads {name}, which was dropped. Restore it (UNDROP "
-        "TABLE) or create it again, or replace the dynamic table.",
+        f"Dynamic table {obj.name} reads {name}, which was dropped. {fix}, or replace the "
+        "dynamic table.",
         name=str(obj.name),
         code="SOURCE_DROPPED",
     )
 
 
-def replan(rt: Runtime, obj: CatalogObject, dt: DynamicTable, changed: list[str]) -> DynamicTable:
+def replan(
+    rt: Runtime, obj: CatalogObject, dt: DynamicTable, changed: dict[str, str]
+) -> DynamicTable:
     """Plan ``obj`` again from the query as written, its sources being what their names
     mean now; fails when that changes the table's columns. Writes the new plan, sources and
     hidden state columns (in the caller's commit) and returns the table's new record."""

@@ -127,7 +127,9 @@ class Refresher(Records):
             inputs = [] if changed else self._inputs(obj)
             action = "REINITIALIZE" if changed else self._action(attempt, inputs)
             if changed:
-                attempt.reinit_reason = f"planned again: {', '.join(changed)} changed"
+                attempt.reinit_reason = "planned again: " + "; ".join(
+                    f"{name} {how}" for name, how in changed.items()
+                )
             if action == "NO_DATA":
                 return self._no_data(attempt, inputs)
             with rt.store.write("REFRESH") as commit:

@@ -55,8 +55,9 @@ def prune(rt: Runtime, now: datetime) -> dict[str, int]:
 
 
 def purge_dropped(rt: Runtime, now: datetime) -> int:
-    """Drop the rows of the base tables dropped longer ago than the time-travel window (no
-    UNDROP can reach them); run by ``prune`` and when a database is opened."""
+    """Drop the rows of the tables and dynamic tables dropped longer ago than the
+    time-travel window (no UNDROP can reach them); run by ``prune`` and when a database is
+    opened."""
     purged = 0
     with rt.store.lock, rt.engine.transaction():
         for oid in rt.catalog.purgeable(now - TIME_TRAVEL_RETENTION):

@@ -81,6 +81,20 @@ def test_a_dropped_table_is_kept_for_undrop_until_the_time_travel_window_ends(se
     assert retention.prune(session.rt, clock.now() + timedelta(days=3))["dropped_tables"] == 0
 
 
+def test_a_dropped_dynamic_table_is_kept_for_undrop_until_the_window_ends(session, clock):
+    session.sql("CREATE TABLE T (K INT); INSERT INTO T VALUES (1), (2)")
+    session.sql("CREATE DYNAMIC TABLE A TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT K FROM T")
+    oid = session.rt.catalog.find(ObjectName("D", "S", "A")).oid
+    session.sql("DROP DYNAMIC TABLE A")
+    assert retention.prune(session.rt, clock.now() + timedelta(hours=1))["dropped_tables"] == 0
+    assert f"t{oid}" in _physical_tables(session)
+    session.sql("UNDROP DYNAMIC TABLE A; DROP DYNAMIC TABLE A")
+    assert retention.prune(session.rt, clock.now() + timedelta(days=2))["dropped_tables"] == 1
+    assert {f"t{oid}", f"t{oid}_dlog"}.isdisjoint(_physical_tables(session))
+    with pytest.raises(ObjectNotFound, match="did not exist or was purged"):
+        session.sql("UNDROP DYNAMIC TABLE A")
+
+
 def test_opening_a_database_purges_tables_dropped_before_the_window(db_path, clock):
     import snowmelt
 

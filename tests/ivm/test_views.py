@@ -118,7 +118,7 @@ def test_a_replaced_view_is_planned_again_and_the_table_reinitializes(
     ).rows()
     assert sorted(r for (r,) in reasons) == [
         "initial refresh",
-        "planned again: D.S.POSITIVE changed",
+        "planned again: D.S.POSITIVE was replaced",
     ]
     assert "WHERE" not in _view_texts(s)["POSITIVE"]  # the plan is of the new definition
     rng, ident = random.Random(7), [10]
