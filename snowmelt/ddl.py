@@ -9,7 +9,6 @@ applied after an error.
 from __future__ import annotations
 
 import re
-from contextlib import ExitStack
 from typing import Any
 
 from sqlglot import exp
@@ -481,81 +480,6 @@ def drop(rt: Runtime, kind: str, table: exp.Expression, if_exists: bool) -> Resu
             raise ObjectNotFound(f"{kind.title()} '{name}' does not exist{hint}.", name=str(name))
         drop_object(rt, obj)
     return status(f"{name.name} successfully dropped.")
-
-
-# -- views -------------------------------------------------------------------------------------------
-def create_view(rt: Runtime, create: exp.Create) -> Result:
-    table = create.this.this if isinstance(create.this, exp.Schema) else create.this
-    name = object_name(table, rt.context)
-    query = create.args["expression"]
-    qualified = qualify_names(rt, query.copy())
-    with rt.store.write("DDL"):
-        check_schema(rt, name, table)
-        existing = prepare_replace(
-            rt, name, "VIEW", bool(create.args.get("replace")), bool(create.args.get("exists"))
-        )
-        if existing is False:
-            return status(f"{name.name} already exists, statement succeeded.")
-        if isinstance(existing, CatalogObject):
-            drop_object(rt, existing)
-        from snowmelt.information_schema import expand_information_schema
-        from snowmelt.query import expand_table_functions, inline_views
-
-        inlined = inline_views(rt, query.copy())
-        with ExitStack() as stack:
-            probe = expand_table_functions(rt, inlined.copy(), stack)
-            probe = expand_information_schema(rt, probe, stack)
-            for travel in list(probe.find_all(exp.HistoricalData)):
-                travel.pop()  # the columns are today's; the instant is read at query time
-            columns = [
-                Column(n, t) for n, t in rt.engine.columns_of(rt.to_engine(rt.bind_for_read(probe)))
-            ]
-        # Views are evaluated by snowmelt (see query.inline_views); the DuckDB view is a
-        # convenience for other tools reading the file, made when the query allows it (not
-        # with table functions or time travel, which snowmelt computes at query time).
-        computed = inlined.find(exp.TableFromRows, exp.HistoricalData) is not None or bool(
-            information_schema_references(inlined)
-        )
-        bound = None if computed else rt.to_engine(rt.bind_for_read(inlined))
-        if isinstance(create.this, exp.Schema):
-            names = [
-                identifier_value(e.this if isinstance(e, exp.ColumnDef) else e)
-                for e in create.this.expressions
-            ]
-            if bound is not None:
-                bound = exp.select("*").from_(
-                    exp.Subquery(
-                        this=bound,
-                        alias=exp.TableAlias(
-                            this=quoted("_sm_v"), columns=[quoted(n) for n in names]
-                        ),
-                    )
-                )
-            for column, new in zip(columns, names, strict=False):
-                column.name = new
-            qualified = exp.select("*").from_(
-                exp.Subquery(
-                    this=qualified,
-                    alias=exp.TableAlias(this=quoted("_sm_v"), columns=[quoted(n) for n in names]),
-                )
-            )
-        obj = CatalogObject(
-            rt.catalog.next_oid(),
-            name,
-            "VIEW",
-            rt.clock.now(),
-            columns,
-            qualified.sql("snowflake"),
-            0,
-            0,
-            comment=create_properties(create)[1],
-        )
-        rt.catalog.add_object(obj)
-        if bound is not None:
-            rt.engine.execute(
-                exp.Create(kind="VIEW", this=name.view_table(), expression=bound, replace=True)
-            )
-    return status(f"View {name.name} successfully created.")
 
 
 def qualify_names(rt: Runtime, query: exp.Expression) -> exp.Expression:

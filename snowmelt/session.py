@@ -28,6 +28,7 @@ from snowmelt import (
     retention,
     sequences,
     variables,
+    views,
 )
 from snowmelt.catalog import Catalog
 from snowmelt.clock import Clock, SystemClock
@@ -323,7 +324,7 @@ class Session:
         if kind == "TABLE":
             return ddl.create_table(rt, create)
         if kind == "VIEW":
-            return ddl.create_view(rt, create)
+            return views.create_view(rt, create)
         if kind == "SEQUENCE":
             return sequences.create(rt, create)
         if kind == "FUNCTION":
@@ -350,7 +351,9 @@ class Session:
                 result = ddl.warehouse(
                     rt, commands.Warehouse("DROP", name_parts(table)[-1], if_exists=exists)
                 )
-            elif kind in ("TABLE", "VIEW", "SEQUENCE"):
+            elif kind == "VIEW":
+                result = views.drop_view(rt, table, exists)
+            elif kind in ("TABLE", "SEQUENCE"):
                 result = ddl.drop(rt, kind, table, exists)
             elif kind == "FUNCTION":
                 result = functions.drop(rt, drop)
