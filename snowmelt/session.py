@@ -40,7 +40,7 @@ from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
 from snowmelt.sql.parameters import Parameters, bind_parameters
 from snowmelt.sql.parse import Statement, parse_padded, split
-from snowmelt.sql.resolve import name_parts, normalize, parse_object_name
+from snowmelt.sql.resolve import name_parts, normalize, object_name, parse_object_name
 from snowmelt.storage import Store
 
 
@@ -202,7 +202,9 @@ class Session:
             isinstance(expression, exp.Alter)
             and str(expression.args.get("kind")).upper() == "TABLE"
         ):
-            return alter.alter_table(rt, expression)
+            result = alter.alter_table(rt, expression)
+            views.refresh_dependents(rt, object_name(expression.this, rt.context))
+            return result
         if (
             isinstance(expression, exp.Alter)
             and str(expression.args.get("kind")).upper() == "SESSION"
@@ -322,7 +324,11 @@ class Session:
             database, schema = self._schema_name(create.this)
             return ddl.create_schema(rt, database, schema, replace, exists, comment)
         if kind == "TABLE":
-            return ddl.create_table(rt, create)
+            result = ddl.create_table(rt, create)
+            if replace:  # the views reading it describe the new columns
+                table = create.this.this if isinstance(create.this, exp.Schema) else create.this
+                views.refresh_dependents(rt, object_name(table, rt.context))
+            return result
         if kind == "VIEW":
             return views.create_view(rt, create)
         if kind == "SEQUENCE":

@@ -1,12 +1,13 @@
-"""Views: CREATE [OR REPLACE] VIEW, DROP VIEW, and keeping the views that read a view in
-step with it.
+"""Views: CREATE [OR REPLACE] VIEW, DROP VIEW, and keeping the views that read a view or a
+table in step with it.
 
 A view keeps its query qualified (three-part names) and is evaluated by snowmelt, its
 definition inlined where it is read (``query.inline_views``), so a query always sees every
 view as it is now. Its columns (for DESCRIBE, SHOW COLUMNS, INFORMATION_SCHEMA) and the
 engine's own view of it (for other tools reading the database file) are made when it is
-created — and made again when a view it reads is replaced or dropped
-(``refresh_dependents``), since the engine's view holds the inlined definitions.
+created — and made again when a view it reads is replaced or dropped, or a table it reads
+is replaced or altered (``refresh_dependents``): the engine's view holds the inlined
+definitions of views, and the columns were computed once.
 """
 
 from __future__ import annotations

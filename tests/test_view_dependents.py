@@ -54,6 +54,23 @@ def test_dropping_a_view_takes_the_engine_views_of_its_readers(s):
     assert s.rt.engine.rows('SELECT COUNT(*) FROM "D.S"."DOUBLED"') == [(2,)]
 
 
+def test_views_over_a_replaced_or_altered_table_describe_its_new_columns(s):
+    s.sql("CREATE VIEW ALL_T AS SELECT * FROM T")
+    s.sql("CREATE OR REPLACE TABLE T (ID INT, AMT VARCHAR, NOTE VARCHAR)")
+    described = [r[:2] for r in s.sql("DESCRIBE VIEW ALL_T").rows()]
+    assert described == [
+        ("ID", "NUMBER(38,0)"),
+        ("AMT", "VARCHAR(16777216)"),
+        ("NOTE", "VARCHAR(16777216)"),
+    ]
+    s.sql("ALTER TABLE T ADD COLUMN EXTRA INT")
+    assert [r[0] for r in s.sql("DESCRIBE VIEW ALL_T").rows()] == ["ID", "AMT", "NOTE", "EXTRA"]
+    s.sql("ALTER TABLE T RENAME TO T2")  # the views reading T read nothing now
+    assert "D.S.ALL_T" not in _engine_views(s)
+    with pytest.raises(Exception, match="D.S.T"):
+        s.sql("SELECT * FROM ALL_T")
+
+
 def test_another_tool_reading_the_file_sees_the_new_definition(db_path):
     s = snowmelt.connect(str(db_path))
     s.sql("CREATE DATABASE D; CREATE SCHEMA D.S; USE SCHEMA D.S; CREATE TABLE T (X INT)")
