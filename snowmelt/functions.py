@@ -178,14 +178,18 @@ def describe(rt: Runtime, command: commands.Describe) -> Result:
 
 def expand(rt: Runtime, expression: exp.Expression, depth: int = 0) -> exp.Expression:
     """Every call of a SQL function in ``expression`` replaced by its body."""
-    calls = [node for node in expression.find_all(exp.Anonymous) if _callee(node) is not None]
+    calls = [
+        (node, callee)
+        for node in expression.find_all(exp.Anonymous)
+        for callee in [_callee(node)]
+        if callee is not None
+    ]
     if not calls:
         return expression
     if depth >= MAX_DEPTH:
         raise SqlError(f"Functions call each other more than {MAX_DEPTH} levels deep")
     found = []
-    for node in calls:
-        target, parts = _callee(node)  # type: ignore[misc]
+    for node, (target, parts) in calls:
         try:
             name = rt.resolver.object_name(exp.Table(**parts))
         except SqlError:

@@ -92,26 +92,30 @@ def refresh_dependents(rt: Runtime, name: ObjectName) -> None:
     that no longer binds loses its engine view (other tools reading the file get an error,
     not the old rows; snowmelt's own queries name the problem), each in its own commit, so
     that the statement that changed ``name`` stands either way."""
+    views = []  # each view's kept query and what it reads, parsed once
+    for view in rt.catalog.objects(kind="VIEW"):
+        query = normalize(parse_padded(view.text or ""))
+        views.append((view, query, _reads(rt, query)))
     done, queue = {name}, [name]
     while queue:
         changed = queue.pop(0)
-        for view in rt.catalog.objects(kind="VIEW"):
-            if view.name in done or changed not in _reads(rt, view):
+        for view, query, reads in views:
+            if view.name in done or changed not in reads:
                 continue
             done.add(view.name)
             queue.append(view.name)
             try:
                 with rt.store.write("DDL"):
-                    query = normalize(parse_padded(view.text or ""))
-                    rt.catalog.update_object(view.oid, columns=_engine_view(rt, view.name, query))
+                    columns = _engine_view(rt, view.name, query.copy())
+                    rt.catalog.update_object(view.oid, columns=columns)
             except Exception:  # it no longer binds
                 with rt.store.write("DDL"):
                     rt.engine.execute(drop_if_exists("VIEW", view.name.view_table()))
 
 
-def _reads(rt: Runtime, view: CatalogObject) -> set[ObjectName]:
+def _reads(rt: Runtime, query: exp.Expression) -> set[ObjectName]:
     names = set()
-    for table in table_references(normalize(parse_padded(view.text or ""))):
+    for table in table_references(query):
         try:
             names.add(rt.resolver.object_name(table))
         except SqlError:
