@@ -76,6 +76,8 @@ MIGRATIONS: list[list[str]] = [
         f'CREATE TABLE IF NOT EXISTS "{M}".dropped_dynamic_tables (oid BIGINT PRIMARY KEY,'
         " definition JSON, inputs JSON)"
     ],
+    # SHOW DYNAMIC TABLES' is_clone
+    [f'ALTER TABLE "{M}".dynamic_tables ADD COLUMN IF NOT EXISTS is_clone BOOLEAN DEFAULT false'],
 ]
 
 
@@ -136,6 +138,7 @@ class DynamicTable:
     consecutive_failures: int = 0
     plan: dict[str, Any] = field(default_factory=dict)
     config_changed_at: datetime | None = None
+    is_clone: bool = False
 
     @property
     def incremental(self) -> bool:
@@ -510,6 +513,16 @@ class Catalog:
         values = dict(zip(_DT_FIELDS, rows[0], strict=True))
         values["plan"] = json.loads(values["plan"]) if values["plan"] else {}
         return DynamicTable(**values)
+
+    def data_timestamp_before(self, oid: int, version: int) -> datetime | None:
+        """The data timestamp dynamic table ``oid``'s rows had as of ``version``: that of its
+        last successful refresh that read a version before it (None: not initialized yet)."""
+        rows = self.engine.rows(
+            f'SELECT data_timestamp FROM "{M}".refresh_history WHERE oid = ?'
+            " AND state = 'SUCCEEDED' AND data_version < ? ORDER BY refresh_id DESC LIMIT 1",
+            [oid, version],
+        )
+        return rows[0][0] if rows else None
 
     def update_dynamic_table(self, oid: int, **values: Any) -> None:
         with self._lock:

@@ -480,7 +480,7 @@ def show(rt: Runtime, command: commands.Show) -> Result:
                     "automatic_clustering": "OFF",
                     "scheduling_state": dt.state,
                     "last_suspended_on": dt.suspended_on,
-                    "is_clone": "false",
+                    "is_clone": "true" if dt.is_clone else "false",
                     "is_replica": "false",
                     "is_iceberg": "false",
                     "data_timestamp": dt.data_timestamp,

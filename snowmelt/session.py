@@ -300,7 +300,8 @@ class Session:
             raise UnsupportedError(
                 f"CREATE {what} ... CLONE",
                 f"CREATE {what} ... CLONE is not supported by snowmelt (CREATE TABLE ... CLONE "
-                "is: it copies a table's columns and rows, AT/BEFORE included)",
+                "and CREATE DYNAMIC TABLE ... CLONE are: they copy a table's columns and "
+                "rows, AT/BEFORE included)",
                 statement.line,
                 statement.column,
             )
@@ -383,6 +384,8 @@ class Session:
             return dynamic.alter(rt, command, self.refresher)
         if isinstance(command, commands.DropObject):
             return dynamic.drop(rt, command)
+        if isinstance(command, commands.CloneDynamicTable):
+            return dynamic.clone(rt, command)
         if isinstance(command, commands.Show) and command.what == "VARIABLES":
             return variables.show(self.variables)
         if isinstance(command, commands.Show) and command.what == "COLUMNS":

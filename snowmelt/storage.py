@@ -238,6 +238,13 @@ class Store:
         self.engine.execute(f"ALTER TABLE {table} ALTER COLUMN {column} {change}")
 
     # -- readers --------------------------------------------------------------------------------
+    def state_columns(self, oid: int, user: Sequence[str]) -> list[Column]:
+        """The columns ``t{oid}`` keeps besides ``user`` and its row id and version (a
+        dynamic table's incremental state), with the types they are stored with."""
+        hidden = {*user, ROW_ID, INSERT_VERSION}
+        described = self.engine.columns_of(exp.select("*").from_(data_table(oid)))
+        return [Column(name, kind) for name, kind in described if name not in hidden]
+
     def live(self, oid: int, columns: Sequence[str], with_row_id: bool = False) -> exp.Select:
         names = [col(c) for c in columns] + ([col(ROW_ID)] if with_row_id else [])
         return exp.select(*names).from_(data_table(oid))

@@ -1,6 +1,6 @@
 """Statements sqlglot does not model, parsed from their tokens into typed commands.
 
-``ALTER DYNAMIC TABLE``, ``DROP DYNAMIC TABLE``, ``SHOW ...``, ``DESCRIBE ...``,
+``ALTER DYNAMIC TABLE``, ``DROP DYNAMIC TABLE``, ``CREATE DYNAMIC TABLE ... CLONE``, ``SHOW ...``, ``DESCRIBE ...``,
 ``EXPLAIN DYNAMIC TABLE``, warehouse DDL, ``GRANT``/``REVOKE`` and ``USE WAREHOUSE|ROLE``.
 Each parser consumes the whole token list or raises an error that points at the token.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
@@ -59,6 +60,18 @@ class AlterSequence:
 
 
 @dataclass
+class CloneDynamicTable:
+    """CREATE [OR REPLACE] [TRANSIENT] DYNAMIC TABLE [IF NOT EXISTS] t CLONE s
+    [AT | BEFORE (...)] [COPY GRANTS] [TARGET_LAG = ...] [WAREHOUSE = ...]"""
+
+    name: exp.Table
+    source: exp.Table  # with its ``when`` (exp.HistoricalData) for AT / BEFORE
+    replace: bool = False
+    if_not_exists: bool = False
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Explain:
     name: exp.Table
 
@@ -88,6 +101,7 @@ class Transaction:
 
 Command = (
     AlterDynamicTable
+    | CloneDynamicTable
     | AlterSequence
     | DropObject
     | Show
@@ -224,6 +238,8 @@ def parse_command(statement: Statement) -> Command:
                 c.i += 1
         _end(c)
         return Describe(kind, name)
+    if c.word() == "CREATE" and "CLONE" in statement.words:
+        return _clone_dynamic_table(c)
     if c.accept("EXPLAIN", "DYNAMIC", "TABLE"):
         name = c.name()
         _end(c)
@@ -282,6 +298,51 @@ def _alter_dynamic_table(c: _Cursor) -> AlterDynamicTable:
     if word in ("CLUSTER", "SUSPEND", "RESUME", "DROP"):
         return AlterDynamicTable(name, if_exists, "CLUSTER", properties={"text": c.statement.text})
     raise c.error("Expected SUSPEND, RESUME, REFRESH, RENAME TO, SWAP WITH, SET or UNSET")
+
+
+CLONE_PROPERTIES = ("TARGET_LAG", "WAREHOUSE")
+
+
+def _clone_dynamic_table(c: _Cursor) -> CloneDynamicTable:
+    c.expect("CREATE")
+    replace = c.accept("OR", "REPLACE")
+    c.accept("TRANSIENT")
+    c.expect("DYNAMIC", "TABLE")
+    if_not_exists = c.accept("IF", "NOT", "EXISTS")
+    if replace and if_not_exists:
+        raise c.statement.error("CREATE OR REPLACE and IF NOT EXISTS cannot be used together")
+    name = c.name()
+    c.expect("CLONE")
+    first = c.i
+    source = c.name()
+    if c.word() in ("AT", "BEFORE"):  # sqlglot reads the clause off a FROM
+        c.i += 1
+        if c.word() != "(":
+            raise c.error("Expected ( after AT or BEFORE")
+        c.value()  # the whole ( ... ) group
+        tokens = c.tokens[first : c.i]
+        text = c.statement.padded[tokens[0].start : tokens[-1].end + 1]
+        try:
+            parsed = sqlglot.parse_one(f"SELECT * FROM {text}", read="snowflake")
+        except sqlglot.ParseError as err:
+            raise c.statement.error(f"Cannot read {text!r}: {err}", tokens[0]) from None
+        table = parsed.find(exp.Table)
+        assert table is not None
+        source.set("when", table.args.get("when"))
+    properties: dict[str, Any] = {}
+    while not c.done():
+        if c.accept("COPY", "GRANTS"):
+            continue
+        key = c.word()
+        if key not in CLONE_PROPERTIES:
+            raise c.error(
+                "A clone of a dynamic table takes COPY GRANTS, TARGET_LAG and WAREHOUSE "
+                "(its query and modes are the source's)"
+            )
+        c.i += 1
+        c.expect("=")
+        properties[str(key)] = c.value()
+    return CloneDynamicTable(name, source, replace, if_not_exists, properties)
 
 
 def _alter_sequence(c: _Cursor) -> AlterSequence:

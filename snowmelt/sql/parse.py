@@ -48,6 +48,21 @@ COMMAND_PREFIXES = (
 )
 
 
+def is_command(words: list[str]) -> bool:
+    """A statement snowmelt parses itself (``snowmelt.sql.commands``): one of
+    ``COMMAND_PREFIXES``, or ``CREATE ... DYNAMIC TABLE t CLONE s ...`` (sqlglot parses a
+    clone of a dynamic table only without AT/BEFORE and properties)."""
+    if any(tuple(words[: len(p)]) == p for p in COMMAND_PREFIXES):
+        return True
+    head = words[:8]
+    return (
+        head[:1] == ["CREATE"]
+        and "DYNAMIC" in head
+        and "CLONE" in words
+        and "AS" not in words[: words.index("CLONE")]
+    )
+
+
 @dataclass
 class Statement:
     """One statement of a script: its text, where it starts, its tokens and its parse."""
@@ -110,8 +125,7 @@ def _statement(text: str, chunk: list[Token], glot: sqlglot.Dialect, dialect: st
     first = chunk[0]
     line, column = first.line, max(1, first.col - len(first.text) + 1)
     statement = Statement(text[start:end], line, column, chunk, None, padded, dialect)
-    words = statement.words
-    if not any(tuple(words[: len(p)]) == p for p in COMMAND_PREFIXES):
+    if not is_command(statement.words):
         _check_tokens(statement)
         statement.expression = parse_padded(padded, glot, dialect)
         _check_complete(statement, statement.expression)
