@@ -26,7 +26,7 @@ from sqlglot import exp
 from snowmelt import ivm
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
 from snowmelt.ddl import qualify_names, refresh_view
-from snowmelt.errors import DynamicTableError, RefreshError, UnsupportedError
+from snowmelt.errors import DynamicTableError, RefreshError, SqlError, UnsupportedError
 from snowmelt.monitoring import record_graph, snowflake_type
 from snowmelt.names import ObjectName, identifier_value
 from snowmelt.properties import Options, format_lag
@@ -70,6 +70,7 @@ def plan_query(
 ) -> Planned:
     """Plan ``query`` (normalized) for the dynamic table ``name``. ``written`` is the query
     as the statement has it, for the positions of errors (default ``query``)."""
+    query = name_positions(rt, name, query)
     sources = rt.resolver.sources(query)
     qualified = qualify_names(rt, query.copy())
     views: list[CatalogObject] = []
@@ -82,6 +83,70 @@ def plan_query(
     views = list({v.oid: v for v in views}.values())
     kept = inlined if views and analysis.mode == "INCREMENTAL" else qualified
     return Planned(sources, kept, qualified, views, described, analysis)
+
+
+def name_positions(rt: Runtime, name: ObjectName, query: exp.Expression) -> exp.Expression:
+    """``$1``, ``t.$2`` in a dynamic table's query (Snowflake's columns by position in the
+    FROM clause, or in one source of it), replaced by the columns they are: an incremental
+    plan reshapes FROM clauses, where a position would point at another column."""
+    for select in list(query.find_all(exp.Select)):
+        found = [
+            p
+            for p in select.find_all(exp.Parameter)
+            if isinstance(p.this, exp.Literal)
+            and p.this.is_int
+            and p.find_ancestor(exp.Select) is select
+        ]
+        if not found:
+            continue
+        sources = _from_columns(rt, select)
+        for parameter in found:
+            number = int(parameter.this.name)
+            parent = parameter.parent
+            qualifier_of = parent.table if isinstance(parent, exp.Column) else ""
+            target: exp.Expression = parent if qualifier_of else parameter  # type: ignore[assignment]
+            text = target.sql("snowflake")
+            if sources is None:
+                raise SqlError(
+                    f"Dynamic table {name}: {text} (a column by position) can only be "
+                    "resolved over tables, views and subqueries with named columns; name "
+                    "the column",
+                    *position(select),
+                )
+            columns = [
+                (qualifier, column)
+                for qualifier, names in sources
+                if not qualifier_of or qualifier.upper() == qualifier_of.upper()
+                for column in names
+            ]
+            if not 1 <= number <= len(columns):
+                raise SqlError(
+                    f"Dynamic table {name}: {text} is not a column of its FROM clause",
+                    *position(select),
+                )
+            qualifier, column = columns[number - 1]
+            target.replace(exp.column(column, table=qualifier or None, quoted=True))
+    return query
+
+
+def _from_columns(rt: Runtime, select: exp.Select) -> list[tuple[str, list[str]]] | None:
+    """Each source of a SELECT's FROM clause with the columns it makes, in order; None when
+    a source's columns are not known here (a table function, VALUES, ``SELECT *``)."""
+    from_ = select.args.get("from_")
+    if from_ is None:
+        return None
+    found: list[tuple[str, list[str]]] = []
+    for source in [from_.this, *(j.this for j in select.args.get("joins") or [])]:
+        if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+            names = rt.resolver.lookup(source).column_names
+        elif isinstance(source, exp.Subquery) and isinstance(source.this, exp.Query):
+            names = source.this.named_selects
+            if "*" in names or len(names) != len(source.this.selects):
+                return None
+        else:
+            return None
+        found.append((source.alias_or_name, names))
+    return found
 
 
 def resolved_mode(requested: str, analysis: ivm.Analysis, kept: str | None = None) -> str:

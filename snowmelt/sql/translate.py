@@ -38,8 +38,10 @@ from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.time import format_time
 
+from snowmelt.errors import UnsupportedError
 from snowmelt.sql.arrays import rewrite_arrays
 from snowmelt.sql.flatten import rewrite_flatten
+from snowmelt.sql.resolve import position as position_of
 from snowmelt.sql.semistructured import (
     _JSON_TYPES,
     _each,
@@ -500,8 +502,38 @@ def _annotate(expression: exp.Expr) -> exp.Expr:
 
 # Order matters: FLATTEN tags its JSON columns before casts look at them; windows are
 # rewritten before their arguments are; constructors become JSON before casts/comparisons.
+def positional_columns(expression: exp.Expr) -> exp.Expr:
+    """``$1``, ``$2``: Snowflake's columns by position in the FROM clause (of VALUES, a
+    table, a staged file), DuckDB's ``#1``, ``#2``. (Session variables, ``$name``, were
+    substituted before; bind parameters are ``?`` and ``:1``.)"""
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        column = node if isinstance(node, exp.Column) else None
+        position = column.this if column is not None else node
+        if not (
+            isinstance(position, exp.Parameter)
+            and isinstance(position.this, exp.Literal)
+            and position.this.is_int
+        ):
+            return node
+        if column is not None and column.table:  # t.$1: one source, else by name
+            select = column.find_ancestor(exp.Select)
+            if select is None or select.args.get("joins"):
+                text = column.sql("snowflake")
+                raise UnsupportedError(
+                    text,
+                    f"{text}: a column by position of one of several sources is not "
+                    "supported by snowmelt; name the column",
+                    *position_of(column),
+                )
+        return exp.column(exp.Identifier(this=f"#{position.this.name}", quoted=False))
+
+    return expression.transform(fn, copy=False)
+
+
 REWRITES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     reject_unsupported,
+    positional_columns,
     values_columns,
     _annotate,
     date_results,
