@@ -141,12 +141,12 @@ def explain(db: str, name: str) -> None:
 @_guard
 def show(db: str, like: str | None) -> None:
     """SHOW DYNAMIC TABLES across the whole database."""
-    from snowmelt import monitoring
+    from snowmelt import show
     from snowmelt.console import print_result
     from snowmelt.sql.commands import Show
 
     with _open(db) as session:
-        result = monitoring.show(session.rt, Show("DYNAMIC TABLES", like=like, in_kind="ACCOUNT"))
+        result = show.show(session.rt, Show("DYNAMIC TABLES", like=like, in_kind="ACCOUNT"))
         keep = [
             "database_name",
             "schema_name",

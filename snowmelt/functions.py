@@ -24,10 +24,10 @@ from sqlglot import exp
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.ddl import check_schema, create_flags, drop_object, prepare_replace, status
 from snowmelt.errors import ObjectNotFound, SqlError, UnsupportedError
-from snowmelt.monitoring import in_scope, matches_like, snowflake_type
 from snowmelt.names import ObjectName, identifier_value
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
+from snowmelt.show import in_scope, matches_like, snowflake_type
 from snowmelt.sql import commands
 from snowmelt.sql.parse import parse_padded
 from snowmelt.sql.resolve import normalize, object_name, position

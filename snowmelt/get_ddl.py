@@ -15,9 +15,9 @@ from sqlglot import exp
 from snowmelt.catalog import CatalogObject
 from snowmelt.ddl import default_text, identity_text
 from snowmelt.errors import SqlError, UnsupportedError
-from snowmelt.monitoring import snowflake_type
 from snowmelt.properties import format_lag
 from snowmelt.runtime import Runtime
+from snowmelt.show import snowflake_type
 from snowmelt.sql.resolve import parse_object_name, position
 
 _KINDS = {

@@ -24,9 +24,9 @@ from sqlglot import exp
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.ddl import default_text, identity_text
 from snowmelt.errors import ObjectNotFound, SqlError
-from snowmelt.monitoring import in_scope, matches_like, snowflake_type
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
+from snowmelt.show import in_scope, matches_like, snowflake_type
 from snowmelt.sql import commands
 from snowmelt.sql.resolve import information_schema_references, position
 

@@ -27,11 +27,12 @@ from snowmelt import ivm
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
 from snowmelt.ddl import qualify_names, refresh_view
 from snowmelt.errors import DynamicTableError, RefreshError, SqlError, UnsupportedError
-from snowmelt.monitoring import record_graph, snowflake_type
+from snowmelt.monitoring import record_graph
 from snowmelt.names import ObjectName, identifier_value
 from snowmelt.properties import Options, format_lag
 from snowmelt.query import inline_views
 from snowmelt.runtime import Runtime
+from snowmelt.show import snowflake_type
 from snowmelt.sql.parse import parse_padded
 from snowmelt.sql.resolve import normalize, position
 

@@ -23,10 +23,10 @@ from sqlglot import exp
 from snowmelt.catalog import CatalogObject
 from snowmelt.ddl import check_schema, create_flags, drop_object, prepare_replace, status
 from snowmelt.errors import ObjectExists, ObjectNotFound, SqlError
-from snowmelt.monitoring import in_scope, matches_like
 from snowmelt.names import DATA_SCHEMA, sequence_table
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
+from snowmelt.show import in_scope, matches_like
 from snowmelt.sql import commands
 from snowmelt.sql.resolve import object_name, position
 

@@ -3,7 +3,7 @@
 A session parses each statement (Snowflake dialect by default), dispatches it to the module
 that owns it, and returns a ``Result``. Statements run one after another; each is atomic.
 The session object only delegates: the logic lives in ``ddl``, ``dml``, ``query``,
-``dynamic``, ``refresh`` and ``monitoring``.
+``dynamic``, ``refresh``, ``monitoring`` and ``show``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from snowmelt import (
     dynamic,
     functions,
     information_schema,
-    monitoring,
     query,
     retention,
     sequences,
+    show,
     variables,
     views,
 )
@@ -403,9 +403,9 @@ class Session:
         if isinstance(command, commands.AlterSequence):
             return sequences.alter(rt, command)
         if isinstance(command, commands.Show):
-            return monitoring.show(rt, command)
+            return show.show(rt, command)
         if isinstance(command, commands.Describe):
-            return monitoring.describe(rt, command)
+            return show.describe(rt, command)
         if isinstance(command, commands.Explain):
             return self.explain(command.name)
         if isinstance(command, commands.Warehouse):
