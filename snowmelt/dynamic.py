@@ -25,7 +25,7 @@ from snowmelt.errors import (
 )
 from snowmelt.monitoring import record_graph
 from snowmelt.names import drop_if_exists, identifier_value
-from snowmelt.planning import output_names, plan_query, resolved_mode
+from snowmelt.planning import functions_record, output_names, plan_query, resolved_mode
 from snowmelt.properties import Options, format_lag, options_from, parse_lag
 from snowmelt.refresh import Refresher
 from snowmelt.refresh_records import RefreshOutcome
@@ -53,6 +53,13 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
     table = schema_node.this if isinstance(schema_node, exp.Schema) else schema_node
     name = object_name(table, rt.context)
     options = options_from(create)
+    if "REQUIRE USER" in statement.clauses:  # refreshed by a user: first on schedule
+        options.initialize = "ON_SCHEDULE"
+    if "EXECUTE AS USER" in statement.clauses:
+        rt.notice(
+            f"{statement.clauses['EXECUTE AS USER']} recorded (no effect in snowmelt: "
+            "refreshes run as the process that owns the database)."
+        )
     query = create.args.get("expression")
     if query is None:
         raise DynamicTableError(f"Dynamic table {name} needs AS <query>", name=str(name))
@@ -128,7 +135,7 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
             query_text=_query_text(statement),
             query_sql=planned.query.sql("snowflake"),
             state="ACTIVE",
-            plan=planned.record(),
+            plan=dict(planned.record(), functions=functions_record(rt)),
             config_changed_at=rt.clock.now(),
         )
         rt.catalog.add_dynamic_table(dt)
@@ -264,6 +271,7 @@ def _alter_in_place(
         scheduler=options.scheduler,
         cluster_by=options.cluster_by,
         config_changed_at=rt.clock.now(),
+        plan=dict(dt.plan, functions=functions_record(rt)),  # the same bodies, now current
     )
     rt.catalog.update_object(existing.oid, comment=options.comment)
     record_graph(rt, existing.oid)

@@ -6,8 +6,10 @@ A scalar SQL function is inlined where it is called (``expand``): ``f(a, b)`` be
 ``CAST((body with the arguments in place of their names) AS RETURNS-type)``, before the
 statement is planned — so a query, a DML statement, a view and a dynamic table see plain
 expressions, and a dynamic table calling a function refreshes incrementally when its body
-can. The function is read when the statement runs: a view or a dynamic table keeps the
-body it was created with (replace them to take a new definition).
+can. The function is read when the statement runs: a view keeps the body it was created
+with, and so does a dynamic table — which records the functions it calls and, as on
+Snowflake, fails its refreshes once one is replaced or dropped, until it is created again
+(``planning.check_functions``).
 
 Not supported, each refused with its name: other languages (Python, Java, JavaScript,
 Scala), table functions (``RETURNS TABLE``), overloads (one function per name).
@@ -200,6 +202,7 @@ def expand(rt: Runtime, expression: exp.Expression, depth: int = 0) -> exp.Expre
     if not found:
         return expression
     for target, node, obj in found:
+        rt.functions_used.append(obj)
         definition = json.loads(obj.text or "{}")
         call = _call(obj.name, definition, _body(obj.name, definition), node.expressions)
         replaced = expand(rt, call, depth + 1)

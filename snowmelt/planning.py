@@ -161,6 +161,30 @@ def resolved_mode(requested: str, analysis: ivm.Analysis, kept: str | None = Non
     return requested
 
 
+def functions_record(rt: Runtime) -> list[dict[str, Any]]:
+    """The SQL functions the statement being planned calls, as a plan keeps them."""
+    used = {f.oid: f for f in rt.functions_used}.values()
+    return [{"oid": f.oid, "name": [f.name.database, f.name.schema, f.name.name]} for f in used]
+
+
+def check_functions(rt: Runtime, obj: CatalogObject, dt: DynamicTable) -> None:
+    """A dynamic table holds the bodies of the SQL functions it calls, inlined when it was
+    created. As on Snowflake, once one of them is replaced (or dropped) its refreshes fail,
+    keeping its rows, until the table is created again."""
+    for used in dt.plan.get("functions", []):
+        name = ObjectName(*used["name"])
+        now = rt.catalog.find(name)
+        if now is None or now.oid != used["oid"]:
+            how = "dropped" if now is None else "replaced"
+            raise RefreshError(
+                f"Dynamic table {obj.name} calls function {name}, which was {how} after the "
+                "table was created; the table holds the body it had then. Create the "
+                "dynamic table again (CREATE OR REPLACE) to use the function as it is now.",
+                name=str(obj.name),
+                code="FUNCTION_CHANGED",
+            )
+
+
 def changed_sources(rt: Runtime, obj: CatalogObject, dt: DynamicTable) -> dict[str, str]:
     """The names ``obj`` reads that mean something else since it was planned, each with
     how (a view with another definition, a table dropped and created again, replaced or
@@ -243,7 +267,8 @@ def replan(
         refresh_mode=resolved_mode(dt.requested_mode, planned.analysis, dt.refresh_mode),
         refresh_mode_reason=planned.analysis.reason,
         query_sql=planned.query.sql("snowflake"),
-        plan=planned.record(),
+        # the functions' bodies are the ones the table was created with (through_views)
+        plan=dict(planned.record(), functions=dt.plan.get("functions", [])),
     )
     rt.catalog.set_dependencies(obj.oid, [s.oid for s in planned.sources])
     record_graph(rt, obj.oid)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from snowmelt.errors import DynamicTableError, SqlError
+from snowmelt.errors import DynamicTableError, SqlError, UnsupportedError
 
 MODES = ("AUTO", "FULL", "INCREMENTAL", "ADAPTIVE")
 UNSUPPORTED_MODES = ("CUSTOM_INCREMENTAL",)
@@ -69,7 +69,7 @@ def options_from(create: exp.Create) -> Options:
     options = Options()
     props = create.args.get("properties")
     for prop in props.expressions if props else []:
-        if isinstance(prop, exp.DynamicProperty | exp.TransientProperty):
+        if isinstance(prop, exp.DynamicProperty | exp.TransientProperty | exp.CopyGrantsProperty):
             continue
         if isinstance(prop, exp.ClusterProperty):
             options.cluster_by = ", ".join(e.sql("snowflake") for e in prop.expressions)
@@ -77,7 +77,17 @@ def options_from(create: exp.Create) -> Options:
         if isinstance(prop, exp.SchemaCommentProperty):
             options.comment = prop.this.name
             continue
-        key = prop.name.upper() if isinstance(prop, exp.Property) else type(prop).__name__
+        if isinstance(prop, exp.SequenceProperties):  # START AT (...)
+            raise UnsupportedError(
+                "START AT",
+                "START AT is not supported by snowmelt (it belongs to CUSTOM_INCREMENTAL "
+                "tables with BACKFILL); remove it from the statement",
+            )
+        key = (
+            prop.name.upper()
+            if isinstance(prop, exp.Property) and prop.name
+            else prop.sql("snowflake")
+        )
         value = prop.args.get("value") if isinstance(prop, exp.Property) else None
         text = (
             value.name

@@ -123,6 +123,7 @@ class Refresher(Records):
         self.running.add(obj.oid)
         self._counted.clear()
         try:
+            planning.check_functions(rt, obj, dt)
             changed = planning.changed_sources(rt, obj, dt)
             inputs = [] if changed else self._inputs(obj)
             action = "REINITIALIZE" if changed else self._action(attempt, inputs)

@@ -61,6 +61,9 @@ class Runtime:
     notices: list[str] = field(default_factory=list)
     on_notice: Callable[[str], None] | None = None
     dialect: str = "snowflake"  # of the statement being run; DuckDB SQL is not translated
+    # the SQL functions the statement being run calls (``functions.expand`` inlined them),
+    # for a dynamic table to record: it fails once one of them is replaced or dropped
+    functions_used: list[CatalogObject] = field(default_factory=list)
 
     def notice(self, message: str) -> None:
         self.notices.append(message)

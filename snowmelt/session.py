@@ -161,6 +161,7 @@ class Session:
             self.rt.dialect = statement.dialect
             try:
                 expression = self._with_variables(statement, normalize(statement.expression))
+                self.rt.functions_used = []
                 expression = functions.expand(self.rt, expression)  # SQL functions inlined
                 return self._expression(statement, expression)
             finally:

@@ -57,6 +57,44 @@ def test_a_dynamic_table_calling_functions_refreshes_incrementally(s):
     assert "CLEAN(NAME)" in s.sql("SHOW DYNAMIC TABLES LIKE 'DT'").dicts()[0]["text"]
 
 
+def test_a_replaced_or_dropped_function_fails_the_tables_calling_it_until_recreated(s):
+    """Reference b.8: replacing a UDF a dynamic table uses makes its later refreshes fail
+    until the table is recreated; the rows stay as they were."""
+    s.sql("CREATE FUNCTION QUAD(X NUMBER) RETURNS NUMBER AS 'TWICE(TWICE(X))'")
+    for name, body in (
+        ("Q", "SELECT ID, QUAD(ID) AS V FROM T"),
+        ("C", "SELECT CLEAN(NAME) AS V FROM T"),
+    ):
+        s.sql(f"CREATE DYNAMIC TABLE {name} TARGET_LAG = '1 minute' WAREHOUSE = WH AS {body}")
+    before = sorted(s.sql("SELECT * FROM Q").rows())
+    s.sql("CREATE OR REPLACE FUNCTION TWICE(X NUMBER) RETURNS NUMBER AS 'X * 3'")  # called by QUAD
+    s.sql("INSERT INTO T VALUES (5, 'e')")
+    with pytest.raises(Exception, match=r"calls function D\.S\.TWICE, which was replaced"):
+        s.sql("ALTER DYNAMIC TABLE Q REFRESH")
+    assert sorted(s.sql("SELECT * FROM Q").rows()) == before  # the last good version
+    code = s.sql(
+        "SELECT STATE_CODE FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY("
+        "NAME => 'D.S.Q', ERROR_ONLY => TRUE))"
+    ).scalar()
+    assert code == "FUNCTION_CHANGED"
+    assert s.sql("ALTER DYNAMIC TABLE C REFRESH").rows()[0][1] == "SUCCEEDED"  # not affected
+    s.sql(
+        "CREATE OR REPLACE DYNAMIC TABLE Q TARGET_LAG = '1 minute' WAREHOUSE = WH AS "
+        "SELECT ID, QUAD(ID) AS V FROM T"
+    )
+    assert (5, 45) in s.sql("SELECT * FROM Q").rows()  # the new body: 5 * 3 * 3
+    s.sql("DROP FUNCTION CLEAN(VARCHAR, VARCHAR)")
+    with pytest.raises(Exception, match=r"calls function D\.S\.CLEAN, which was dropped"):
+        s.sql("ALTER DYNAMIC TABLE C REFRESH")
+    # the same body again: CREATE OR ALTER takes the function as it is now, keeping the rows
+    s.sql(CLEAN)
+    s.sql(
+        "CREATE OR ALTER DYNAMIC TABLE C TARGET_LAG = '1 minute' WAREHOUSE = WH AS "
+        "SELECT CLEAN(NAME) AS V FROM T"
+    )
+    assert s.sql("ALTER DYNAMIC TABLE C REFRESH").rows()[0][1] == "SUCCEEDED"
+
+
 def test_show_describe_and_drop(s):
     shown = {r["name"]: r for r in s.sql("SHOW USER FUNCTIONS").dicts()}
     assert sorted(shown) == ["CLEAN", "TWICE"]

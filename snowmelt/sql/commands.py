@@ -452,6 +452,9 @@ def _warehouse(c: _Cursor) -> Warehouse:
 # a statement holds one: the user learns what to remove, not that "CREATE" is unsupported.
 _UNPARSED_CLAUSES = (
     ("IMMUTABLE", "WHERE"),
+    ("FROZEN", "WHERE"),
+    ("REFRESH", "USING"),
+    ("START", "AT"),
     ("BACKFILL", "FROM"),
     ("WITH", "ROW", "ACCESS", "POLICY"),
     ("WITH", "MASKING", "POLICY"),

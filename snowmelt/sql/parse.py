@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
@@ -74,6 +74,9 @@ class Statement:
     expression: exp.Expression | None  # None for commands snowmelt parses itself
     padded: str  # the statement with everything before it blanked (for re-parsing)
     dialect: str = "snowflake"
+    # clauses read here and blanked out of ``padded`` (sqlglot cannot parse them):
+    # REQUIRE USER, EXECUTE AS USER of CREATE DYNAMIC TABLE, with their text
+    clauses: dict[str, str] = field(default_factory=dict)
 
     @property
     def words(self) -> list[str]:
@@ -125,11 +128,44 @@ def _statement(text: str, chunk: list[Token], glot: sqlglot.Dialect, dialect: st
     first = chunk[0]
     line, column = first.line, max(1, first.col - len(first.text) + 1)
     statement = Statement(text[start:end], line, column, chunk, None, padded, dialect)
+    _dynamic_table_clauses(statement)
     if not is_command(statement.words):
         _check_tokens(statement)
-        statement.expression = parse_padded(padded, glot, dialect)
+        statement.expression = parse_padded(statement.padded, glot, dialect)
         _check_complete(statement, statement.expression)
     return statement
+
+
+def _dynamic_table_clauses(statement: Statement) -> None:
+    """``REQUIRE USER`` and ``EXECUTE AS USER u [USE SECONDARY ROLES ALL | NONE]`` of a
+    CREATE DYNAMIC TABLE, before its AS: taken out of ``padded`` (blanked, so positions
+    hold) into ``clauses``, for ``dynamic.create`` to apply."""
+    words = statement.words
+    if words[:1] != ["CREATE"] or "DYNAMIC" not in words[:6]:
+        return
+    tokens, i = statement.tokens, 0
+    while i < len(tokens):
+        if words[i] == "AS" and (i == 0 or words[i - 1] != "EXECUTE"):
+            return  # the query
+        size = 0
+        if words[i : i + 2] == ["REQUIRE", "USER"]:
+            size = 2
+        elif words[i : i + 3] == ["EXECUTE", "AS", "USER"] and i + 3 < len(tokens):
+            size = 4
+            if words[i + 4 : i + 7] == ["USE", "SECONDARY", "ROLES"] and i + 7 < len(tokens):
+                size = 8
+        if not size:
+            i += 1
+            continue
+        first, last = tokens[i], tokens[i + size - 1]
+        end = last.end + 1
+        while end < len(statement.padded) and statement.padded[end] in "'\"":
+            end += 1  # a quoted last token's end offset excludes its quote
+        key = " ".join(words[i : i + 3]) if size > 2 else "REQUIRE USER"
+        statement.clauses[key] = statement.padded[first.start : end]
+        blank = re.sub(r"[^\n]", " ", statement.padded[first.start : end])
+        statement.padded = statement.padded[: first.start] + blank + statement.padded[end:]
+        i += size
 
 
 def _check_tokens(statement: Statement) -> None:
