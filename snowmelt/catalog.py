@@ -461,6 +461,16 @@ class Catalog:
             [None, None],
         )
 
+    def forget_consumed(self, oid: int) -> None:
+        """Make the next refresh of ``oid`` read its sources again though none changed (a
+        FULL table whose frozen region changed): what it consumed of each is forgotten,
+        the generations are kept (so it is not a reinitialization)."""
+        self.fold_frontiers()
+        self.invalidate()
+        self.engine.execute(
+            f'UPDATE "{M}".dependencies SET consumed_version = -1 WHERE oid = ?', [oid]
+        )
+
     # -- dependencies -------------------------------------------------------------------------
     def set_dependencies(self, oid: int, inputs: list[int]) -> None:
         self.invalidate()

@@ -69,6 +69,8 @@ MIGRATIONS: list[list[str]] = [
     ],
     # SHOW DYNAMIC TABLES' is_clone
     [f'ALTER TABLE "{M}".dynamic_tables ADD COLUMN IF NOT EXISTS is_clone BOOLEAN DEFAULT false'],
+    # FROZEN WHERE: the condition of a dynamic table's frozen region
+    [f'ALTER TABLE "{M}".dynamic_tables ADD COLUMN IF NOT EXISTS frozen_where VARCHAR'],
 ]
 
 
@@ -130,6 +132,7 @@ class DynamicTable:
     plan: dict[str, Any] = field(default_factory=dict)
     config_changed_at: datetime | None = None
     is_clone: bool = False
+    frozen_where: str | None = None  # FROZEN WHERE (condition), Snowflake SQL over its columns
 
     @property
     def incremental(self) -> bool:

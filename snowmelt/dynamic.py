@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from snowmelt import ivm
+from snowmelt import frozen, ivm
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
 from snowmelt.ddl import check_schema, prepare_replace, refresh_view, replace_object
 from snowmelt.errors import (
@@ -53,6 +53,7 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
     table = schema_node.this if isinstance(schema_node, exp.Schema) else schema_node
     name = object_name(table, rt.context)
     options = options_from(create)
+    options.frozen_where = statement.clauses.get("FROZEN WHERE")
     if "REQUIRE USER" in statement.clauses:  # refreshed by a user: first on schedule
         options.initialize = "ON_SCHEDULE"
     if "EXECUTE AS USER" in statement.clauses:
@@ -121,6 +122,11 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
         rt.store.create_tracked(oid, columns + analysis.state_columns)
         rt.catalog.add_object(obj)
         refresh_view(rt, obj)
+        frozen_where = (
+            frozen.check(rt, name, oid, obj.column_names, options.frozen_where)
+            if options.frozen_where is not None
+            else None
+        )
         dt = DynamicTable(
             oid=oid,
             target_lag_sec=options.target_lag_sec,
@@ -137,6 +143,7 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
             state="ACTIVE",
             plan=dict(planned.record(), functions=functions_record(rt)),
             config_changed_at=rt.clock.now(),
+            frozen_where=frozen_where,
         )
         rt.catalog.add_dynamic_table(dt)
         rt.catalog.set_dependencies(oid, [s.oid for s in sources])
@@ -261,8 +268,17 @@ def _alter_in_place(
         dt.query_sql != qualified.sql("snowflake")
         or dt.requested_mode != options.refresh_mode
         or [c.name for c in columns] != existing.column_names
-    ):
+        or (options.frozen_where is not None and dt.incremental)  # a frozen region: FULL
+        or (options.frozen_where is None and dt.refresh_mode_reason == "FROZEN_REGION")
+    ):  # ... and without one it may be incremental again: planned anew, reinitialized
         return False
+    frozen_where = (
+        frozen.check(rt, existing.name, existing.oid, existing.column_names, options.frozen_where)
+        if options.frozen_where is not None
+        else None
+    )
+    if frozen_where != dt.frozen_where:
+        rt.catalog.forget_consumed(existing.oid)  # rows it thaws: recomputed next refresh
     rt.catalog.update_dynamic_table(
         existing.oid,
         target_lag_sec=options.target_lag_sec,
@@ -272,6 +288,7 @@ def _alter_in_place(
         cluster_by=options.cluster_by,
         config_changed_at=rt.clock.now(),
         plan=dict(dt.plan, functions=functions_record(rt)),  # the same bodies, now current
+        frozen_where=frozen_where,
     )
     rt.catalog.update_object(existing.oid, comment=options.comment)
     record_graph(rt, existing.oid)
@@ -312,6 +329,10 @@ def alter(rt: Runtime, command: commands.AlterDynamicTable, refresher: Refresher
         elif action == "UNSET":
             if "COMMENT" in command.properties:
                 rt.catalog.update_object(obj.oid, comment=None)
+            if {"FROZEN", "IMMUTABLE"} & set(command.properties):
+                rt.catalog.update_dynamic_table(obj.oid, frozen_where=None)
+                rt.catalog.forget_consumed(obj.oid)  # its thawed rows: recomputed next
+                record_graph(rt, obj.oid)
         elif action == "SWAP":
             raise SqlError(
                 "ALTER DYNAMIC TABLE ... SWAP WITH is not supported by snowmelt; use "
@@ -385,6 +406,18 @@ def _set(rt: Runtime, obj: CatalogObject, props: dict[str, Any]) -> None:
                 updates.update(target_lag_sec=None, target_lag_type="USER_DEFINED")
         elif key == "COMMENT":
             rt.catalog.update_object(obj.oid, comment=str(value))
+        elif key == "FROZEN_WHERE":
+            if dt.incremental:
+                raise DynamicTableError(
+                    f"{obj.name} refreshes in {dt.refresh_mode} mode; snowmelt keeps a frozen "
+                    "region (FROZEN WHERE) on FULL tables only: create it again with "
+                    "REFRESH_MODE = FULL or AUTO and the FROZEN WHERE clause",
+                    name=str(obj.name),
+                )
+            updates["frozen_where"] = frozen.check(
+                rt, obj.name, obj.oid, obj.column_names, str(value)
+            )
+            rt.catalog.forget_consumed(obj.oid)  # rows it thaws: recomputed next refresh
         elif key in ("REFRESH_MODE", "INITIALIZE"):
             raise DynamicTableError(
                 f"{key} cannot be changed with ALTER; use CREATE OR REPLACE or CREATE OR ALTER",

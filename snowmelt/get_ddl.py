@@ -90,6 +90,7 @@ def ddl_text(rt: Runtime, obj: CatalogObject) -> str:
         f"target_lag = '{format_lag(dt.target_lag_sec, dt.target_lag_type)}' "
         f"refresh_mode = {dt.requested_mode} initialize = {dt.initialize}"
         + (f" warehouse = {dt.warehouse}" if dt.warehouse else "")
+        + (f" frozen where ({dt.frozen_where})" if dt.frozen_where else "")
     )
     return (
         f"create or replace dynamic table {name}(\n{names}\n) {settings}"

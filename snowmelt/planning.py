@@ -241,6 +241,7 @@ def replan(
         target_lag_sec=dt.target_lag_sec,
         target_lag_type=dt.target_lag_type,
         refresh_mode=dt.requested_mode,
+        frozen_where=dt.frozen_where,
     )
     try:
         planned = plan_query(rt, obj.name, normalize(parse_padded(text)), options)
@@ -400,6 +401,20 @@ def _resolve_mode(
         infos[source.name] = ivm.SourceInfo(source.name, source.kind, source.column_names, mode)
     if options.refresh_mode == "FULL":
         return ivm.Analysis(mode="FULL", reason="USER_SPECIFIED_FULL_REFRESH")
+    if options.frozen_where is not None:
+        if options.refresh_mode in ("INCREMENTAL", "ADAPTIVE"):
+            raise DynamicTableError(
+                f"Dynamic table {name} has a frozen region (FROZEN WHERE), which snowmelt "
+                f"refreshes in FULL mode only (each refresh recomputes the active rows); use "
+                f"REFRESH_MODE = FULL or AUTO instead of {options.refresh_mode}.",
+                name=str(name),
+            )
+        return ivm.Analysis(
+            mode="FULL",
+            reason="FROZEN_REGION",
+            message="snowmelt refreshes a table with a frozen region (FROZEN WHERE) in FULL "
+            "mode, recomputing its active rows only",
+        )
     analysis = ivm.analyze(query, infos)
     if analysis.mode != "INCREMENTAL":
         if options.refresh_mode in ("INCREMENTAL", "ADAPTIVE"):

@@ -33,6 +33,7 @@ class Options:
     scheduler: str | None = None
     cluster_by: str | None = None
     comment: str | None = None
+    frozen_where: str | None = None  # FROZEN WHERE (condition): the frozen region
 
 
 def parse_lag(value: Any) -> tuple[int | None, str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from snowmelt import ivm, planning
+from snowmelt import frozen, ivm, planning
 from snowmelt.catalog import CatalogObject, DynamicTable
 from snowmelt.errors import RefreshError, SnowmeltError
 from snowmelt.names import ObjectName, data_table, quoted
@@ -143,6 +143,15 @@ class Refresher(Records):
                     )
                 else:
                     query = self.query_at(dt, version)
+                    if action == "FULL" and dt.frozen_where:  # its frozen rows stay
+                        query = frozen.refresh_query(
+                            rt,
+                            obj.oid,
+                            obj.column_names,
+                            dt.frozen_where,
+                            query,
+                            _statement_time(rt, version),
+                        )
                     inserted, deleted = rt.store.replace_contents(
                         commit,
                         obj.oid,

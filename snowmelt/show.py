@@ -80,7 +80,7 @@ def show(rt: Runtime, command: commands.Show) -> Result:
                     "data_timestamp": dt.data_timestamp,
                     "owner_role_type": "ROLE",
                     "scheduler": dt.scheduler,
-                    "immutable_where": None,
+                    "immutable_where": dt.frozen_where,
                 }
             )
         return Result(pa.Table.from_pylist(rows, schema=SHOW_SCHEMA))

@@ -1,6 +1,7 @@
 """The CREATE DYNAMIC TABLE clauses of the reference's syntax (b.1) that sqlglot cannot
 parse: those snowmelt applies (REQUIRE USER, EXECUTE AS USER, COPY GRANTS, the retention
-properties) and those it names as unsupported, where they are written."""
+properties; FROZEN WHERE has its own tests, ``test_frozen.py``) and those it names as
+unsupported, where they are written."""
 
 from __future__ import annotations
 
@@ -47,9 +48,9 @@ def test_execute_as_user_is_recorded_and_positions_after_it_hold(s):
 
 def test_clauses_snowmelt_does_not_apply_are_named_where_they_are(s):
     with pytest.raises(UnsupportedError) as info:
-        s.sql(f"{HEAD} FROZEN WHERE (A < 0) AS SELECT A FROM T")
+        s.sql(f"{HEAD} BACKFILL FROM T FROZEN WHERE (A < 0) AS SELECT A FROM T")
     assert str(info.value) == (
-        "FROZEN WHERE is not supported by snowmelt; remove it from the statement "
+        "BACKFILL FROM is not supported by snowmelt; remove it from the statement "
         f"(line 1, column {len(HEAD) + 2})"
     )
     with pytest.raises(UnsupportedError, match=r"^START AT is not supported by snowmelt"):

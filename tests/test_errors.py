@@ -150,12 +150,12 @@ def test_a_clause_snowmelt_cannot_parse_is_named_where_it_is(session):
     session.sql("USE SCHEMA D.S; CREATE TABLE T (A INT)")
     script = (
         "SELECT 1;\n  CREATE DYNAMIC TABLE DT\n TARGET_LAG = '1 minute' WAREHOUSE = WH\n"
-        "  IMMUTABLE WHERE (A < 0) AS SELECT A FROM T"
+        "  BACKFILL FROM T AS SELECT A FROM T"
     )
     with pytest.raises(UnsupportedError) as info:
         session.sql(script)
     assert str(info.value) == (
-        "IMMUTABLE WHERE is not supported by snowmelt; remove it from the statement "
+        "BACKFILL FROM is not supported by snowmelt; remove it from the statement "
         "(line 4, column 3)"
     )
     with pytest.raises(UnsupportedError, match=r"uses syntax snowmelt cannot parse.*line 1"):

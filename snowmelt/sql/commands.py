@@ -190,6 +190,21 @@ class _Cursor:
             return " ".join(parts)
         return token.text.upper() if token.token_type != TokenType.IDENTIFIER else token.text
 
+    def group_text(self) -> str:
+        """The text inside the parenthesized group at the cursor (as written), consumed."""
+        opening = self.peek()
+        if opening is None or opening.token_type != TokenType.L_PAREN:
+            raise self.error("Expected (")
+        start = self.i
+        self.value()
+        closing = self.tokens[self.i - 1]
+        if self.i - start < 2 or closing.token_type != TokenType.R_PAREN:
+            raise self.error("Expected )")
+        text = self.statement.padded[opening.end + 1 : closing.start].strip()
+        if not self.done():
+            raise self.error("Unexpected text")
+        return text
+
     def properties(self) -> dict[str, Any]:
         props: dict[str, Any] = {}
         while not self.done():
@@ -289,6 +304,11 @@ def _alter_dynamic_table(c: _Cursor) -> AlterDynamicTable:
         _end(c)
         return AlterDynamicTable(name, if_exists, "SWAP", new_name=new)
     if c.accept("SET"):
+        if c.word() in ("FROZEN", "IMMUTABLE") and c.word(1) == "WHERE":
+            c.i += 2
+            return AlterDynamicTable(
+                name, if_exists, "SET", properties={"FROZEN_WHERE": c.group_text()}
+            )
         props = c.properties()
         if not props:
             raise c.error("Expected a property after SET")
@@ -451,8 +471,6 @@ def _warehouse(c: _Cursor) -> Warehouse:
 # Clauses of statements sqlglot cannot parse (it falls back to a bare command), named when
 # a statement holds one: the user learns what to remove, not that "CREATE" is unsupported.
 _UNPARSED_CLAUSES = (
-    ("IMMUTABLE", "WHERE"),
-    ("FROZEN", "WHERE"),
     ("REFRESH", "USING"),
     ("START", "AT"),
     ("BACKFILL", "FROM"),

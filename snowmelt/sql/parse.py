@@ -74,8 +74,9 @@ class Statement:
     expression: exp.Expression | None  # None for commands snowmelt parses itself
     padded: str  # the statement with everything before it blanked (for re-parsing)
     dialect: str = "snowflake"
-    # clauses read here and blanked out of ``padded`` (sqlglot cannot parse them):
-    # REQUIRE USER, EXECUTE AS USER of CREATE DYNAMIC TABLE, with their text
+    # clauses read here and blanked out of ``padded`` (sqlglot cannot parse them): REQUIRE
+    # USER, EXECUTE AS USER (their text) and FROZEN / IMMUTABLE WHERE (its condition) of
+    # CREATE DYNAMIC TABLE
     clauses: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -137,9 +138,10 @@ def _statement(text: str, chunk: list[Token], glot: sqlglot.Dialect, dialect: st
 
 
 def _dynamic_table_clauses(statement: Statement) -> None:
-    """``REQUIRE USER`` and ``EXECUTE AS USER u [USE SECONDARY ROLES ALL | NONE]`` of a
-    CREATE DYNAMIC TABLE, before its AS: taken out of ``padded`` (blanked, so positions
-    hold) into ``clauses``, for ``dynamic.create`` to apply."""
+    """``REQUIRE USER``, ``EXECUTE AS USER u [USE SECONDARY ROLES ALL | NONE]`` and
+    ``FROZEN WHERE (condition)`` (or its older spelling ``IMMUTABLE WHERE``) of a CREATE
+    DYNAMIC TABLE, before its AS: taken out of ``padded`` (blanked, so positions hold) into
+    ``clauses``, for ``dynamic.create`` to apply."""
     words = statement.words
     if words[:1] != ["CREATE"] or "DYNAMIC" not in words[:6]:
         return
@@ -154,6 +156,8 @@ def _dynamic_table_clauses(statement: Statement) -> None:
             size = 4
             if words[i + 4 : i + 7] == ["USE", "SECONDARY", "ROLES"] and i + 7 < len(tokens):
                 size = 8
+        elif words[i] in ("FROZEN", "IMMUTABLE") and words[i + 1 : i + 3] == ["WHERE", "("]:
+            size = _group_end(tokens, i + 2) - i + 1
         if not size:
             i += 1
             continue
@@ -161,11 +165,26 @@ def _dynamic_table_clauses(statement: Statement) -> None:
         end = last.end + 1
         while end < len(statement.padded) and statement.padded[end] in "'\"":
             end += 1  # a quoted last token's end offset excludes its quote
-        key = " ".join(words[i : i + 3]) if size > 2 else "REQUIRE USER"
-        statement.clauses[key] = statement.padded[first.start : end]
+        if words[i] in ("FROZEN", "IMMUTABLE"):  # the condition, inside the parentheses
+            key, text = "FROZEN WHERE", statement.padded[tokens[i + 2].end + 1 : last.start]
+        else:
+            key = " ".join(words[i : i + 3]) if size > 2 else "REQUIRE USER"
+            text = statement.padded[first.start : end]
+        statement.clauses[key] = text.strip()
         blank = re.sub(r"[^\n]", " ", statement.padded[first.start : end])
         statement.padded = statement.padded[: first.start] + blank + statement.padded[end:]
         i += size
+
+
+def _group_end(tokens: list[Token], opening: int) -> int:
+    """The index of the parenthesis closing the one at ``opening`` (the last token when
+    unbalanced: the parser then reports it)."""
+    depth = 0
+    for j in range(opening, len(tokens)):
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tokens[j].token_type, 0)
+        if depth == 0:
+            return j
+    return len(tokens) - 1
 
 
 def _check_tokens(statement: Statement) -> None:
