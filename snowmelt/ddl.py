@@ -60,12 +60,12 @@ def create_database(
                 )
             drop_database(rt, name, if_exists=False)
         rt.catalog.add_database(name, rt.clock.now(), comment, transient)
-        _create_schema_storage(rt, name, "PUBLIC")
+        create_schema_storage(rt, name, "PUBLIC")
     rt.context.database, rt.context.schema = name, "PUBLIC"
     return status(f"Database {name} successfully created.")
 
 
-def _create_schema_storage(
+def create_schema_storage(
     rt: Runtime, database: str, schema: str, comment: str | None = None
 ) -> None:
     rt.catalog.add_schema(database, schema, rt.clock.now(), comment)
@@ -113,7 +113,7 @@ def create_schema(
                     name=f"{database}.{schema}",
                 )
             drop_schema(rt, database, schema, if_exists=False)
-        _create_schema_storage(rt, database, schema, comment)
+        create_schema_storage(rt, database, schema, comment)
     rt.context.database, rt.context.schema = database, schema
     return status(f"Schema {schema} successfully created.")
 

@@ -9,14 +9,13 @@ session's current schema is later.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from sqlglot import exp
 
 from snowmelt import frozen, ivm
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
-from snowmelt.ddl import check_schema, prepare_replace, refresh_view, replace_object
+from snowmelt.ddl import prepare_replace, refresh_view, replace_object
 from snowmelt.errors import (
     DynamicTableError,
     ObjectExists,
@@ -160,89 +159,6 @@ def create(rt: Runtime, statement: Statement, refresher: Refresher) -> Result:
     return Result.status(f"Dynamic table {name.name} successfully created.")
 
 
-def clone(rt: Runtime, command: commands.CloneDynamicTable) -> Result:
-    """CREATE DYNAMIC TABLE t CLONE s [AT | BEFORE (...)]: a dynamic table of its own with
-    s's definition, modes and rows (hidden state included) — as of now, or of the instant
-    AT/BEFORE names. As on Snowflake it comes up suspended (CLONED_AUTO_SUSPENDED), and
-    TARGET_LAG and WAREHOUSE may be given anew.
-
-    A clone of the present takes over s's frontier too (what it consumed of each source), so
-    once resumed it refreshes incrementally from there. A clone of a past instant has that
-    instant's rows and data timestamp, but what s had consumed then is not kept: its first
-    refresh reinitializes it."""
-    name = object_name(command.name, rt.context)
-    with rt.store.write("DDL") as commit:
-        check_schema(rt, name, command.name)
-        source = rt.resolver.lookup(command.source, ("DYNAMIC TABLE",))
-        existing = prepare_replace(
-            rt, name, "DYNAMIC TABLE", command.replace, command.if_not_exists
-        )
-        if existing is False:
-            return Result.status(f"{name.name} already exists, statement succeeded.")
-        if isinstance(existing, CatalogObject) and existing.oid == source.oid:
-            raise DynamicTableError(f"Cannot replace {name} with a clone of itself", name=str(name))
-        original = rt.catalog.dynamic_table(source.oid)
-        when = command.source.args.get("when")
-        version = rt.version_for(when) if when is not None else None
-        oid = rt.catalog.next_oid()
-        generation = replace_object(rt, existing, oid)
-        now = rt.clock.now()
-        obj = CatalogObject(
-            oid,
-            name,
-            "DYNAMIC TABLE",
-            now,
-            [Column(**c.__dict__) for c in source.columns],
-            source.text,
-            generation,
-            commit.version,
-            transient=source.transient,
-            comment=source.comment,
-        )
-        state = rt.store.state_columns(source.oid, source.column_names)
-        names = [c.name for c in obj.columns + state]
-        rt.store.create_tracked(oid, obj.columns + state)
-        rt.catalog.add_object(obj)
-        inputs = rt.catalog.inputs(source.oid)
-        if version is None:
-            initialized, data_timestamp = original.initialized, original.data_timestamp
-            rows: exp.Expression = rt.store.live(source.oid, names)
-        else:
-            data_timestamp = rt.catalog.data_timestamp_before(source.oid, version)
-            initialized = data_timestamp is not None
-            rows = rt.store.snapshot(source.oid, names, version)
-        if initialized:
-            rt.store.insert(commit, oid, names, rows)
-        rt.catalog.add_dynamic_table(
-            dataclasses.replace(
-                original,
-                oid=oid,
-                state="SUSPENDED",
-                state_reason_code="CLONED_AUTO_SUSPENDED",
-                state_reason_message=f"Cloned from {source.name}; resume it to refresh",
-                suspended_on=now,
-                resumed_on=None,
-                initialized=initialized,
-                data_version=original.data_version if version is None else None,
-                data_timestamp=data_timestamp,
-                commit_version=commit.version if initialized else None,
-                consecutive_failures=0,
-                config_changed_at=now,
-                is_clone=True,
-            )
-        )
-        rt.catalog.set_dependencies(oid, [i for i, _, _ in inputs])
-        if version is None:  # the present's frontier; a past one's is not kept
-            for input_oid, consumed, consumed_generation in inputs:
-                if consumed is not None and consumed_generation is not None:
-                    rt.catalog.set_consumed(oid, input_oid, consumed, consumed_generation)
-        refresh_view(rt, obj)
-        record_graph(rt, oid)
-        if command.properties:
-            _set(rt, obj, command.properties)
-    return Result.status(f"Dynamic table {name.name} successfully created.")
-
-
 def _column_comment(listed: exp.Expression) -> str | None:
     for constraint in listed.args.get("constraints") or []:
         if isinstance(constraint.args.get("kind"), exp.CommentColumnConstraint):
@@ -325,7 +241,7 @@ def alter(rt: Runtime, command: commands.AlterDynamicTable, refresher: Refresher
             refresh_view(rt, obj)
             record_graph(rt, obj.oid)
         elif action == "SET":
-            _set(rt, obj, command.properties)
+            set_properties(rt, obj, command.properties)
         elif action == "UNSET":
             if "COMMENT" in command.properties:
                 rt.catalog.update_object(obj.oid, comment=None)
@@ -379,7 +295,8 @@ def refresh_result(outcomes: list[RefreshOutcome]) -> Result:
     )
 
 
-def _set(rt: Runtime, obj: CatalogObject, props: dict[str, Any]) -> None:
+def set_properties(rt: Runtime, obj: CatalogObject, props: dict[str, Any]) -> None:
+    """ALTER DYNAMIC TABLE ... SET (and a clone's TARGET_LAG and WAREHOUSE)."""
     dt = rt.catalog.dynamic_table(obj.oid)
     updates: dict[str, Any] = {}
     for key, value in props.items():

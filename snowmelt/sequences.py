@@ -23,7 +23,7 @@ from sqlglot import exp
 from snowmelt.catalog import CatalogObject
 from snowmelt.ddl import check_schema, create_flags, drop_object, prepare_replace, status
 from snowmelt.errors import ObjectExists, ObjectNotFound, SqlError
-from snowmelt.names import DATA_SCHEMA, sequence_table
+from snowmelt.names import DATA_SCHEMA, ObjectName, sequence_table
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.show import in_scope, matches_like
@@ -105,6 +105,19 @@ def alter(rt: Runtime, command: commands.AlterSequence) -> Result:
             start = _parse_definition(obj.text)[0]
             rt.catalog.update_object(obj.oid, text=_definition(start, command.increment))
     return status("Statement executed successfully.")
+
+
+def copy(rt: Runtime, obj: CatalogObject, name: ObjectName) -> None:
+    """A clone of sequence ``obj`` named ``name`` (in the caller's commit): the same
+    definition, going on from the same next value."""
+    state = _state(rt, obj)
+    oid = rt.catalog.next_oid()
+    _create_engine_sequence(rt, oid, state["next_value"], state["increment"])
+    rt.catalog.add_object(
+        CatalogObject(
+            oid, name, "SEQUENCE", rt.clock.now(), [], obj.text, 0, 0, comment=obj.comment
+        )
+    )
 
 
 def show(rt: Runtime, command: commands.Show) -> Result:

@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from snowmelt import (
     alter,
+    clones,
     ddl,
     dml,
     dynamic,
@@ -296,13 +297,14 @@ class Session:
         kind = str(create.args.get("kind") or "").upper()
         is_dynamic = _is_dynamic(create)
         replace, exists = bool(create.args.get("replace")), bool(create.args.get("exists"))
+        if create.args.get("clone") is not None and kind in ("SCHEMA", "DATABASE"):
+            return clones.clone_container(rt, create)
         if create.args.get("clone") is not None and (is_dynamic or kind != "TABLE"):
             what = "DYNAMIC TABLE" if is_dynamic else kind
             raise UnsupportedError(
                 f"CREATE {what} ... CLONE",
-                f"CREATE {what} ... CLONE is not supported by snowmelt (CREATE TABLE ... CLONE "
-                "and CREATE DYNAMIC TABLE ... CLONE are: they copy a table's columns and "
-                "rows, AT/BEFORE included)",
+                f"CREATE {what} ... CLONE is not supported by snowmelt (tables, dynamic "
+                "tables, schemas and databases can be cloned, AT/BEFORE included)",
                 statement.line,
                 statement.column,
             )
@@ -386,7 +388,7 @@ class Session:
         if isinstance(command, commands.DropObject):
             return dynamic.drop(rt, command)
         if isinstance(command, commands.CloneDynamicTable):
-            return dynamic.clone(rt, command)
+            return clones.clone_dynamic_table(rt, command)
         if isinstance(command, commands.Show) and command.what == "VARIABLES":
             return variables.show(self.variables)
         if isinstance(command, commands.Show) and command.what == "COLUMNS":

@@ -200,9 +200,8 @@ def test_create_table_clone_copies_columns_and_rows_as_of_an_instant(session, cl
 @pytest.mark.parametrize(
     "statement",
     [
-        "CREATE SCHEMA D.S2 CLONE D.S",
-        "CREATE DATABASE D2 CLONE D",
         "CREATE VIEW V CLONE T",
+        "CREATE SEQUENCE Q CLONE T",
     ],
 )
 def test_clones_other_than_tables_name_themselves_and_create_nothing(session, statement):
