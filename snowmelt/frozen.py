@@ -17,7 +17,9 @@ Snowflake. A row whose condition is NULL is active (a WHERE keeps only TRUE).
 snowmelt refreshes a table with a frozen region in FULL mode (``AUTO`` resolves to FULL,
 reason ``FROZEN_REGION``; INCREMENTAL and ADAPTIVE are refused, named): each refresh
 recomputes the active region only, DuckDB pushing the negated condition into the query
-where it can. Tables reading it refresh incrementally as from any FULL table.
+where it can. Tables reading it refresh incrementally as from any FULL table. A query
+reading the table may ask ``METADATA$IS_FROZEN`` (or ``METADATA$IS_IMMUTABLE``) of each row
+(``metadata_columns``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from snowmelt.errors import SqlError
 from snowmelt.ivm.api import bind_time
 from snowmelt.names import ObjectName, data_table, quoted
 from snowmelt.runtime import Runtime
-from snowmelt.sql.resolve import normalize
+from snowmelt.sql.resolve import normalize, position
 
 
 def parse_condition(text: str) -> exp.Expression:
@@ -98,6 +100,50 @@ def refresh_query(
         .where(exp.not_(frozen.copy()))
     )
     return exp.union(kept, active, distinct=False)
+
+
+METADATA_COLUMNS = ("METADATA$IS_FROZEN", "METADATA$IS_IMMUTABLE")  # the latter: older name
+
+
+def metadata_columns(rt: Runtime, query: exp.Expression) -> exp.Expression:
+    """``METADATA$IS_FROZEN`` (or ``METADATA$IS_IMMUTABLE``) of a dynamic table read in a
+    query: whether each row is in its frozen region — its condition over the row, read
+    now (FALSE for a table without one). Replaced in place by that condition."""
+    for column in list(query.find_all(exp.Column)):
+        if column.name.upper() not in METADATA_COLUMNS:
+            continue
+        select = column.find_ancestor(exp.Select)
+        from_ = select.args.get("from_") if select is not None else None
+        joins = (select.args.get("joins") if select is not None else None) or []
+        sources = [
+            s
+            for s in ([from_.this] if from_ is not None else []) + [j.this for j in joins]
+            if isinstance(s, exp.Table) and isinstance(s.this, exp.Identifier)
+        ]
+        if column.table:
+            sources = [s for s in sources if s.alias_or_name.upper() == column.table.upper()]
+        if len(sources) != 1:
+            raise SqlError(
+                f"{column.sql('snowflake')}: name the dynamic table it is a column of "
+                "(its alias before the dot)",
+                *position(column),
+            )
+        obj = rt.resolver.lookup(sources[0])
+        if obj.kind != "DYNAMIC TABLE":
+            raise SqlError(
+                f"{column.name.upper()} is a column of dynamic tables; {obj.name} is a "
+                f"{obj.kind.lower()}",
+                *position(column),
+            )
+        text = rt.catalog.dynamic_table(obj.oid).frozen_where
+        if text is None:
+            column.replace(exp.false())
+            continue
+        condition = parse_condition(text)
+        for reference in condition.find_all(exp.Column):
+            reference.set("table", exp.to_identifier(sources[0].alias_or_name))
+        column.replace(exp.func("coalesce", exp.Paren(this=condition), exp.false()))
+    return query
 
 
 def _rows(oid: int, columns: list[str]) -> exp.Subquery:

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from snowmelt import frozen
 from snowmelt.catalog import CatalogObject
 from snowmelt.errors import SqlError, UnsupportedError
 from snowmelt.get_ddl import expand_get_ddl
@@ -37,6 +38,7 @@ def run_query(rt: Runtime, statement: exp.Expression) -> Result:
 
 def _engine_query(rt: Runtime, statement: exp.Expression, stack: ExitStack) -> exp.Expression:
     expression = inline_views(rt, snowflake_output_names(statement.copy()))
+    expression = frozen.metadata_columns(rt, expression)  # before the clock: it may read it
     expression = current_time_from_clock(rt, expression)  # after views: theirs too
     expression = expand_get_ddl(rt, expression)
     expression = expand_table_functions(rt, expression, stack)

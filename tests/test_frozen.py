@@ -162,3 +162,23 @@ def test_an_incremental_table_takes_no_region_by_alter(session):
     )
     with pytest.raises(DynamicTableError, match="keeps a frozen region .* on FULL tables only"):
         session.sql("ALTER DYNAMIC TABLE A SET FROZEN WHERE (DAY < '2026-01-02')")
+
+
+def test_metadata_is_frozen_tells_each_row(session, clock):
+    s = session
+    s.sql(
+        "USE SCHEMA D.S; CREATE TABLE T (DAY DATE, V INT);"
+        "INSERT INTO T VALUES ('2025-12-30', 1), ('2026-01-01', 2);"
+        "CREATE DYNAMIC TABLE A TARGET_LAG = '1 minute' WAREHOUSE = WH"
+        f" FROZEN WHERE (DAY < CURRENT_DATE()) AS {QUERY};"
+        f"CREATE DYNAMIC TABLE PLAIN TARGET_LAG = '1 minute' WAREHOUSE = WH AS {QUERY}"
+    )
+    query = "SELECT DAY, METADATA$IS_FROZEN, a.METADATA$IS_IMMUTABLE FROM A a ORDER BY DAY"
+    assert s.sql(query).rows() == [(_days(-2), True, True), (_days(0), False, False)]
+    clock.advance(86400)  # the region grows with the clock, read now
+    assert [r[1] for r in s.sql(query).rows()] == [True, True]
+    assert s.sql("SELECT DISTINCT METADATA$IS_FROZEN FROM PLAIN").rows() == [(False,)]
+    with pytest.raises(SqlError, match="METADATA\\$IS_FROZEN is a column of dynamic tables"):
+        s.sql("SELECT METADATA$IS_FROZEN FROM T")
+    with pytest.raises(SqlError, match="name the dynamic table it is a column of"):
+        s.sql("SELECT METADATA$IS_FROZEN FROM A JOIN PLAIN USING (DAY)")
