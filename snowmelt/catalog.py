@@ -152,6 +152,90 @@ class Catalog:
             f'DELETE FROM "{M}".schemas WHERE database = ? AND name = ?', [database, name]
         )
 
+    # -- dropped schemas and databases, kept for UNDROP --------------------------------------
+    def keep_dropped_schema(
+        self, database: str, name: str, at: datetime, version: int, objects: list[int]
+    ) -> None:
+        """Schema ``database.name`` is being dropped (by the commit at ``version``) with
+        ``objects``: keep what UNDROP SCHEMA needs (before ``remove_schema``)."""
+        self.engine.execute(
+            f'INSERT INTO "{M}".dropped_schemas SELECT database, name, created_on, comment, ?,'
+            f' ?, ? FROM "{M}".schemas WHERE database = ? AND name = ?',
+            [at, version, json.dumps(objects), database, name],
+        )
+
+    def keep_dropped_database(self, name: str, at: datetime, version: int) -> None:
+        self.engine.execute(
+            f'INSERT INTO "{M}".dropped_databases SELECT name, created_on, comment, transient,'
+            f' ?, ? FROM "{M}".databases WHERE name = ?',
+            [at, version, name],
+        )
+
+    def dropped_schemas(
+        self, database: str, name: str | None = None, version: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Kept dropped schemas of ``database`` (named ``name``, or dropped by the commit at
+        ``version``), the latest drop first."""
+        rows = self.engine.rows(
+            f'SELECT name, created_on, comment, version, objects FROM "{M}".dropped_schemas'
+            " WHERE database = ? AND (name = ? OR ? IS NULL) AND (version = ? OR ? IS NULL)"
+            " ORDER BY version DESC",
+            [database, name, name, version, version],
+        )
+        return [
+            {
+                "database": database,
+                "name": r[0],
+                "created_on": r[1],
+                "comment": r[2],
+                "version": r[3],
+                "objects": json.loads(r[4] or "[]"),
+            }
+            for r in rows
+        ]
+
+    def dropped_database(self, name: str) -> dict[str, Any] | None:
+        """The latest kept drop of database ``name``."""
+        rows = self.engine.rows(
+            f'SELECT created_on, comment, transient, version FROM "{M}".dropped_databases'
+            " WHERE name = ? ORDER BY version DESC LIMIT 1",
+            [name],
+        )
+        if not rows:
+            return None
+        created_on, comment, transient, version = rows[0]
+        return {
+            "name": name,
+            "created_on": created_on,
+            "comment": comment,
+            "transient": transient,
+            "version": version,
+        }
+
+    def forget_dropped(self, database: str, schema: str | None, version: int) -> None:
+        """A kept drop restored: schema ``database.schema`` (None: the database)."""
+        if schema is None:
+            self.engine.execute(
+                f'DELETE FROM "{M}".dropped_databases WHERE name = ? AND version = ?',
+                [database, version],
+            )
+        else:
+            self.engine.execute(
+                f'DELETE FROM "{M}".dropped_schemas WHERE database = ? AND name = ?'
+                " AND version = ?",
+                [database, schema, version],
+            )
+
+    def purge_dropped_containers(self, before: datetime) -> list[int]:
+        """Forget the schemas and databases dropped before ``before`` (their tables' rows go
+        too: ``purgeable``); returns the objects they held."""
+        rows = self.engine.rows(
+            f'SELECT objects FROM "{M}".dropped_schemas WHERE dropped_on < ?', [before]
+        )
+        self.engine.execute(f'DELETE FROM "{M}".dropped_schemas WHERE dropped_on < ?', [before])
+        self.engine.execute(f'DELETE FROM "{M}".dropped_databases WHERE dropped_on < ?', [before])
+        return [oid for (objects,) in rows for oid in json.loads(objects or "[]")]
+
     def databases(self) -> list[tuple[str, datetime, str | None]]:
         return [
             (r[0], r[1], r[2])

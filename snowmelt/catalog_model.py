@@ -71,6 +71,16 @@ MIGRATIONS: list[list[str]] = [
     [f'ALTER TABLE "{M}".dynamic_tables ADD COLUMN IF NOT EXISTS is_clone BOOLEAN DEFAULT false'],
     # FROZEN WHERE: the condition of a dynamic table's frozen region
     [f'ALTER TABLE "{M}".dynamic_tables ADD COLUMN IF NOT EXISTS frozen_where VARCHAR'],
+    # a dropped schema or database is kept for UNDROP, with the objects dropped with it
+    # (``version``: the dropping commit, shared by a database and its schemas)
+    [
+        f'CREATE TABLE IF NOT EXISTS "{M}".dropped_schemas (database VARCHAR, name VARCHAR,'
+        " created_on TIMESTAMPTZ, comment VARCHAR, dropped_on TIMESTAMPTZ, version BIGINT,"
+        " objects JSON)",
+        f'CREATE TABLE IF NOT EXISTS "{M}".dropped_databases (name VARCHAR,'
+        " created_on TIMESTAMPTZ, comment VARCHAR, transient BOOLEAN, dropped_on TIMESTAMPTZ,"
+        " version BIGINT)",
+    ],
 ]
 
 

@@ -9,6 +9,7 @@ applied after an error.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlglot import exp
@@ -66,20 +67,25 @@ def create_database(
 
 
 def create_schema_storage(
-    rt: Runtime, database: str, schema: str, comment: str | None = None
+    rt: Runtime,
+    database: str,
+    schema: str,
+    comment: str | None = None,
+    created_on: datetime | None = None,
 ) -> None:
-    rt.catalog.add_schema(database, schema, rt.clock.now(), comment)
+    rt.catalog.add_schema(database, schema, created_on or rt.clock.now(), comment)
     rt.engine.execute(
         exp.Create(kind="SCHEMA", this=exp.Table(this=quoted(f"{database}.{schema}")), exists=True)
     )
 
 
 def drop_database(rt: Runtime, name: str, if_exists: bool) -> Result:
-    with rt.store.write("DDL"):
+    with rt.store.write("DDL") as commit:
         if not rt.catalog.database_exists(name):
             if if_exists:
                 return status(f"Drop statement executed successfully ({name} already dropped).")
             raise ObjectNotFound(f"Database '{name}' does not exist.", name=name)
+        rt.catalog.keep_dropped_database(name, rt.clock.now(), commit.version)  # for UNDROP
         for database, schema, _ in rt.catalog.schemas(name):
             drop_schema(rt, database, schema, if_exists=False)
         rt.catalog.remove_database(name)
@@ -119,20 +125,23 @@ def create_schema(
 
 
 def drop_schema(rt: Runtime, database: str, schema: str, if_exists: bool) -> Result:
-    with rt.store.write("DDL"):
+    """DROP SCHEMA: its objects are dropped with it, and it is kept for UNDROP SCHEMA with
+    them (their rows, and its sequences' engine state) until retention purges it."""
+    with rt.store.write("DDL") as commit:
         if not rt.catalog.schema_exists(database, schema):
             if if_exists:
                 return status(f"Drop statement executed successfully ({schema} already dropped).")
             raise ObjectNotFound(
                 f"Schema '{database}.{schema}' does not exist.", name=f"{database}.{schema}"
             )
+        held = rt.catalog.objects(database=database, schema=schema, every=True)
+        rt.catalog.keep_dropped_schema(
+            database, schema, rt.clock.now(), commit.version, [o.oid for o in held]
+        )
         # consumers first, so dynamic tables never outlive what they read within a drop
-        for obj in sorted(
-            rt.catalog.objects(database=database, schema=schema, every=True),
-            key=lambda o: o.kind != "DYNAMIC TABLE",
-        ):
+        for obj in sorted(held, key=lambda o: o.kind != "DYNAMIC TABLE"):
             if rt.catalog.find(obj.name) is not None:
-                drop_object(rt, obj)
+                drop_object(rt, obj, keep_sequence=True)
         rt.engine.execute(
             drop_if_exists("SCHEMA", exp.Table(this=quoted(f"{database}.{schema}")), cascade=True)
         )
@@ -412,11 +421,18 @@ def replace_object(rt: Runtime, existing: CatalogObject | None | bool, new_oid: 
     return existing.generation + 1
 
 
-def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False) -> None:
+def drop_object(
+    rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False, keep_sequence: bool = False
+) -> None:
     """Drop ``obj``. A table or dynamic table keeps its rows and change log (a dynamic table
     also its definition and sources) for UNDROP until retention purges them
-    (``retention.prune``, after the time-travel window)."""
-    if obj.kind == "SEQUENCE" and not rt.engine.sequence_in_use(DATA_SCHEMA, f"seq_{obj.oid}"):
+    (``retention.prune``, after the time-travel window); so does a sequence dropped with its
+    schema (``keep_sequence``) its engine state."""
+    if (
+        obj.kind == "SEQUENCE"
+        and not keep_sequence
+        and not rt.engine.sequence_in_use(DATA_SCHEMA, f"seq_{obj.oid}")
+    ):
         # one a column's DEFAULT draws from stays in the engine for that column (no name
         # a user can reach leads to it any more)
         rt.engine.execute(f"DROP SEQUENCE IF EXISTS {sequence_table(obj.oid)}")
@@ -429,42 +445,6 @@ def drop_object(rt: Runtime, obj: CatalogObject, keep_dependencies: bool = False
     rt.catalog.mark_dropped(obj.oid, rt.clock.now() if retained else None)
     if obj.kind == "DYNAMIC TABLE":
         rt.catalog.add_graph_version({"oid": obj.oid, "name": None}, rt.clock.now())
-
-
-def undrop(rt: Runtime, undrop: exp.Expression) -> Result:
-    """UNDROP TABLE | DYNAMIC TABLE: the most recently dropped table of that name, with its
-    rows, history and the dynamic tables that read it (they refresh again). A dynamic table
-    comes back with its definition, schedule and state; its next refresh plans it again
-    and reinitializes it (what it had consumed of its sources is not kept)."""
-    kind = str(undrop.args.get("kind") or "").upper()
-    if kind not in ("TABLE", "DYNAMIC TABLE"):
-        raise UnsupportedError(
-            f"UNDROP {kind}",
-            f"UNDROP {kind} is not supported by snowmelt (UNDROP TABLE and UNDROP DYNAMIC "
-            f"TABLE are); re-create the {kind.lower()}",
-            *position(undrop),
-        )
-    name = object_name(undrop.this, rt.context)
-    with rt.store.write("DDL"):
-        if rt.catalog.find(name) is not None:
-            raise ObjectExists(f"Object '{name}' already exists.", name=str(name))
-        check_schema(rt, name, undrop.this)
-        obj = rt.catalog.last_dropped(name, kind)
-        if obj is None:
-            raise ObjectNotFound(
-                f"{kind.capitalize()} '{name}' did not exist or was purged (dropped tables "
-                "are kept for one day).",
-                name=str(name),
-            )
-        rt.catalog.undrop(obj.oid)
-        if kind == "DYNAMIC TABLE":
-            from snowmelt.monitoring import record_graph  # monitoring reads this module
-
-            rt.catalog.restore_dynamic_table(obj.oid)
-            record_graph(rt, obj.oid)
-        refresh_view(rt, obj)
-    what = "Dynamic table" if kind == "DYNAMIC TABLE" else "Table"
-    return status(f"{what} {name.name} successfully restored.")
 
 
 def drop(rt: Runtime, kind: str, table: exp.Expression, if_exists: bool) -> Result:

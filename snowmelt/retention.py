@@ -7,7 +7,8 @@
   ``DATA_RETENTION_TIME_IN_DAYS = 1``): a snapshot at version v needs only entries deleted
   after v, and no consumer or time-travel query reads below those versions.
 * The rows of dropped base tables (kept for UNDROP TABLE) dropped longer ago than the
-  time-travel window.
+  time-travel window, and the schemas and databases dropped then (kept for UNDROP SCHEMA
+  and DATABASE, with the engine state of their sequences).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlglot import exp
 
-from snowmelt.names import META_SCHEMA
+from snowmelt.names import DATA_SCHEMA, META_SCHEMA, sequence_table
 from snowmelt.runtime import Runtime
 
 HISTORY_RETENTION = timedelta(days=7)
@@ -64,6 +65,10 @@ def purge_dropped(rt: Runtime, now: datetime) -> int:
             rt.store.drop_tracked(oid)
             rt.catalog.mark_purged(oid)
             purged += 1
+        for oid in rt.catalog.purge_dropped_containers(now - TIME_TRAVEL_RETENTION):
+            obj = rt.catalog.get(oid)
+            if obj.kind == "SEQUENCE" and not rt.engine.sequence_in_use(DATA_SCHEMA, f"seq_{oid}"):
+                rt.engine.execute(f"DROP SEQUENCE IF EXISTS {sequence_table(oid)}")
     return purged
 
 

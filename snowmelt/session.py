@@ -28,6 +28,7 @@ from snowmelt import (
     retention,
     sequences,
     show,
+    undrop,
     variables,
     views,
 )
@@ -215,7 +216,7 @@ class Session:
         if isinstance(expression, exp.Comment):
             return alter.comment_on(rt, expression)
         if isinstance(expression, exp.Undrop):
-            return ddl.undrop(rt, expression)
+            return undrop.undrop(rt, expression)
         if isinstance(expression, exp.Command) and expression.name.upper() == "COMMENT":
             done = alter.comment_on_dynamic_table(rt, statement.text)
             if done is not None:

@@ -104,13 +104,22 @@ def refresh_dependents(rt: Runtime, name: ObjectName) -> None:
                 continue
             done.add(view.name)
             queue.append(view.name)
-            try:
-                with rt.store.write("DDL"):
-                    columns = _engine_view(rt, view.name, query.copy())
-                    rt.catalog.update_object(view.oid, columns=columns)
-            except Exception:  # it no longer binds
-                with rt.store.write("DDL"):
-                    rt.engine.execute(drop_if_exists("VIEW", view.name.view_table()))
+            remake(rt, view, query)
+
+
+def remake(rt: Runtime, view: CatalogObject, query: exp.Expression | None = None) -> None:
+    """View ``view`` made again from its kept text (``query``, parsed): its columns and the
+    engine's view; one that no longer binds loses its engine view. Each in its own commit
+    (joining the caller's, when one is open)."""
+    if query is None:
+        query = normalize(parse_padded(view.text or ""))
+    try:
+        with rt.store.write("DDL"):
+            columns = _engine_view(rt, view.name, query.copy())
+            rt.catalog.update_object(view.oid, columns=columns)
+    except Exception:  # it no longer binds
+        with rt.store.write("DDL"):
+            rt.engine.execute(drop_if_exists("VIEW", view.name.view_table()))
 
 
 def _reads(rt: Runtime, query: exp.Expression) -> set[ObjectName]:

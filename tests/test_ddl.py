@@ -269,8 +269,8 @@ def test_undrop_table_restores_rows_history_and_readers(session, clock):
     assert session.sql("SELECT X FROM T_NEW").rows() == [(7,)]
     with pytest.raises(ObjectNotFound, match="Table 'D.S.NOPE' did not exist or was purged"):
         session.sql("UNDROP TABLE NOPE")
-    with pytest.raises(UnsupportedError, match="UNDROP SCHEMA is not supported"):
-        session.sql("UNDROP SCHEMA S")
+    with pytest.raises(ObjectExists, match=r"Schema 'D\.S' already exists"):
+        session.sql("UNDROP SCHEMA S")  # tests/test_undrop.py restores dropped ones
 
 
 def test_undrop_dynamic_table_restores_rows_schedule_and_readers(session, clock):
