@@ -97,7 +97,7 @@ class Column:
 class CatalogObject:
     oid: int
     name: ObjectName
-    kind: str  # TABLE, VIEW, DYNAMIC TABLE, SEQUENCE, FUNCTION
+    kind: str  # TABLE, VIEW, DYNAMIC TABLE, SEQUENCE, FUNCTION, STREAM
     created_on: datetime
     columns: list[Column]
     text: str | None

@@ -284,6 +284,11 @@ def _clone_objects(
             ddl.create_table(rt, exp.Create(kind="TABLE", this=_table(name), clone=clause))
         elif obj.kind == "SEQUENCE":
             sequences.copy(rt, obj, name)
+        elif obj.kind == "STREAM":
+            rt.notice(
+                f"Stream {obj.name} is not cloned (snowmelt clones tables, views, "
+                "dynamic tables, sequences and functions); create it on the clone."
+            )
         elif obj.kind == "FUNCTION":
             copied = dataclasses.replace(
                 obj, oid=rt.catalog.next_oid(), name=name, created_on=rt.clock.now()

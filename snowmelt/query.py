@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from snowmelt import frozen
+from snowmelt import frozen, streams
 from snowmelt.catalog import CatalogObject
 from snowmelt.errors import SqlError, UnsupportedError
 from snowmelt.get_ddl import expand_get_ddl
@@ -41,6 +41,7 @@ def _engine_query(rt: Runtime, statement: exp.Expression, stack: ExitStack) -> e
     expression = frozen.metadata_columns(rt, expression)  # before the clock: it may read it
     expression = current_time_from_clock(rt, expression)  # after views: theirs too
     expression = expand_get_ddl(rt, expression)
+    expression = streams.expand_has_data(rt, expression)
     expression = expand_table_functions(rt, expression, stack)
     expression = expand_information_schema(rt, expression, stack)
     return rt.to_engine(rt.bind_for_read(expression))

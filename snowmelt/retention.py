@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlglot import exp
 
+from snowmelt import streams
 from snowmelt.names import DATA_SCHEMA, META_SCHEMA, sequence_table
 from snowmelt.runtime import Runtime
 
@@ -39,6 +40,7 @@ def prune(rt: Runtime, now: datetime) -> dict[str, int]:
             rt, f'DELETE FROM "{META_SCHEMA}".graph_history WHERE valid_to < ?', [history_cutoff]
         )
         travel = rt.catalog.version_at(now - TIME_TRAVEL_RETENTION)
+        unread = streams.offsets(rt)  # a stream's table keeps what it has not consumed
         for obj in rt.catalog.objects():
             if not obj.tracked:
                 continue
@@ -49,6 +51,7 @@ def prune(rt: Runtime, now: datetime) -> dict[str, int]:
                 [obj.oid],
             )[0][0]
             below = travel if frontiers is None else min(travel, int(frontiers))
+            below = min(below, unread.get(obj.oid, below))
             if below > 0:
                 counts["delete_log"] += rt.store.vacuum(obj.oid, below)
         counts["dropped_tables"] = purge_dropped(rt, now)

@@ -64,6 +64,8 @@ class Runtime:
     # the SQL functions the statement being run calls (``functions.expand`` inlined them),
     # for a dynamic table to record: it fails once one of them is replaced or dropped
     functions_used: list[CatalogObject] = field(default_factory=list)
+    # the statement being run is DML: the streams it reads are consumed when it commits
+    consuming_streams: bool = False
 
     def notice(self, message: str) -> None:
         self.notices.append(message)
@@ -154,6 +156,15 @@ class Runtime:
 
         def to_view(obj: CatalogObject, table: exp.Table) -> exp.Expression:
             when = table.args.get("when")
+            if obj.kind == "STREAM":
+                from snowmelt import streams  # streams read through the runtime
+
+                if when is not None:
+                    raise SqlError(
+                        f"Time travel is not supported on a stream ('{obj.name}')",
+                        *position(table),
+                    )
+                return streams.read(self, obj, table)
             if when is None:
                 check_readable(self, obj)
                 return obj.name.view_table()

@@ -28,6 +28,7 @@ from snowmelt import (
     retention,
     sequences,
     show,
+    streams,
     undrop,
     variables,
     views,
@@ -44,6 +45,9 @@ from snowmelt.sql.parameters import Parameters, bind_parameters
 from snowmelt.sql.parse import Statement, parse_padded, split
 from snowmelt.sql.resolve import name_parts, normalize, object_name, parse_object_name
 from snowmelt.storage import Store
+
+# statements that consume the streams they read
+_DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.MultitableInserts)
 
 
 class Session:
@@ -165,9 +169,11 @@ class Session:
                 expression = self._with_variables(statement, normalize(statement.expression))
                 self.rt.functions_used = []
                 expression = functions.expand(self.rt, expression)  # SQL functions inlined
+                self.rt.consuming_streams = isinstance(expression, _DML)
                 return self._expression(statement, expression)
             finally:
                 self.rt.dialect = "snowflake"
+                self.rt.consuming_streams = False
         except EngineError as err:
             message = _PHYSICAL.sub(lambda m: self._user_name(m), str(err))
             raise SqlError(message, statement.line, statement.column) from None
@@ -386,8 +392,16 @@ class Session:
         rt = self.rt
         if isinstance(command, commands.AlterDynamicTable):
             return dynamic.alter(rt, command, self.refresher)
+        if isinstance(command, commands.DropObject) and command.kind == "STREAM":
+            return streams.drop(rt, command)
         if isinstance(command, commands.DropObject):
             return dynamic.drop(rt, command)
+        if isinstance(command, commands.CreateStream):
+            return streams.create(rt, command)
+        if isinstance(command, commands.Show) and command.what == "STREAMS":
+            return streams.show(rt, command)
+        if isinstance(command, commands.Describe) and command.kind == "STREAM":
+            return streams.describe(rt, command)
         if isinstance(command, commands.CloneDynamicTable):
             return clones.clone_dynamic_table(rt, command)
         if isinstance(command, commands.Show) and command.what == "VARIABLES":

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -62,6 +62,8 @@ class Commit:
     kind: str
     touched: dict[int, int] = field(default_factory=dict)
     appended: dict[int, int | None] = field(default_factory=dict)
+    # run inside the transaction just before it commits, once each (a stream's offset moves)
+    before_commit: dict[str, Callable[[], None]] = field(default_factory=dict)
 
     def touch(self, oid: int, rows: int = 0, how: str = "removed") -> None:
         """``how``: ``appended`` (new rows), ``removed`` (rows logged as deleted) or
@@ -147,6 +149,8 @@ class Store:
                 self._local.commit = commit
                 try:
                     yield commit
+                    for hook in commit.before_commit.values():
+                        hook()
                     self.catalog.record_version(commit.version, self.clock.now(), kind)
                     for oid in commit.touched:
                         # a refresh writes a dynamic table, whose consumers go by its commit

@@ -1,6 +1,7 @@
 """Statements sqlglot does not model, parsed from their tokens into typed commands.
 
-``ALTER DYNAMIC TABLE``, ``DROP DYNAMIC TABLE``, ``CREATE DYNAMIC TABLE ... CLONE``, ``SHOW ...``, ``DESCRIBE ...``,
+``ALTER DYNAMIC TABLE``, ``DROP DYNAMIC TABLE``, ``CREATE DYNAMIC TABLE ... CLONE``,
+``CREATE / DROP STREAM``, ``SHOW ...``, ``DESCRIBE ...``,
 ``EXPLAIN DYNAMIC TABLE``, warehouse DDL, ``GRANT``/``REVOKE`` and ``USE WAREHOUSE|ROLE``.
 Each parser consumes the whole token list or raises an error that points at the token.
 """
@@ -72,6 +73,19 @@ class CloneDynamicTable:
 
 
 @dataclass
+class CreateStream:
+    """CREATE [OR REPLACE] STREAM [IF NOT EXISTS] s [COPY GRANTS] ON {TABLE | DYNAMIC TABLE |
+    VIEW | ...} t [AT | BEFORE (...)] [APPEND_ONLY = b] [SHOW_INITIAL_ROWS = b] [COMMENT = '']"""
+
+    name: exp.Table
+    on_kind: str  # TABLE, DYNAMIC TABLE, VIEW, ...
+    source: exp.Table  # with its ``when`` for AT / BEFORE
+    replace: bool = False
+    if_not_exists: bool = False
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Explain:
     name: exp.Table
 
@@ -102,6 +116,7 @@ class Transaction:
 Command = (
     AlterDynamicTable
     | CloneDynamicTable
+    | CreateStream
     | AlterSequence
     | DropObject
     | Show
@@ -243,16 +258,27 @@ def parse_command(statement: Statement) -> Command:
             if c.accept("SEQUENCE")
             else "FUNCTION"
             if c.accept("FUNCTION")
+            else "STREAM"
+            if c.accept("STREAM")
             else None
         )
         if kind is None:
-            raise c.error("DESCRIBE supports DYNAMIC TABLE, TABLE, VIEW, SEQUENCE and FUNCTION")
+            raise c.error(
+                "DESCRIBE supports DYNAMIC TABLE, TABLE, VIEW, SEQUENCE, FUNCTION and STREAM"
+            )
         name = c.name()
         if kind == "FUNCTION" and c.accept("("):  # the argument types: one function a name
             while c.peek() is not None and not c.accept(")"):
                 c.i += 1
         _end(c)
         return Describe(kind, name)
+    if c.word() == "CREATE" and "STREAM" in statement.words[:6]:
+        return _create_stream(c)
+    if c.accept("DROP", "STREAM"):
+        if_exists = c.accept("IF", "EXISTS")
+        name = c.name()
+        _end(c)
+        return DropObject("STREAM", name, if_exists)
     if c.word() == "CREATE" and "CLONE" in statement.words:
         return _clone_dynamic_table(c)
     if c.accept("EXPLAIN", "DYNAMIC", "TABLE"):
@@ -320,19 +346,37 @@ def _alter_dynamic_table(c: _Cursor) -> AlterDynamicTable:
     raise c.error("Expected SUSPEND, RESUME, REFRESH, RENAME TO, SWAP WITH, SET or UNSET")
 
 
-CLONE_PROPERTIES = ("TARGET_LAG", "WAREHOUSE")
+STREAM_PROPERTIES = ("APPEND_ONLY", "INSERT_ONLY", "SHOW_INITIAL_ROWS", "COMMENT")
 
 
-def _clone_dynamic_table(c: _Cursor) -> CloneDynamicTable:
+def _create_stream(c: _Cursor) -> CreateStream:
     c.expect("CREATE")
     replace = c.accept("OR", "REPLACE")
-    c.accept("TRANSIENT")
-    c.expect("DYNAMIC", "TABLE")
+    c.expect("STREAM")
     if_not_exists = c.accept("IF", "NOT", "EXISTS")
     if replace and if_not_exists:
         raise c.statement.error("CREATE OR REPLACE and IF NOT EXISTS cannot be used together")
     name = c.name()
-    c.expect("CLONE")
+    c.accept("COPY", "GRANTS")
+    c.expect("ON")
+    kinds = (("DYNAMIC", "TABLE"), ("EXTERNAL", "TABLE"), ("TABLE",), ("VIEW",), ("STAGE",))
+    on_kind = next((" ".join(k) for k in kinds if c.accept(*k)), None)
+    if on_kind is None:
+        raise c.error("Expected TABLE, DYNAMIC TABLE or VIEW after ON")
+    source = _historical_name(c)
+    properties: dict[str, Any] = {}
+    while not c.done():
+        key = c.word()
+        if key not in STREAM_PROPERTIES:
+            raise c.error("A stream takes APPEND_ONLY, INSERT_ONLY, SHOW_INITIAL_ROWS and COMMENT")
+        c.i += 1
+        c.expect("=")
+        properties[str(key)] = c.value()
+    return CreateStream(name, on_kind, source, replace, if_not_exists, properties)
+
+
+def _historical_name(c: _Cursor) -> exp.Table:
+    """An object name, with the AT | BEFORE (...) clause after it when there is one."""
     first = c.i
     source = c.name()
     if c.word() in ("AT", "BEFORE"):  # sqlglot reads the clause off a FROM
@@ -349,6 +393,23 @@ def _clone_dynamic_table(c: _Cursor) -> CloneDynamicTable:
         table = parsed.find(exp.Table)
         assert table is not None
         source.set("when", table.args.get("when"))
+    return source
+
+
+CLONE_PROPERTIES = ("TARGET_LAG", "WAREHOUSE")
+
+
+def _clone_dynamic_table(c: _Cursor) -> CloneDynamicTable:
+    c.expect("CREATE")
+    replace = c.accept("OR", "REPLACE")
+    c.accept("TRANSIENT")
+    c.expect("DYNAMIC", "TABLE")
+    if_not_exists = c.accept("IF", "NOT", "EXISTS")
+    if replace and if_not_exists:
+        raise c.statement.error("CREATE OR REPLACE and IF NOT EXISTS cannot be used together")
+    name = c.name()
+    c.expect("CLONE")
+    source = _historical_name(c)
     properties: dict[str, Any] = {}
     while not c.done():
         if c.accept("COPY", "GRANTS"):
@@ -414,6 +475,7 @@ def _show(c: _Cursor) -> Show:
         ("SEQUENCES",),
         ("USER", "FUNCTIONS"),
         ("FUNCTIONS",),
+        ("STREAMS",),
     ):
         if c.accept(*what):
             show = Show(" ".join(what), terse=terse)
@@ -421,7 +483,7 @@ def _show(c: _Cursor) -> Show:
     else:
         raise c.error(
             "SHOW supports DYNAMIC TABLES, TABLES, VIEWS, OBJECTS, SEQUENCES, USER FUNCTIONS, "
-            "SCHEMAS, DATABASES, WAREHOUSES, VARIABLES and COLUMNS"
+            "STREAMS, SCHEMAS, DATABASES, WAREHOUSES, VARIABLES and COLUMNS"
         )
     if c.accept("LIKE"):
         token = c.peek()
