@@ -10,7 +10,9 @@ consumed then is not kept: its first refresh reinitializes it.
 
 ``CREATE SCHEMA | DATABASE c CLONE s [AT | BEFORE (...)]`` clones what the container holds:
 tables (their rows as of the instant), sequences (going on from the same next value),
-functions, views and dynamic tables — the objects that existed at the instant. Names that
+functions, views, dynamic tables and streams — the objects that existed at the instant (a
+stream on a cloned table starts at the clone: as on Snowflake, what it had not consumed is
+not in the clone's stream). Names that
 point into the cloned container point into the clone: a view or dynamic table reading
 ``S.T`` reads the clone's ``T``; one reading outside it reads what it read. Each cloned
 dynamic table is planned again over its new sources, keeps its rows, and comes up suspended
@@ -26,7 +28,7 @@ from datetime import datetime
 
 from sqlglot import exp
 
-from snowmelt import ddl, sequences, views
+from snowmelt import ddl, sequences, streams, views
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.ddl import check_schema, prepare_replace, refresh_view, replace_object
 from snowmelt.dynamic import set_properties
@@ -285,10 +287,7 @@ def _clone_objects(
         elif obj.kind == "SEQUENCE":
             sequences.copy(rt, obj, name)
         elif obj.kind == "STREAM":
-            rt.notice(
-                f"Stream {obj.name} is not cloned (snowmelt clones tables, views, "
-                "dynamic tables, sequences and functions); create it on the clone."
-            )
+            streams.copy(rt, obj, name, moved, commit.version)
         elif obj.kind == "FUNCTION":
             copied = dataclasses.replace(
                 obj, oid=rt.catalog.next_oid(), name=name, created_on=rt.clock.now()

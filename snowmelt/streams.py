@@ -21,7 +21,9 @@ streams on views, external tables and stages are refused by name.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -30,7 +32,16 @@ from sqlglot import exp
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.ddl import check_schema, drop_object, prepare_replace, status
 from snowmelt.errors import ObjectNotFound, SqlError, UnsupportedError
-from snowmelt.names import INSERT_VERSION, ROW_ID, WEIGHT, col, data_table, delete_log, quoted
+from snowmelt.names import (
+    INSERT_VERSION,
+    ROW_ID,
+    WEIGHT,
+    ObjectName,
+    col,
+    data_table,
+    delete_log,
+    quoted,
+)
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.show import in_scope, matches_like
@@ -67,8 +78,8 @@ def create(rt: Runtime, command: commands.CreateStream) -> Result:
     if command.on_kind not in ("TABLE", "DYNAMIC TABLE"):
         raise UnsupportedError(
             f"STREAM ON {command.on_kind}",
-            f"Streams on {command.on_kind.lower()}s are not supported by snowmelt (streams on "
-            "tables and dynamic tables are); create the stream on the table it reads",
+            f"STREAM ON {command.on_kind} is not supported by snowmelt (streams on tables and "
+            "dynamic tables are); create the stream on the table it reads",
             *position(command.source),
         )
     props = command.properties
@@ -124,6 +135,33 @@ def drop(rt: Runtime, command: commands.DropObject) -> Result:
             raise ObjectNotFound(f"Stream '{name}' does not exist.", name=str(name))
         drop_object(rt, obj)
     return status(f"{name.name} successfully dropped.")
+
+
+def copy(
+    rt: Runtime,
+    stream: CatalogObject,
+    name: ObjectName,
+    moved: Callable[[ObjectName], ObjectName],
+    version: int,
+) -> None:
+    """A clone of ``stream`` named ``name`` in a cloned schema (``moved`` maps names into
+    it; the clone's commit is at ``version``): on the clone of its table, from the clone on
+    (what it had not consumed is not carried over, as on Snowflake); on a table outside,
+    from where it stood."""
+    spec = definition(stream)
+    table = rt.catalog.get(spec["table"])
+    cloned = rt.catalog.find(moved(table.name))
+    if cloned is not None and cloned.oid != table.oid:
+        spec = dict(spec, table=cloned.oid, offset=version)
+    rt.catalog.add_object(
+        dataclasses.replace(
+            stream,
+            oid=rt.catalog.next_oid(),
+            name=name,
+            created_on=rt.clock.now(),
+            text=json.dumps(spec),
+        )
+    )
 
 
 def definition(obj: CatalogObject) -> dict[str, Any]:

@@ -136,3 +136,17 @@ def test_a_view_replaced_after_the_dynamic_table_reading_it_is_cloned_first(sess
     s.sql("CREATE SCHEMA D.C CLONE D.S")
     s.sql("INSERT INTO D.C.T VALUES (3); ALTER DYNAMIC TABLE D.C.A REFRESH")
     assert sorted(s.sql("SELECT * FROM D.C.A").rows()) == [(2,), (3,)]  # the view as it is
+
+
+def test_a_stream_is_cloned_onto_the_cloned_table_from_the_clone_on(session):
+    s = session
+    s.sql(
+        "USE SCHEMA D.S; CREATE TABLE T (V INT); CREATE STREAM CHANGES ON TABLE T;"
+        "INSERT INTO T VALUES (1)"  # pending in the source's stream
+    )
+    s.sql("CREATE SCHEMA D.C CLONE D.S")
+    assert s.sql("SELECT COUNT(*) FROM D.C.CHANGES").scalar() == 0  # as on Snowflake
+    s.sql("INSERT INTO D.C.T VALUES (2)")
+    assert s.sql("SELECT V FROM D.C.CHANGES").rows() == [(2,)]
+    assert s.sql("SELECT V FROM D.S.CHANGES").rows() == [(1,)]
+    assert s.sql("SHOW STREAMS IN SCHEMA D.C").dicts()[0]["table_name"] == "D.C.T"

@@ -33,7 +33,7 @@ def test_unterminated_string_is_reported(session):
     [
         ("CREATE STAGE ST", "CREATE STAGE"),
         ("CREATE PROCEDURE P() RETURNS INT LANGUAGE SQL AS 'SELECT 1'", "CREATE PROCEDURE"),
-        ("CREATE OR REPLACE STREAM S ON TABLE T", "CREATE STREAM"),
+        ("CREATE OR REPLACE STREAM S ON STAGE ST", "STREAM ON STAGE"),
         ("CREATE TASK K AS SELECT 1", "CREATE TASK"),
         ("SHOW STAGES", None),
         ("DESCRIBE STAGE ST", None),

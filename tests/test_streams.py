@@ -140,7 +140,7 @@ def test_a_stream_on_a_dynamic_table_follows_its_refreshes(s):
 
 def test_bad_streams_say_what_is_wrong(s):
     s.sql("CREATE VIEW W AS SELECT * FROM T")
-    with pytest.raises(UnsupportedError, match="Streams on views are not supported"):
+    with pytest.raises(UnsupportedError, match="STREAM ON VIEW is not supported by snowmelt"):
         s.sql("CREATE STREAM X ON VIEW W")
     with pytest.raises(ObjectNotFound, match="Table or dynamic table 'D.S.NOPE' does not exist"):
         s.sql("CREATE STREAM X ON TABLE NOPE")
