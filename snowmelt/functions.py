@@ -29,7 +29,7 @@ from snowmelt.errors import ObjectNotFound, SqlError, UnsupportedError
 from snowmelt.names import ObjectName, identifier_value
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
-from snowmelt.show import in_scope, matches_like, snowflake_type
+from snowmelt.show import listing, snowflake_type
 from snowmelt.sql import commands
 from snowmelt.sql.parse import parse_padded
 from snowmelt.sql.resolve import normalize, object_name, position
@@ -136,34 +136,30 @@ def drop(rt: Runtime, drop: exp.Drop) -> Result:
 
 
 def show(rt: Runtime, command: commands.Show) -> Result:
-    rows = []
-    for obj in rt.catalog.objects("FUNCTION"):
-        if not (in_scope(rt, command, obj.name) and matches_like(command.like, obj.name.name)):
-            continue
-        definition = json.loads(obj.text or "{}")
-        required = sum(1 for _, _, default in definition["args"] if default is None)
-        rows.append(
-            {
-                "created_on": obj.created_on,
-                "name": obj.name.name,
-                "schema_name": obj.name.schema,
-                "is_builtin": "N",
-                "is_aggregate": "N",
-                "is_ansi": "N",
-                "min_num_arguments": required,
-                "max_num_arguments": len(definition["args"]),
-                "arguments": f"{obj.name.name}{_signature(obj)} RETURN "
-                f"{_type(definition['returns'])}",
-                "description": obj.comment or "user-defined function",
-                "catalog_name": obj.name.database,
-                "is_table_function": "N",
-                "valid_for_clustering": "N",
-                "is_secure": "N",
-                "is_external_function": "N",
-                "language": "SQL",
-            }
-        )
-    return Result(pa.Table.from_pylist(rows, schema=_SHOW_SCHEMA))
+    return listing(rt, command, "FUNCTION", _row, _SHOW_COLUMNS)
+
+
+def _row(rt: Runtime, obj: CatalogObject) -> dict[str, Any]:
+    definition = json.loads(obj.text or "{}")
+    required = sum(1 for _, _, default in definition["args"] if default is None)
+    return {
+        "created_on": obj.created_on,
+        "name": obj.name.name,
+        "schema_name": obj.name.schema,
+        "is_builtin": "N",
+        "is_aggregate": "N",
+        "is_ansi": "N",
+        "min_num_arguments": required,
+        "max_num_arguments": len(definition["args"]),
+        "arguments": f"{obj.name.name}{_signature(obj)} RETURN {_type(definition['returns'])}",
+        "description": obj.comment or "user-defined function",
+        "catalog_name": obj.name.database,
+        "is_table_function": "N",
+        "valid_for_clustering": "N",
+        "is_secure": "N",
+        "is_external_function": "N",
+        "language": "SQL",
+    }
 
 
 def describe(rt: Runtime, command: commands.Describe) -> Result:
@@ -294,23 +290,21 @@ def _signature(obj: CatalogObject) -> str:
     return "(" + ", ".join(_type(c.type) for c in obj.columns) + ")"
 
 
-_SHOW_SCHEMA = pa.schema(
-    [
-        ("created_on", pa.timestamp("us", tz="UTC")),
-        ("name", pa.string()),
-        ("schema_name", pa.string()),
-        ("is_builtin", pa.string()),
-        ("is_aggregate", pa.string()),
-        ("is_ansi", pa.string()),
-        ("min_num_arguments", pa.int64()),
-        ("max_num_arguments", pa.int64()),
-        ("arguments", pa.string()),
-        ("description", pa.string()),
-        ("catalog_name", pa.string()),
-        ("is_table_function", pa.string()),
-        ("valid_for_clustering", pa.string()),
-        ("is_secure", pa.string()),
-        ("is_external_function", pa.string()),
-        ("language", pa.string()),
-    ]
-)
+_SHOW_COLUMNS = [
+    ("created_on", pa.timestamp("us", tz="UTC")),
+    ("name", pa.string()),
+    ("schema_name", pa.string()),
+    ("is_builtin", pa.string()),
+    ("is_aggregate", pa.string()),
+    ("is_ansi", pa.string()),
+    ("min_num_arguments", pa.int64()),
+    ("max_num_arguments", pa.int64()),
+    ("arguments", pa.string()),
+    ("description", pa.string()),
+    ("catalog_name", pa.string()),
+    ("is_table_function", pa.string()),
+    ("valid_for_clustering", pa.string()),
+    ("is_secure", pa.string()),
+    ("is_external_function", pa.string()),
+    ("language", pa.string()),
+]

@@ -26,7 +26,7 @@ from snowmelt.errors import ObjectExists, ObjectNotFound, SqlError
 from snowmelt.names import DATA_SCHEMA, ObjectName, sequence_table
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
-from snowmelt.show import in_scope, matches_like
+from snowmelt.show import listing, one
 from snowmelt.sql import commands
 from snowmelt.sql.resolve import object_name, position
 
@@ -121,17 +121,11 @@ def copy(rt: Runtime, obj: CatalogObject, name: ObjectName) -> None:
 
 
 def show(rt: Runtime, command: commands.Show) -> Result:
-    rows = [
-        _row(rt, obj)
-        for obj in rt.catalog.objects("SEQUENCE")
-        if in_scope(rt, command, obj.name) and matches_like(command.like, obj.name.name)
-    ]
-    return Result(pa.Table.from_pylist(rows, schema=pa.schema(SHOW_COLUMNS)))
+    return listing(rt, command, "SEQUENCE", _row, SHOW_COLUMNS)
 
 
 def describe(rt: Runtime, command: commands.Describe) -> Result:
-    obj = rt.resolver.lookup(command.name, ("SEQUENCE",))
-    return Result(pa.Table.from_pylist([_row(rt, obj)], schema=pa.schema(SHOW_COLUMNS)))
+    return one(rt, command, "SEQUENCE", _row, SHOW_COLUMNS)
 
 
 def _row(rt: Runtime, obj: CatalogObject) -> dict[str, Any]:

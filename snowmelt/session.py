@@ -46,6 +46,20 @@ from snowmelt.sql.parse import Statement, parse_padded, split
 from snowmelt.sql.resolve import name_parts, normalize, object_name, parse_object_name
 from snowmelt.storage import Store
 
+# SHOW and DESCRIBE of the kinds their own modules list (the others: ``show``)
+_SHOWS: dict[str, Callable[[Runtime, commands.Show], Result]] = {
+    "COLUMNS": information_schema.show_columns,
+    "OBJECTS": information_schema.show_objects,
+    "SEQUENCES": sequences.show,
+    "USER FUNCTIONS": functions.show,
+    "FUNCTIONS": functions.show,
+    "STREAMS": streams.show,
+}
+_DESCRIBES: dict[str, Callable[[Runtime, commands.Describe], Result]] = {
+    "FUNCTION": functions.describe,
+    "SEQUENCE": sequences.describe,
+    "STREAM": streams.describe,
+}
 # statements that consume the streams they read
 _DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.MultitableInserts)
 
@@ -398,26 +412,14 @@ class Session:
             return dynamic.drop(rt, command)
         if isinstance(command, commands.CreateStream):
             return streams.create(rt, command)
-        if isinstance(command, commands.Show) and command.what == "STREAMS":
-            return streams.show(rt, command)
-        if isinstance(command, commands.Describe) and command.kind == "STREAM":
-            return streams.describe(rt, command)
         if isinstance(command, commands.CloneDynamicTable):
             return clones.clone_dynamic_table(rt, command)
         if isinstance(command, commands.Show) and command.what == "VARIABLES":
             return variables.show(self.variables)
-        if isinstance(command, commands.Show) and command.what == "COLUMNS":
-            return information_schema.show_columns(rt, command)
-        if isinstance(command, commands.Show) and command.what == "OBJECTS":
-            return information_schema.show_objects(rt, command)
-        if isinstance(command, commands.Show) and command.what == "SEQUENCES":
-            return sequences.show(rt, command)
-        if isinstance(command, commands.Show) and command.what in ("USER FUNCTIONS", "FUNCTIONS"):
-            return functions.show(rt, command)
-        if isinstance(command, commands.Describe) and command.kind == "FUNCTION":
-            return functions.describe(rt, command)
-        if isinstance(command, commands.Describe) and command.kind == "SEQUENCE":
-            return sequences.describe(rt, command)
+        if isinstance(command, commands.Show) and command.what in _SHOWS:
+            return _SHOWS[command.what](rt, command)
+        if isinstance(command, commands.Describe) and command.kind in _DESCRIBES:
+            return _DESCRIBES[command.kind](rt, command)
         if isinstance(command, commands.AlterSequence):
             return sequences.alter(rt, command)
         if isinstance(command, commands.Show):

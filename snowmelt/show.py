@@ -6,10 +6,13 @@ with Snowflake's columns, and the scope (``IN ...``), ``LIKE`` and type names th
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
 
+from snowmelt.catalog import CatalogObject
 from snowmelt.ddl import default_text, identity_text
 from snowmelt.monitoring import TS, dynamic_table_objects
 from snowmelt.names import META_SCHEMA, ObjectName
@@ -43,6 +46,29 @@ def matches_like(pattern: str | None, value: str) -> bool:
         return True
     glob = pattern.replace("%", "*").replace("_", "?")
     return fnmatch.fnmatch(value.upper(), glob.upper())
+
+
+Row = Callable[[Runtime, CatalogObject], dict[str, Any]]
+
+
+def listing(
+    rt: Runtime, command: commands.Show, kind: str, row: Row, columns: list[tuple[str, Any]]
+) -> Result:
+    """SHOW <kind>s [LIKE] [IN ...]: a ``row`` for each object of ``kind`` in scope."""
+    rows = [
+        row(rt, obj)
+        for obj in rt.catalog.objects(kind)
+        if in_scope(rt, command, obj.name) and matches_like(command.like, obj.name.name)
+    ]
+    return Result(pa.Table.from_pylist(rows, schema=pa.schema(columns)))
+
+
+def one(
+    rt: Runtime, command: commands.Describe, kind: str, row: Row, columns: list[tuple[str, Any]]
+) -> Result:
+    """DESCRIBE <kind> name: the object's SHOW row."""
+    obj = rt.resolver.lookup(command.name, (kind,))
+    return Result(pa.Table.from_pylist([row(rt, obj)], schema=pa.schema(columns)))
 
 
 def show(rt: Runtime, command: commands.Show) -> Result:

@@ -44,7 +44,7 @@ from snowmelt.names import (
 )
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
-from snowmelt.show import in_scope, matches_like
+from snowmelt.show import listing, one
 from snowmelt.sql import commands
 from snowmelt.sql.resolve import object_name, position
 
@@ -305,17 +305,11 @@ def offsets(rt: Runtime) -> dict[int, int]:
 
 
 def show(rt: Runtime, command: commands.Show) -> Result:
-    rows = [
-        _row(rt, obj)
-        for obj in rt.catalog.objects("STREAM")
-        if in_scope(rt, command, obj.name) and matches_like(command.like, obj.name.name)
-    ]
-    return Result(pa.Table.from_pylist(rows, schema=pa.schema(SHOW_COLUMNS)))
+    return listing(rt, command, "STREAM", _row, SHOW_COLUMNS)
 
 
 def describe(rt: Runtime, command: commands.Describe) -> Result:
-    obj = rt.resolver.lookup(command.name, ("STREAM",))
-    return Result(pa.Table.from_pylist([_row(rt, obj)], schema=pa.schema(SHOW_COLUMNS)))
+    return one(rt, command, "STREAM", _row, SHOW_COLUMNS)
 
 
 def _row(rt: Runtime, obj: CatalogObject) -> dict[str, Any]:
