@@ -101,7 +101,7 @@ def create(rt: Runtime, command: commands.CreateStream) -> Result:
             offset = 0  # from an empty table: every row is an insert
         else:
             offset = rt.store.version
-        definition = {
+        spec = {
             "table": table.oid,
             "offset": offset,
             "mode": "APPEND_ONLY" if append_only else "DEFAULT",
@@ -114,7 +114,7 @@ def create(rt: Runtime, command: commands.CreateStream) -> Result:
                 "STREAM",
                 rt.clock.now(),
                 [Column(c.name, c.type) for c in table.columns] + METADATA,
-                json.dumps(definition),
+                json.dumps(spec),
                 0,
                 0,
                 comment=str(props["COMMENT"]) if "COMMENT" in props else None,
