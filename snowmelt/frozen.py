@@ -136,13 +136,15 @@ def metadata_columns(rt: Runtime, query: exp.Expression) -> exp.Expression:
                 *position(column),
             )
         text = rt.catalog.dynamic_table(obj.oid).frozen_where
-        if text is None:
-            column.replace(exp.false())
-            continue
-        condition = parse_condition(text)
-        for reference in condition.find_all(exp.Column):
-            reference.set("table", exp.to_identifier(sources[0].alias_or_name))
-        column.replace(exp.func("coalesce", exp.Paren(this=condition), exp.false()))
+        value: exp.Expr = exp.false()
+        if text is not None:
+            condition = parse_condition(text)
+            for reference in condition.find_all(exp.Column):
+                reference.set("table", exp.to_identifier(sources[0].alias_or_name))
+            value = exp.func("coalesce", exp.Paren(this=condition), exp.false())
+        if isinstance(column.parent, exp.Select) and column in column.parent.expressions:
+            value = exp.alias_(value, column.name.upper(), quoted=True)  # its output name
+        column.replace(value)
     return query
 
 

@@ -175,6 +175,11 @@ def test_metadata_is_frozen_tells_each_row(session, clock):
     )
     query = "SELECT DAY, METADATA$IS_FROZEN, a.METADATA$IS_IMMUTABLE FROM A a ORDER BY DAY"
     assert s.sql(query).rows() == [(_days(-2), True, True), (_days(0), False, False)]
+    assert s.sql(query).arrow().column_names == [
+        "DAY",
+        "METADATA$IS_FROZEN",
+        "METADATA$IS_IMMUTABLE",
+    ]
     clock.advance(86400)  # the region grows with the clock, read now
     assert [r[1] for r in s.sql(query).rows()] == [True, True]
     assert s.sql("SELECT DISTINCT METADATA$IS_FROZEN FROM PLAIN").rows() == [(False,)]
