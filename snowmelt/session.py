@@ -188,6 +188,7 @@ class Session:
             finally:
                 self.rt.dialect = "snowflake"
                 self.rt.consuming_streams = False
+                self.rt.store.take_deferred()  # what the statement's commit did not take
         except EngineError as err:
             message = _PHYSICAL.sub(lambda m: self._user_name(m), str(err))
             raise SqlError(message, statement.line, statement.column) from None

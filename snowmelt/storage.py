@@ -146,6 +146,7 @@ class Store:
         with self.lock:
             with self.engine.transaction():
                 commit = Commit(self._version + 1, kind)
+                commit.before_commit.update(self.take_deferred())
                 self._local.commit = commit
                 try:
                     yield commit
@@ -165,6 +166,19 @@ class Store:
     @property
     def open_commit(self) -> Commit | None:
         return getattr(self._local, "commit", None)
+
+    def defer(self, key: str, hook: Callable[[], None]) -> None:
+        """Run ``hook`` in the next commit this thread opens, before it commits (a statement
+        that reads before it writes: its DML consumes a stream). ``take_deferred`` drops
+        what no commit took."""
+        pending: dict[str, Callable[[], None]] = getattr(self._local, "deferred", {})
+        pending[key] = hook
+        self._local.deferred = pending
+
+    def take_deferred(self) -> dict[str, Callable[[], None]]:
+        pending: dict[str, Callable[[], None]] = getattr(self._local, "deferred", {})
+        self._local.deferred = {}
+        return pending
 
     # -- DDL ---------------------------------------------------------------------------------
     def create_tracked(self, oid: int, columns: Sequence[Column]) -> None:

@@ -193,9 +193,13 @@ def read(rt: Runtime, stream: CatalogObject, node: exp.Expression) -> exp.Expres
         if spec["mode"] == "APPEND_ONLY"
         else _net_change(rt, table, after, upto)
     )
-    commit = rt.store.open_commit
-    if rt.consuming_streams and commit is not None:  # a DML statement: consumed at commit
-        commit.before_commit[f"stream {stream.oid}"] = lambda: _advance(rt, stream.oid, upto)
+    if rt.consuming_streams:  # a DML statement: consumed when it commits
+        key, hook = f"stream {stream.oid}", lambda: _advance(rt, stream.oid, upto)
+        commit = rt.store.open_commit
+        if commit is not None:
+            commit.before_commit[key] = hook
+        else:  # it reads before it writes: its commit takes the hook
+            rt.store.defer(key, hook)
     return rows
 
 

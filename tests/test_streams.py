@@ -90,6 +90,19 @@ def test_the_stream_shows_inserts_deletes_and_updates_and_a_query_does_not_consu
     s.sql("INSERT INTO T VALUES (5, 50, 'e')")  # written in the transaction: after the offset
     s.sql("COMMIT")
     assert s.sql("SELECT ID, METADATA$ACTION FROM S").rows() == [(5, "INSERT")]
+    # outside a transaction: an INSERT ... SELECT (which reads before it opens its commit),
+    # a multi-table INSERT, a DELETE ... USING each consume what they read
+    s.sql("INSERT INTO R (ID, V, NOTE) SELECT ID, V, NOTE FROM S")
+    assert s.sql("SELECT COUNT(*) FROM S").scalar() == 0
+    s.sql("INSERT INTO T VALUES (6, 60, 'f')")
+    s.sql("INSERT ALL INTO R (ID, V, NOTE) VALUES (ID, V, NOTE) SELECT ID, V, NOTE FROM S")
+    assert s.sql("SELECT COUNT(*) FROM S").scalar() == 0
+    s.sql("DELETE FROM T WHERE ID = 6")
+    s.sql("DELETE FROM R USING S WHERE R.ID = S.ID AND S.METADATA$ACTION = 'DELETE'")
+    assert s.sql("SELECT COUNT(*) FROM S").scalar() == 0
+    with pytest.raises(SqlError):  # a failing DML consumes nothing
+        s.sql("INSERT INTO T VALUES (7, 70, 'g'); INSERT INTO R (ID) SELECT NOPE FROM S")
+    assert s.sql("SELECT ID FROM S").rows() == [(7,)]
 
 
 def test_append_only_initial_rows_and_time_travel_offsets(s, clock):
