@@ -30,6 +30,7 @@ from sqlglot import exp
 
 from snowmelt import ddl, sequences, streams, views
 from snowmelt.catalog import CatalogObject, Column
+from snowmelt.commits import Commit
 from snowmelt.ddl import check_schema, prepare_replace, refresh_view, replace_object
 from snowmelt.dynamic import set_properties
 from snowmelt.errors import DynamicTableError, ObjectExists, ObjectNotFound
@@ -42,7 +43,6 @@ from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
 from snowmelt.sql.parse import parse_padded
 from snowmelt.sql.resolve import name_parts, normalize, object_name
-from snowmelt.storage import Commit
 
 
 def clone_dynamic_table(rt: Runtime, command: commands.CloneDynamicTable) -> Result:

@@ -483,7 +483,7 @@ class Session:
         from sqlglot import parse_one
 
         from snowmelt import ivm
-        from snowmelt.storage import Commit
+        from snowmelt.commits import Commit
 
         table = name if isinstance(name, exp.Table) else parse_object_name(name)
         obj = self.rt.resolver.lookup(table, ("DYNAMIC TABLE",))

@@ -17,9 +17,10 @@ import sqlglot
 from sqlglot import exp
 
 from snowmelt.catalog import Column
+from snowmelt.commits import Commit
 from snowmelt.ivm.canonical import monotone
 from snowmelt.names import ObjectName, data_table
-from snowmelt.storage import Commit, Store
+from snowmelt.storage import Store
 
 FULL = "FULL"
 INCREMENTAL = "INCREMENTAL"

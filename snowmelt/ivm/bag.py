@@ -22,11 +22,11 @@ from typing import Any
 
 from sqlglot import exp
 
+from snowmelt.commits import Commit
 from snowmelt.ivm.canonical import WEIGHT, column, null_safe_equal, subquery
 from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement, built
 from snowmelt.ivm.writes import delete_images, insert_images
 from snowmelt.names import INSERT_VERSION, ROW_ID, data_table
-from snowmelt.storage import Commit
 
 NET = "_sm_n"
 IDS = "_sm_ids"

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
+from snowmelt.commits import Commit
 from snowmelt.ivm.canonical import SRC, WEIGHT, column, null_safe_equal, subquery
 from snowmelt.ivm.runner import IncrementalInvariantError, Runner, Statement, built, guard
 from snowmelt.names import (
@@ -39,7 +40,7 @@ from snowmelt.names import (
     data_table,
     quoted,
 )
-from snowmelt.storage import Commit, log_columns, log_live
+from snowmelt.storage import log_columns, log_live
 
 VERSION = exp.Placeholder(this="v")  # the commit version
 
