@@ -29,9 +29,10 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from snowmelt import ddl
 from snowmelt.catalog import CatalogObject, Column
 from snowmelt.ddl import check_schema, drop_object, prepare_replace, status
-from snowmelt.errors import ObjectNotFound, SqlError, UnsupportedError
+from snowmelt.errors import SqlError, UnsupportedError
 from snowmelt.names import (
     INSERT_VERSION,
     ROW_ID,
@@ -124,17 +125,7 @@ def create(rt: Runtime, command: commands.CreateStream) -> Result:
 
 
 def drop(rt: Runtime, command: commands.DropObject) -> Result:
-    name = object_name(command.name, rt.context)
-    with rt.store.write("DDL"):
-        obj = rt.catalog.find(name)
-        if obj is None or obj.kind != "STREAM":
-            if command.if_exists:
-                return status(
-                    f"Drop statement executed successfully ({name.name} already dropped)."
-                )
-            raise ObjectNotFound(f"Stream '{name}' does not exist.", name=str(name))
-        drop_object(rt, obj)
-    return status(f"{name.name} successfully dropped.")
+    return ddl.drop(rt, "STREAM", command.name, command.if_exists)
 
 
 def copy(
