@@ -42,7 +42,7 @@ from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
 from snowmelt.sql.parse import parse_padded
-from snowmelt.sql.resolve import name_parts, normalize, object_name
+from snowmelt.sql.resolve import name_parts, normalize, object_name, schema_of
 
 
 def clone_dynamic_table(rt: Runtime, command: commands.CloneDynamicTable) -> Result:
@@ -196,7 +196,8 @@ def clone_container(rt: Runtime, create: exp.Create) -> Result:
             }
             what = f"Database {target_db}"
         else:
-            source, target = _schema(rt, source_parts), _schema(rt, target_parts)
+            source = schema_of(source_parts, rt.context)
+            target = schema_of(target_parts, rt.context)
             if not rt.catalog.schema_exists(*source):
                 raise ObjectNotFound(
                     f"Schema '{source[0]}.{source[1]}' does not exist.", name=".".join(source)
@@ -232,15 +233,6 @@ def clone_container(rt: Runtime, create: exp.Create) -> Result:
         target = (target[0], None)  # type: ignore[assignment]
     rt.context.database, rt.context.schema = target
     return Result.status(f"{what} successfully created.")
-
-
-def _schema(rt: Runtime, parts: list[str]) -> tuple[str, str]:
-    database = parts[0] if len(parts) == 2 else rt.context.database
-    if database is None:
-        raise ObjectNotFound(
-            f"No current database for schema {parts[-1]}: run USE DATABASE or write DB.SCHEMA"
-        )
-    return database, parts[-1]
 
 
 def _clone_objects(

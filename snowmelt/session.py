@@ -43,7 +43,7 @@ from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
 from snowmelt.sql.parameters import Parameters, bind_parameters
 from snowmelt.sql.parse import Statement, parse_padded, split
-from snowmelt.sql.resolve import name_parts, normalize, object_name, parse_object_name
+from snowmelt.sql.resolve import name_parts, normalize, object_name, parse_object_name, schema_of
 from snowmelt.storage import Store
 
 # SHOW and DESCRIBE of the kinds their own modules list (the others: ``show``)
@@ -395,13 +395,7 @@ class Session:
         return result
 
     def _schema_name(self, table: exp.Expression) -> tuple[str, str]:
-        parts = name_parts(table)
-        database = parts[0] if len(parts) == 2 else self.rt.context.database
-        if database is None:
-            raise SqlError(
-                f"No current database for schema {parts[-1]}: run USE DATABASE or write DB.SCHEMA"
-            )
-        return database, parts[-1]
+        return schema_of(name_parts(table), self.rt.context)
 
     def _command(self, command: commands.Command) -> Result:
         rt = self.rt

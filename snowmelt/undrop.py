@@ -21,7 +21,7 @@ from snowmelt.errors import ObjectExists, ObjectNotFound, UnsupportedError
 from snowmelt.monitoring import record_graph
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
-from snowmelt.sql.resolve import name_parts, object_name, position
+from snowmelt.sql.resolve import name_parts, object_name, position, schema_of
 
 KEPT = "dropped objects are kept for one day"
 
@@ -72,8 +72,7 @@ def _undrop_container(rt: Runtime, undrop: exp.Expression, kind: str) -> Result:
     if kind == "DATABASE":
         database, schema = parts[-1], None
     else:
-        database = parts[0] if len(parts) == 2 else rt.context.database or ""
-        schema = parts[-1]
+        database, schema = schema_of(parts, rt.context)
     label = database if schema is None else f"{database}.{schema}"
     restored: list[CatalogObject] = []
     with rt.store.write("DDL"):

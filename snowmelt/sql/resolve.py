@@ -105,6 +105,17 @@ def name_parts(table: exp.Expression) -> list[str]:
     ]
 
 
+def schema_of(parts: list[str], context: Context) -> tuple[str, str]:
+    """(database, schema) a schema name's parts (``name_parts``) mean, the session's current
+    database filling in a one-part name."""
+    database = parts[0] if len(parts) == 2 else context.database
+    if database is None:
+        raise SqlError(
+            f"No current database for schema {parts[-1]}: run USE DATABASE or write DB.SCHEMA"
+        )
+    return database, parts[-1]
+
+
 def cte_names(expression: exp.Expression) -> set[str]:
     return {
         identifier_value(cte.args["alias"].this)
