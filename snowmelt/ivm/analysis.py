@@ -147,8 +147,10 @@ def _is_flatten(node: exp.Expr) -> bool:
 
 def _join_problem(join: exp.Join) -> Unsupported | None:
     method = str(join.args.get("method") or "").upper()
-    if method in ("NATURAL", "ASOF"):
-        return _refuse(f"{method} JOIN", join, "; join with explicit ON conditions")
+    if method == "NATURAL":
+        return _refuse("NATURAL JOIN", join, "; join with explicit ON conditions")
+    if method == "ASOF":  # a closest match, not an equality: its changes are not keyed
+        return _refuse("ASOF JOIN", join)
     if str(join.kind or "").upper() in ("SEMI", "ANTI"):
         return _refuse(f"{join.kind} JOIN", join)
     return None

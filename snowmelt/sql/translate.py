@@ -532,7 +532,67 @@ def positional_columns(expression: exp.Expr) -> exp.Expr:
     return expression.transform(fn, copy=False)
 
 
+def asof_joins(expression: exp.Expr) -> exp.Expr:
+    """``l ASOF JOIN r MATCH_CONDITION (l.t >= r.t) ON l.k = r.k`` -> DuckDB's ``l ASOF LEFT
+    JOIN r ON l.k = r.k AND l.t >= r.t``: Snowflake keeps every left row (the right side
+    null-padded when nothing matches), DuckDB's plain ASOF JOIN is inner. ``USING (k)`` is
+    written out as ``ON`` over the left table of the FROM clause (DuckDB's ASOF USING would
+    read its last column as the inequality)."""
+    for join in list(expression.find_all(exp.Join)):
+        if str(join.args.get("method") or "").upper() != "ASOF":
+            continue
+        match = join.args.get("match_condition")
+        line, column = position_of(join.this)
+        if match is None:
+            raise UnsupportedError(
+                "ASOF JOIN",
+                "ASOF JOIN needs MATCH_CONDITION (left.t >= right.t), with >=, >, <= or <",
+                line,
+                column,
+            )
+        if not isinstance(match, exp.GTE | exp.GT | exp.LTE | exp.LT):
+            raise UnsupportedError(
+                "MATCH_CONDITION",
+                f"MATCH_CONDITION ({match.sql('snowflake')}): the comparison must be >=, >, "
+                "<= or <",
+                *position_of(match),
+            )
+        condition = match.copy()
+        using = join.args.get("using") or []
+        if using:
+            select = join.parent
+            joins = select.args.get("joins") or [] if isinstance(select, exp.Select) else []
+            left = select.args.get("from_") if joins and joins[0] is join else None
+            if left is None or not left.this.alias_or_name:
+                raise UnsupportedError(
+                    "ASOF JOIN ... USING",
+                    "ASOF JOIN ... USING after another join is not supported by snowmelt; "
+                    "write the equalities with ON",
+                    line,
+                    column,
+                )
+            name = left.this.alias_or_name
+            right = join.this.alias_or_name
+            for key in using:
+                condition = exp.and_(
+                    exp.EQ(
+                        this=exp.column(key.copy(), name),
+                        expression=exp.column(key.copy(), right),
+                    ),
+                    condition,
+                )
+            join.set("using", None)
+        elif join.args.get("on") is not None:
+            condition = exp.and_(join.args["on"], condition)
+        join.set("match_condition", None)
+        join.set("side", "LEFT")
+        join.set("kind", None)
+        join.set("on", condition)
+    return expression
+
+
 REWRITES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
+    asof_joins,
     reject_unsupported,
     positional_columns,
     values_columns,
