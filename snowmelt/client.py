@@ -98,11 +98,14 @@ class RemoteSession:
         parts = urlsplit(self.url)
         self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
         self.timeout = timeout
-        self.context: dict[str, str | None] = {
+        # the session's state the server hands back: current database, schema, warehouse,
+        # role, and the ids of the statements run so far (LAST_QUERY_ID counts back on them)
+        self.context: dict[str, Any] = {
             "database": None,
             "schema": None,
             "warehouse": None,
             "role": None,
+            "query_ids": [],
         }
         self.notices: list[str] = []
         self._local = threading.local()
@@ -181,7 +184,9 @@ class RemoteSession:
         self.notices.extend(notices)
         message = json.loads(headers.get("x-snowmelt-message", "null"))
         table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-        return Result(table, message)
+        result = Result(table, message)
+        result.query_id = headers.get("x-snowmelt-query-id") or None
+        return result
 
     def insert(self, table: str, data: Any, idempotency_key: str | None = None) -> int:
         """Append rows (Arrow, pandas, polars or a list of dicts) in one atomic commit."""

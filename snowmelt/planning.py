@@ -23,14 +23,14 @@ from typing import Any
 
 from sqlglot import exp
 
-from snowmelt import ivm
+from snowmelt import ivm, results
 from snowmelt.catalog import CatalogObject, Column, DynamicTable
 from snowmelt.ddl import qualify_names, refresh_view
 from snowmelt.errors import DynamicTableError, RefreshError, SqlError, UnsupportedError
 from snowmelt.monitoring import record_graph
 from snowmelt.names import ObjectName, identifier_value
 from snowmelt.properties import Options, format_lag
-from snowmelt.query import inline_views
+from snowmelt.query import TRANSLATED, inline_views
 from snowmelt.runtime import Runtime
 from snowmelt.show import snowflake_type
 from snowmelt.sql.parse import parse_padded
@@ -71,12 +71,14 @@ def plan_query(
 ) -> Planned:
     """Plan ``query`` (normalized) for the dynamic table ``name``. ``written`` is the query
     as the statement has it, for the positions of errors (default ``query``)."""
+    _refuse_computed(name, query)  # before ``$n`` is read as a column by position
     query = name_positions(rt, name, query)
     sources = rt.resolver.sources(query)
     qualified = qualify_names(rt, query.copy())
     views: list[CatalogObject] = []
     inlined = inline_views(rt, qualified.copy(), inlined=views)
     _refuse_time_travel(name, written if written is not None else query, inlined)
+    _refuse_computed(name, inlined)  # a view's
     _validate_sources(rt, name, sources, options)
     # the views' definitions as they are now (the engine's own views of them may be older)
     described = rt.engine.columns_of(rt.to_engine(rt.bind_for_read(inlined.copy())))
@@ -380,6 +382,25 @@ def _refuse_time_travel(name: ObjectName, query: exp.Expression, inlined: exp.Ex
             "table reads its sources as of its data timestamp. Query the history with AT "
             "outside the dynamic table, or copy it into a table.",
             *position(travel.find_ancestor(exp.Table) or travel),  # the table it follows
+        )
+
+
+def _refuse_computed(name: ObjectName, query: exp.Expression) -> None:
+    """A refresh computes the query from stored rows at its data timestamp: a kept statement
+    result or a monitoring table function has no such state (FLATTEN, SPLIT_TO_TABLE and
+    GENERATOR are computed from the row or the query itself)."""
+    found: list[exp.Expression] = [
+        node for node in query.find_all(exp.TableFromRows) if not isinstance(node.this, TRANSLATED)
+    ]
+    found += [table for table, _ in results.piped_references(query)]
+    if found:
+        text = found[0].sql("snowflake")
+        raise UnsupportedError(
+            text,
+            f"Dynamic table {name} cannot read {text}: a dynamic table reads tables, views "
+            "and dynamic tables (FLATTEN, SPLIT_TO_TABLE and GENERATOR among table "
+            "functions). Copy the rows into a table and read that.",
+            *position(found[0]),
         )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from snowmelt import frozen, streams
+from snowmelt import frozen, results, streams
 from snowmelt.catalog import CatalogObject
 from snowmelt.errors import SqlError, UnsupportedError
 from snowmelt.get_ddl import expand_get_ddl
@@ -42,9 +42,17 @@ def _engine_query(rt: Runtime, statement: exp.Expression, stack: ExitStack) -> e
     expression = current_time_from_clock(rt, expression)  # after views: theirs too
     expression = expand_get_ddl(rt, expression)
     expression = streams.expand_has_data(rt, expression)
-    expression = expand_table_functions(rt, expression, stack)
-    expression = expand_information_schema(rt, expression, stack)
+    expression = expand_computed(rt, expression, stack)
     return rt.to_engine(rt.bind_for_read(expression))
+
+
+def expand_computed(rt: Runtime, expression: exp.Expression, stack: ExitStack) -> exp.Expression:
+    """The relations snowmelt computes rather than stores — the monitoring table functions,
+    INFORMATION_SCHEMA, RESULT_SCAN and a ->> chain's ``$n`` — registered for the life of
+    ``stack`` in their places (queries, and through ``Runtime.scope`` DML and CTAS)."""
+    expression = results.bind_last_query_id(rt.results, expression)
+    expression = expand_table_functions(rt, expression, stack)
+    return expand_information_schema(rt, expression, stack)
 
 
 _PHYSICAL_TABLE = re.compile(r"(?:\w+\.)?_snowmelt_data\.t(\d+)\b")
@@ -189,15 +197,19 @@ def _resolvable(rt: Runtime, table: exp.Table) -> bool:
 
 
 # Table functions the translation turns into SQL (FLATTEN, GENERATOR, SPLIT_TO_TABLE).
-_TRANSLATED = (exp.Explode, exp.Generator, exp.SplitToTable)
+TRANSLATED = (exp.Explode, exp.Generator, exp.SplitToTable)
 _TRANSLATED_NAMES = ("FLATTEN", "GENERATOR", "SPLIT_TO_TABLE")
+_SCAN = "RESULT_SCAN"  # a kept statement result (``results``)
 
 
 def expand_table_functions(
     rt: Runtime, expression: exp.Expression, stack: ExitStack
 ) -> exp.Expression:
+    for table, number in results.piped_references(expression):  # a ->> chain's $n
+        rows = results.piped(rt.results, table, number)
+        rt.expose(stack, f"_sm_pipe_{number}", rows, table, f"_sm_pipe_{number}")
     for number, node in enumerate(list(expression.find_all(exp.TableFromRows))):
-        if isinstance(node.this, _TRANSLATED):
+        if isinstance(node.this, TRANSLATED):
             continue  # SQL: the translation makes them DuckDB relations (sql.flatten, range(n))
         call = node.this
         function = call.expression if isinstance(call, exp.Dot) else call
@@ -206,12 +218,16 @@ def expand_table_functions(
             if isinstance(function, exp.Anonymous)
             else function.sql("snowflake").split("(")[0]
         ).upper()
+        if name == _SCAN:
+            rows = results.scanned(rt.results, function)
+            rt.expose(stack, f"_sm_fn_{number}", rows, node, name)
+            continue
         producer = TABLE_FUNCTIONS.get(name)
         if producer is None:
             raise UnsupportedError(
                 name,
                 f"Table function {name} is not supported by snowmelt "
-                f"(supported: {', '.join(sorted([*TABLE_FUNCTIONS, *_TRANSLATED_NAMES]))})",
+                f"(supported: {', '.join(sorted([*TABLE_FUNCTIONS, *_TRANSLATED_NAMES, _SCAN]))})",
                 *position(node),
             )
         rt.expose(stack, f"_sm_fn_{number}", producer(rt, kwargs_of(rt, function)), node, name)

@@ -13,6 +13,7 @@ class Result:
     def __init__(self, table: pa.Table, message: str | None = None):
         self._table = table
         self.message = message
+        self.query_id: str | None = None  # set by the session (``results``)
 
     @classmethod
     def status(cls, message: str) -> Result:

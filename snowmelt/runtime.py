@@ -9,6 +9,7 @@ and ``MERGE ... USING`` honour ``AT``/``BEFORE`` like a query).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from snowmelt.clock import Clock
 from snowmelt.engines.base import Engine
 from snowmelt.errors import SqlError, UnsupportedError
 from snowmelt.names import quoted, sequence_table
+from snowmelt.results import ResultLog
 from snowmelt.sql.resolve import (
     BOUND,
     Context,
@@ -39,6 +41,7 @@ _CONTEXT_FUNCTIONS = (
     exp.CurrentRole,
     exp.CurrentUser,
 )
+_EXPOSED = itertools.count()  # makes exposed relation names unique
 
 
 def _user() -> str:
@@ -66,6 +69,11 @@ class Runtime:
     functions_used: list[CatalogObject] = field(default_factory=list)
     # the statement being run is DML: the streams it reads are consumed when it commits
     consuming_streams: bool = False
+    # the results of the statements run so far, for RESULT_SCAN, LAST_QUERY_ID and ->>
+    results: ResultLog = field(default_factory=ResultLog)
+    # set while a DML or CREATE TABLE AS statement runs: what it computes (a table function's
+    # rows, a kept result) stays registered with the engine until the statement ends
+    scope: ExitStack | None = None
 
     def notice(self, message: str) -> None:
         self.notices.append(message)
@@ -140,8 +148,10 @@ class Runtime:
     def expose(
         self, stack: ExitStack, name: str, rows: Any, node: exp.Expression, alias: str
     ) -> None:
-        """Register ``rows`` (an Arrow table) as relation ``name`` for the life of ``stack``
-        and put it in the place of ``node``, keeping its alias (else ``alias``)."""
+        """Register ``rows`` (an Arrow table) as a relation named after ``name`` for the
+        life of ``stack`` and put it in the place of ``node``, keeping its alias (else
+        ``alias``). Names are made unique: one statement may expose several times."""
+        name = f"{name}_{next(_EXPOSED)}"
         stack.enter_context(self.engine.register(name, rows))
         given = node.args.get("alias")
         replacement = exp.Table(
@@ -152,7 +162,14 @@ class Runtime:
 
     def bind_for_read(self, expression: exp.Expression) -> exp.Expression:
         """Point every table reference at its user-visible relation (current data), or,
-        with ``AT(...)`` / ``BEFORE(...)``, at its snapshot as of that instant."""
+        with ``AT(...)`` / ``BEFORE(...)``, at its snapshot as of that instant. In a
+        statement that computes relations (``scope``: DML, CREATE TABLE AS), the monitoring
+        table functions, INFORMATION_SCHEMA, RESULT_SCAN and a ->> chain's $n are computed
+        first, as for a query."""
+        if self.scope is not None:
+            from snowmelt import query  # it builds on the runtime
+
+            expression = query.expand_computed(self, expression, self.scope)
 
         def to_view(obj: CatalogObject, table: exp.Table) -> exp.Expression:
             when = table.args.get("when")
@@ -176,10 +193,10 @@ class Runtime:
             return self.store.snapshot(obj.oid, obj.column_names, self.version_for(when))
 
         unread = information_schema_references(expression)
-        if unread:  # only queries and views compute them (query.run_query)
+        if unread:  # computed by queries, views, DML and CTAS only (``scope``)
             raise SqlError(
                 f"{unread[0].sql('snowflake')}: the INFORMATION_SCHEMA views are computed "
-                "for queries and views only (not in dynamic tables, CREATE TABLE AS or DML)",
+                "for queries, views, DML and CREATE TABLE AS (not in dynamic tables)",
                 *position(unread[0]),
             )
         return self.resolver.bind(expression, to_view)

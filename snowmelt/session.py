@@ -110,13 +110,20 @@ class Session:
         statements = split(text, dialect)
         if params is not None:
             bind_parameters(statements, params)
-        return [self._run(statement) for statement in statements]
+        return list(self._run_all(statements))
 
     def run_each(self, text: str, dialect: str = "snowflake") -> Iterator[Result]:
         """Each statement's result as soon as it has run (a script's output up to an error
         is not lost with it)."""
-        for statement in split(text, dialect):
-            yield self._run(statement)
+        yield from self._run_all(split(text, dialect))
+
+    def _run_all(self, statements: list[Statement]) -> Iterator[Result]:
+        """Each statement's result, but of a ``a ->> b ->> c`` chain only the last's."""
+        for number, statement in enumerate(statements):
+            result = self._run(statement)
+            following = statements[number + 1] if number + 1 < len(statements) else None
+            if following is None or not following.piped:
+                yield result
 
     def run_script(self, path: str | Path) -> list[Result]:
         return self.execute_all(Path(path).read_text())
@@ -161,14 +168,20 @@ class Session:
                 f"{' '.join(statement.words[:2])} committed the open transaction first, "
                 "as DDL does in Snowflake."
             )
+        log = self.rt.results
+        if not statement.piped:
+            log.chain = []
         try:
-            return self._run_statement(statement)
+            result = self._run_statement(statement)
         except BaseException as err:
             if self._transaction is not None:
                 self._end_transaction(commit=False)
                 if isinstance(err, SnowmeltError) and err.args:
                     err.args = (f"{err.args[0]}; the open transaction was rolled back",)
             raise
+        result.query_id = log.record(result.arrow())  # for RESULT_SCAN, LAST_QUERY_ID, ->>
+        log.chain.append(result.arrow())
+        return result
 
     def _run_statement(self, statement: Statement) -> Result:
         try:
@@ -184,10 +197,14 @@ class Session:
                 self.rt.functions_used = []
                 expression = functions.expand(self.rt, expression)  # SQL functions inlined
                 self.rt.consuming_streams = isinstance(expression, _DML)
-                return self._expression(statement, expression)
+                with ExitStack() as scope:
+                    if isinstance(expression, _DML) or _creates_table_as(expression):
+                        self.rt.scope = scope  # what it computes lives until it ends
+                    return self._expression(statement, expression)
             finally:
                 self.rt.dialect = "snowflake"
                 self.rt.consuming_streams = False
+                self.rt.scope = None
                 self.rt.store.take_deferred()  # what the statement's commit did not take
         except EngineError as err:
             message = _PHYSICAL.sub(lambda m: self._user_name(m), str(err))
@@ -582,3 +599,14 @@ def connect(
 ) -> Session:
     """Open (or create) a snowmelt database. ``None`` keeps everything in memory."""
     return Session(path, clock, on_notice)
+
+
+def _creates_table_as(expression: exp.Expression) -> bool:
+    """CREATE TABLE ... AS <query> (not a dynamic table: its query is planned, and reads
+    only stored tables)."""
+    return (
+        isinstance(expression, exp.Create)
+        and str(expression.args.get("kind") or "").upper() == "TABLE"
+        and isinstance(expression.expression, exp.Query)
+        and not _is_dynamic(expression)
+    )

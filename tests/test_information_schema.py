@@ -80,15 +80,21 @@ def test_what_cannot_be_read_is_named(s):
         s.sql("SELECT * FROM INFORMATION_SCHEMA.FUNCTIONS")
     with pytest.raises(ObjectNotFound, match="Database 'NOPE' does not exist"):
         s.sql("SELECT * FROM NOPE.INFORMATION_SCHEMA.TABLES")
-    for statement in (
-        "CREATE TABLE COPY AS SELECT * FROM INFORMATION_SCHEMA.TABLES",
-        "INSERT INTO T (B) SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES",
-        "CREATE DYNAMIC TABLE BAD TARGET_LAG = '1 minute' WAREHOUSE = WH "
-        "AS SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES",
-    ):
-        with pytest.raises(SqlError, match="computed for queries and views only"):
-            s.sql(statement)
-    assert s.sql("SELECT COUNT(*) FROM T").scalar() == 2
+    with pytest.raises(SqlError, match=r"computed for queries, views, DML and CREATE TABLE AS"):
+        s.sql(
+            "CREATE DYNAMIC TABLE BAD TARGET_LAG = '1 minute' WAREHOUSE = WH "
+            "AS SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES"
+        )
+
+
+def test_create_table_as_and_insert_copy_the_views_rows(s):
+    listed = sorted(s.sql("SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES").rows())
+    s.sql("CREATE TABLE COPY AS SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES")
+    assert sorted(s.sql("SELECT * FROM COPY").rows()) == listed
+    s.sql("INSERT INTO COPY SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES")
+    now = sorted(s.sql("SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES").rows())
+    assert sorted(s.sql("SELECT * FROM COPY").rows()) == sorted(listed + now)
+    assert ("COPY",) in now and ("COPY",) not in listed
 
 
 def test_show_columns_lists_them_in_snowflakes_layout(s):

@@ -70,6 +70,11 @@ class SqlRequest(BaseModel):
     schema_name: str | None = Field(None, alias="schema", description="Current schema")
     warehouse: str | None = None
     role: str | None = None
+    query_ids: list[str] = Field(
+        default_factory=list,
+        description="The client's earlier statements, as the last response's context gave "
+        "them: LAST_QUERY_ID() and RESULT_SCAN(-n) count back through them",
+    )
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -276,23 +281,24 @@ def create_app(state: ServerState) -> FastAPI:
     rt = session.rt
 
     def run_statements(
-        text: str, dialect: str, context: Context
-    ) -> tuple[Result, Context, list[str]]:
+        text: str, dialect: str, context: Context, query_ids: list[str]
+    ) -> tuple[Result, Context, list[str], list[str]]:
         with rt.store.lock:  # one statement at a time; the context swap is private to it
-            saved = (rt.context, rt.notices, rt.on_notice, session.variables)
+            saved = (rt.context, rt.notices, rt.on_notice, session.variables, rt.results)
             rt.context, rt.notices, rt.on_notice = context, [], None
             session.variables = {}  # a request's session variables are its own
+            rt.results = saved[4].for_request(query_ids)  # results shared, order the client's
             try:
                 result = session.sql(text, dialect)
                 if session.in_transaction:  # it would hold the database after the request
                     session.rollback()
                     rt.notice("The transaction left open by this request was rolled back.")
-                return result, rt.context, list(rt.notices)
+                return result, rt.context, list(rt.notices), list(rt.results.ids)
             except BaseException:
                 session.rollback()
                 raise
             finally:
-                rt.context, rt.notices, rt.on_notice, session.variables = saved
+                rt.context, rt.notices, rt.on_notice, session.variables, rt.results = saved
 
     def lookup(
         name: str, kinds: tuple[str, ...], database: str | None, schema: str | None
@@ -359,28 +365,31 @@ def create_app(state: ServerState) -> FastAPI:
     )
     async def sql(body: SqlRequest, request: Request) -> Response:
         context = Context(body.database, body.schema_name, body.warehouse, body.role)
-        result, after, notices = await run_in_threadpool(
-            run_statements, body.sql, body.dialect, context
+        result, after, notices, ids = await run_in_threadpool(
+            run_statements, body.sql, body.dialect, context, body.query_ids
         )
         wake()
         table = result.arrow()
+        state = {**_context_dict(after), "query_ids": ids}
         if _wants_arrow(request):
             payload = await run_in_threadpool(arrow_bytes, table)
             return Response(
                 payload,
                 media_type=ARROW_STREAM,
                 headers={
-                    "X-Snowmelt-Context": json.dumps(_context_dict(after)),
+                    "X-Snowmelt-Context": json.dumps(state),
                     "X-Snowmelt-Notices": json.dumps(notices),
                     "X-Snowmelt-Message": json.dumps(result.message),
+                    "X-Snowmelt-Query-Id": result.query_id or "",
                 },
             )
         return JSONResponse(
             {
                 **table_json(table),
                 "message": result.message,
+                "query_id": result.query_id,
                 "notices": notices,
-                "context": _context_dict(after),
+                "context": state,
             }
         )
 
@@ -464,10 +473,11 @@ def create_app(state: ServerState) -> FastAPI:
 
     def alter(name: str, action: str, database: str | None, schema: str | None) -> Result:
         obj = lookup(name, ("DYNAMIC TABLE",), database, schema)
-        result, _, _ = run_statements(
+        result, _, _, _ = run_statements(
             f"ALTER DYNAMIC TABLE {_quoted_name(obj)} {action}",
             "snowflake",
             Context(database, schema),
+            [],
         )
         return result
 

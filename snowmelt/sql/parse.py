@@ -81,6 +81,7 @@ class Statement:
     # USER, EXECUTE AS USER (their text) and FROZEN / IMMUTABLE WHERE (its condition) of
     # CREATE DYNAMIC TABLE
     clauses: dict[str, str] = field(default_factory=dict)
+    piped: bool = False  # follows ``->>``: its FROM clauses may read $1, $2 (``results``)
 
     @property
     def words(self) -> list[str]:
@@ -105,14 +106,34 @@ def split(text: str, dialect: str = "snowflake") -> list[Statement]:
         raise SqlError(f"Cannot read the SQL: {err}", line, column) from None
     statements: list[Statement] = []
     chunk: list[Token] = []
+    depth, piped = 0, False
     for token in [*tokens, None]:
-        if token is not None and token.token_type != TokenType.SEMICOLON:
+        kind = token.token_type if token is not None else None
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(kind, 0)  # type: ignore[arg-type]
+        pipe = kind == TokenType.DARROW and depth == 0 and dialect == "snowflake"
+        if token is not None and kind != TokenType.SEMICOLON and not pipe:
             chunk.append(token)
             continue
+        if pipe and not chunk and token is not None:
+            raise SqlError(
+                "The pipe operator ->> needs a statement before it",
+                token.line,
+                max(1, token.col - len(token.text) + 1),
+            )
         if chunk:
             statements.append(_statement(text, chunk, glot, dialect))
-        chunk = []
+            statements[-1].piped = piped
+        elif piped:  # `a ->> ;`
+            raise SqlError("The pipe operator ->> needs a statement after it", *_end(text))
+        chunk, depth, piped = [], 0, pipe
+    if piped:
+        raise SqlError("The pipe operator ->> needs a statement after it", *_end(text))
     return statements
+
+
+def _end(text: str) -> tuple[int, int]:
+    lines = text.rstrip().split("\n")
+    return len(lines), len(lines[-1]) + 1
 
 
 def _statement(text: str, chunk: list[Token], glot: sqlglot.Dialect, dialect: str) -> Statement:

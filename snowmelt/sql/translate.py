@@ -557,12 +557,13 @@ def asof_joins(expression: exp.Expr) -> exp.Expr:
                 "<= or <",
                 *position_of(match),
             )
-        condition = match.copy()
+        condition: exp.Expr = match.copy()
         using = join.args.get("using") or []
         if using:
             select = join.parent
             joins = select.args.get("joins") or [] if isinstance(select, exp.Select) else []
-            left = select.args.get("from_") if joins and joins[0] is join else None
+            first = select is not None and bool(joins) and joins[0] is join
+            left = select.args.get("from_") if select is not None and first else None
             if left is None or not left.this.alias_or_name:
                 raise UnsupportedError(
                     "ASOF JOIN ... USING",

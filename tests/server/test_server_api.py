@@ -351,6 +351,24 @@ def test_remote_session_has_the_session_surface(server):
         assert (info.value.row, info.value.column) == (2, "ID")
 
 
+def test_last_query_id_follows_each_client_and_result_scan_reads_any_id(server):
+    with connect_or_remote(server.db) as one, connect_or_remote(server.db) as two:
+        one.use("D", "S")
+        two.use("D", "S")
+        shown = one.sql("SHOW DYNAMIC TABLES")
+        assert shown.query_id
+        two.sql("SELECT 1 AS X")  # another client's statement, between one's two requests
+        scanned = one.sql('SELECT "name" FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()))')
+        assert scanned.rows() == [("TOTALS",)]
+        assert two.sql("SELECT * FROM TABLE(RESULT_SCAN(-1))").rows() == [(1,)]
+        # by id, one client reads another's result; a chain runs within one request
+        query = f"SELECT COUNT(*) FROM TABLE(RESULT_SCAN('{shown.query_id}'))"
+        assert two.sql(query).scalar() == 1
+        assert two.sql("SELECT 5 AS N ->> SELECT N * 2 FROM $1").scalar() == 10
+    status, body = server.json("POST", "/v1/sql", {"sql": "SELECT 3 AS N"})
+    assert status == 200 and body["query_id"] and body["context"]["query_ids"] == [body["query_id"]]
+
+
 def test_a_second_server_or_a_direct_open_is_refused_with_the_owner(server):
     with pytest.raises(DatabaseLockedError, match=f"process {server.pid}"):
         snowmelt.session.Session(server.db)

@@ -50,6 +50,6 @@ def test_table_flatten_reads_in_a_query(s):
 
 def test_an_unknown_table_function_lists_the_supported_ones(s):
     with pytest.raises(
-        UnsupportedError, match=r"NOPE is not supported.*FLATTEN, GENERATOR, SPLIT_TO"
+        UnsupportedError, match=r"NOPE is not supported.*FLATTEN, GENERATOR, RESULT_SCAN, SPLIT_TO"
     ):
         s.sql("SELECT 1 FROM TABLE(NOPE())")
