@@ -428,14 +428,15 @@ class Session:
             return clones.clone_dynamic_table(rt, command)
         if isinstance(command, commands.Show) and command.what == "VARIABLES":
             return variables.show(self.variables)
-        if isinstance(command, commands.Show) and command.what in _SHOWS:
-            return _SHOWS[command.what](rt, command)
+        if isinstance(command, commands.Show):  # TERSE, STARTS WITH, LIMIT: the same for all
+            producer = _SHOWS.get(command.what, show.show)
+            return show.shape(command, producer(rt, command))
+        if isinstance(command, commands.DescribeResult):
+            return show.describe_result(rt, command)
         if isinstance(command, commands.Describe) and command.kind in _DESCRIBES:
             return _DESCRIBES[command.kind](rt, command)
         if isinstance(command, commands.AlterSequence):
             return sequences.alter(rt, command)
-        if isinstance(command, commands.Show):
-            return show.show(rt, command)
         if isinstance(command, commands.Describe):
             return show.describe(rt, command)
         if isinstance(command, commands.Explain):

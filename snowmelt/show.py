@@ -19,7 +19,6 @@ from snowmelt.names import META_SCHEMA, ObjectName
 from snowmelt.result import Result
 from snowmelt.runtime import Runtime
 from snowmelt.sql import commands
-from snowmelt.sql.resolve import object_name
 
 
 def in_scope(rt: Runtime, show: commands.Show, name: ObjectName) -> bool:
@@ -137,11 +136,7 @@ def show(rt: Runtime, command: commands.Show) -> Result:
     if command.what == "SCHEMAS":
         database = None
         if command.in_name is not None:
-            database = (
-                object_name(exp.Table(this=command.in_name.this), rt.context).name
-                if False
-                else command.in_name.name.upper()
-            )
+            database = command.in_name.name.upper()
         elif command.in_kind != "ACCOUNT":
             database = rt.context.database
         rows = [
@@ -195,6 +190,47 @@ SHOW_SCHEMA = pa.schema(
 )
 
 
+# SHOW TERSE: these columns, for the commands whose producer does not shape it (OBJECTS does)
+_TERSE = ("created_on", "name", "kind", "database_name", "schema_name")
+_TERSE_KINDS = {"TABLES": "TABLE", "VIEWS": "VIEW", "SCHEMAS": None, "DATABASES": None}
+
+
+def shape(command: commands.Show, result: Result) -> Result:
+    """What every SHOW shares, applied to its rows: ``TERSE``, ``STARTS WITH 'prefix'``
+    (case-sensitive, on the name) and ``LIMIT n [FROM 'name']`` (the first n rows; with
+    FROM, in name order from the first name at or after it)."""
+    table = result.arrow()
+    if command.terse and command.what in _TERSE_KINDS:
+        rows = table.num_rows
+        columns = {
+            c: table[c]
+            if c in table.column_names
+            else pa.array([_TERSE_KINDS[command.what]] * rows, pa.string())
+            if c == "kind"
+            else pa.nulls(rows, TS if c == "created_on" else pa.string())
+            for c in _TERSE
+        }
+        table = pa.table(columns)
+    if (command.starts_with is not None or command.limit is not None) and "name" in (
+        table.column_names
+    ):
+        names = table["name"].to_pylist()
+        keep = [
+            i
+            for i, n in enumerate(names)
+            if command.starts_with is None or str(n or "").startswith(command.starts_with)
+        ]
+        if command.limit_from is not None:
+            keep = sorted(
+                (i for i in keep if str(names[i] or "") >= command.limit_from),
+                key=lambda i: str(names[i] or ""),
+            )
+        if command.limit is not None:
+            keep = keep[: command.limit]
+        table = table.take(pa.array(keep, pa.int64()))
+    return table is result.arrow() and result or Result(table, result.message)
+
+
 def describe(rt: Runtime, command: commands.Describe) -> Result:
     kinds = (
         ("DYNAMIC TABLE",)
@@ -218,6 +254,34 @@ def describe(rt: Runtime, command: commands.Describe) -> Result:
             "privacy domain": None,
         }
         for c in obj.columns
+    ]
+    return Result(pa.Table.from_pylist(rows))
+
+
+def describe_result(rt: Runtime, command: commands.DescribeResult) -> Result:
+    """DESCRIBE RESULT: the columns of a kept statement result (``results``), in DESCRIBE
+    TABLE's layout."""
+    log = rt.results
+    query_id = command.query_id if command.query_id is not None else log.last_id(command.index)
+    table = log.table(query_id, exp.Literal.string(query_id or ""))
+    with rt.engine.register("_sm_described", table):
+        columns = rt.engine.columns_of('SELECT * FROM "_sm_described"')
+    rows = [
+        {
+            "name": name,
+            "type": snowflake_type(duck),
+            "kind": "COLUMN",
+            "null?": "Y",
+            "default": None,
+            "primary key": "N",
+            "unique key": "N",
+            "check": None,
+            "expression": None,
+            "comment": None,
+            "policy name": None,
+            "privacy domain": None,
+        }
+        for name, duck in columns
     ]
     return Result(pa.Table.from_pylist(rows))
 

@@ -121,3 +121,54 @@ def test_only_the_latest_results_are_kept(s):
     with pytest.raises(SqlError, match=rf"Statement {first.query_id} not found"):
         s.sql(f"SELECT * FROM TABLE(RESULT_SCAN('{first.query_id}'))")
     assert s.sql("SELECT * FROM TABLE(RESULT_SCAN(-1))").scalar() == 2
+
+
+def test_describe_result_names_the_columns_and_their_types(s):
+    s.sql("SELECT 1 AS ONE, 'x' AS S, 2.5::NUMBER(10, 2) AS N, CURRENT_DATE() AS D")
+    described = s.sql("DESCRIBE RESULT LAST_QUERY_ID()")
+    assert [(r["name"], r["type"]) for r in described.dicts()] == [
+        ("ONE", "NUMBER(38,0)"),
+        ("S", "VARCHAR(16777216)"),
+        ("N", "NUMBER(10,2)"),
+        ("D", "DATE"),
+    ]
+    assert described.columns == s.sql("DESCRIBE TABLE T").columns  # DESCRIBE TABLE's layout
+    shown = s.sql("SHOW DYNAMIC TABLES")
+    by_id = s.sql(f"DESC RESULT '{shown.query_id}'").dicts()
+    assert [r["name"] for r in by_id] == shown.columns
+    s.sql("SELECT 5 AS X")
+    s.sql("SELECT 6 AS Y")
+    assert s.sql("DESC RESULT LAST_QUERY_ID(-2)").rows()[0][:2] == ("X", "NUMBER(38,0)")
+    with pytest.raises(SqlError, match=r"Statement gone not found"):
+        s.sql("DESCRIBE RESULT 'gone'")
+    with pytest.raises(SqlError, match=r"Expected a query id \('...'\) or LAST_QUERY_ID\(\)"):
+        s.sql("DESCRIBE RESULT 42")
+
+
+def test_show_starts_with_limit_from_and_terse(s):
+    s.sql(
+        "CREATE DYNAMIC TABLE BETA TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT A FROM T;"
+        "CREATE DYNAMIC TABLE ALPHA TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT A FROM T"
+    )
+
+    def names(sql):
+        return [r["name"] for r in s.sql(sql).dicts()]
+
+    every = names("SHOW DYNAMIC TABLES")
+    assert sorted(every) == ["ALPHA", "BETA", "FAST", "SLOW"]
+    assert names("SHOW DYNAMIC TABLES STARTS WITH 'S'") == ["SLOW"]
+    assert names("SHOW DYNAMIC TABLES STARTS WITH 's'") == []  # case-sensitive, as documented
+    assert names("SHOW DYNAMIC TABLES LIKE '%a%' STARTS WITH 'B'") == ["BETA"]
+    assert names("SHOW DYNAMIC TABLES LIMIT 2") == every[:2]
+    assert names("SHOW DYNAMIC TABLES LIMIT 2 FROM 'BA'") == ["BETA", "FAST"]
+    assert names("SHOW TABLES IN SCHEMA D.S STARTS WITH 'T' LIMIT 5") == ["T"]
+    terse = s.sql("SHOW TERSE TABLES LIKE 'T'")
+    assert terse.columns == ["created_on", "name", "kind", "database_name", "schema_name"]
+    assert terse.rows()[0][1:] == ("T", "TABLE", "D", "S")
+    assert s.sql("SHOW TERSE SCHEMAS LIKE 'S'").rows()[0][1:] == ("S", None, "D", None)
+    with pytest.raises(UnsupportedError, match=r"SHOW TERSE DYNAMIC TABLES is not supported"):
+        s.sql("SHOW TERSE DYNAMIC TABLES")
+    with pytest.raises(SqlError, match=r"Expected a number of rows after LIMIT"):
+        s.sql("SHOW TABLES LIMIT 'x'")
+    with pytest.raises(SqlError, match=r"Expected a quoted name after STARTS WITH"):
+        s.sql("SHOW TABLES STARTS WITH T")

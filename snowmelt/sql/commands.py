@@ -42,12 +42,23 @@ class Show:
     in_kind: str | None = None  # ACCOUNT DATABASE SCHEMA (TABLE: SHOW COLUMNS IN TABLE t)
     in_name: exp.Table | None = None
     terse: bool = False
+    starts_with: str | None = None  # STARTS WITH 'prefix'
+    limit: int | None = None  # LIMIT n
+    limit_from: str | None = None  # LIMIT n FROM 'name'
 
 
 @dataclass
 class Describe:
     kind: str  # DYNAMIC TABLE, TABLE, VIEW
     name: exp.Table
+
+
+@dataclass
+class DescribeResult:
+    """DESCRIBE RESULT 'query id' | LAST_QUERY_ID([n])."""
+
+    query_id: str | None = None
+    index: int = -1  # LAST_QUERY_ID(index) when no id is given
 
 
 @dataclass
@@ -121,6 +132,7 @@ Command = (
     | DropObject
     | Show
     | Describe
+    | DescribeResult
     | Explain
     | Warehouse
     | Recorded
@@ -247,6 +259,8 @@ def parse_command(statement: Statement) -> Command:
     if c.accept("SHOW"):
         return _show(c)
     if c.accept("DESCRIBE") or c.accept("DESC"):
+        if c.accept("RESULT"):
+            return _describe_result(c)
         kind = (
             "DYNAMIC TABLE"
             if c.accept("DYNAMIC", "TABLE")
@@ -507,9 +521,55 @@ def _show(c: _Cursor) -> Show:
             show.in_kind = kind or (
                 "SCHEMA" if depth == 2 else "DATABASE" if depth == 1 else "SCHEMA"
             )
-    c.accept("LIMIT", c.word(1) or "")  # LIMIT n (accepted, applied by caller if needed)
+    if c.accept("STARTS", "WITH"):
+        show.starts_with = _quoted(c, "Expected a quoted name after STARTS WITH")
+    if c.accept("LIMIT"):
+        token = c.peek()
+        if token is None or token.token_type != TokenType.NUMBER or not token.text.isdigit():
+            raise c.error("Expected a number of rows after LIMIT")
+        show.limit = int(token.text)
+        c.i += 1
+        if c.accept("FROM"):
+            show.limit_from = _quoted(c, "Expected a quoted name after LIMIT n FROM")
     _end(c)
+    if show.terse and show.what not in _TERSE:
+        raise UnsupportedError(
+            f"SHOW TERSE {show.what}",
+            f"SHOW TERSE {show.what} is not supported (TERSE applies to SHOW {', '.join(_TERSE)})",
+            c.statement.line,
+            c.statement.column,
+        )
     return show
+
+
+_TERSE = ("TABLES", "VIEWS", "OBJECTS", "SCHEMAS", "DATABASES")
+
+
+def _describe_result(c: _Cursor) -> DescribeResult:
+    token = c.peek()
+    if token is not None and token.token_type == TokenType.STRING:
+        c.i += 1
+        _end(c)
+        return DescribeResult(query_id=token.text)
+    if not c.accept("LAST_QUERY_ID", "("):
+        raise c.error("Expected a query id ('...') or LAST_QUERY_ID() after DESCRIBE RESULT")
+    sign = -1 if c.accept("-") else 1
+    index = -1
+    token = c.peek()
+    if token is not None and token.token_type == TokenType.NUMBER and token.text.isdigit():
+        index = sign * int(token.text)
+        c.i += 1
+    c.expect(")")
+    _end(c)
+    return DescribeResult(index=index)
+
+
+def _quoted(c: _Cursor, message: str) -> str:
+    token = c.peek()
+    if token is None or token.token_type != TokenType.STRING:
+        raise c.error(message)
+    c.i += 1
+    return token.text
 
 
 def _warehouse(c: _Cursor) -> Warehouse:
