@@ -19,6 +19,7 @@ from snowmelt.errors import SnowmeltError
 DEFAULT_DB = "snowmelt.duckdb"
 console = Console()
 err_console = Console(stderr=True)
+_WIDE = 10_000  # a table printed to a file or pipe is as wide as its rows, not folded at 80
 
 
 def default_db() -> str:
@@ -80,12 +81,28 @@ def main(debug: bool) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Run the statements in this file.",
 )
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["table", "csv", "tsv", "json"]),
+    default="table",
+    show_default=True,
+    help="How results print: tables, or CSV, TSV, JSON lines for other programs.",
+)
 @click.argument("text", required=False)
 @_guard
-def sql(db: str, file: str | None, text: str | None) -> None:
+def sql(db: str, file: str | None, form: str, text: str | None) -> None:
     """Run SQL (Snowflake dialect) and print the result of each statement: TEXT, a file,
     standard input, or, on a terminal, an interactive prompt."""
-    from snowmelt.console import print_result
+    from snowmelt.console import print_result, write_result
+
+    out = console if console.is_terminal else Console(width=_WIDE)  # to a file: unwrapped
+
+    def show(result: Any) -> None:
+        if form == "table":
+            print_result(out, result)
+        else:
+            write_result(result, form, sys.stdout)
 
     if not file and not text and sys.stdin.isatty():  # a prompt over one session
         from snowmelt import repl
@@ -95,7 +112,7 @@ def sql(db: str, file: str | None, text: str | None) -> None:
             repl.run(
                 session,
                 input,
-                lambda result: print_result(console, result),
+                show,
                 lambda message: err_console.print(f"[red]error:[/red] {message}"),
             )
         return
@@ -104,7 +121,7 @@ def sql(db: str, file: str | None, text: str | None) -> None:
     source = Path(file).read_text() if file else text or ""
     with _open(db, create=True) as session:
         for result in session.run_each(source):  # each result as it comes, up to an error
-            print_result(console, result)
+            show(result)
 
 
 @main.command()

@@ -1,10 +1,13 @@
-"""Rendering results for people: rich tables in the terminal. Used by the CLI only."""
+"""Rendering results: rich tables for people (in a terminal, or as wide as the rows need when
+the output goes to a file or a pipe), CSV, TSV or JSON lines for programs. CLI only."""
 
 from __future__ import annotations
 
+import csv
 import json
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -41,3 +44,37 @@ def print_result(console: Console, result: Result, title: str | None = None) -> 
         console.print(f"[green]{result.message}[/green]")
         return
     console.print(result_table(result, title))
+
+
+FORMATS = ("table", "csv", "tsv", "json")
+
+
+def _plain(value: Any) -> Any:
+    """A value for CSV or JSON: ISO dates and times, exact decimals as text, JSON as JSON."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def write_result(result: Result, form: str, out: TextIO) -> None:
+    """``result`` as CSV or TSV (a header row; NULL is an empty field) or JSON lines (an
+    object a row)."""
+    columns = result.columns
+    if form == "json":
+        for row in result.rows():
+            record = {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+            out.write(json.dumps(record, default=str) + "\n")
+        return
+    writer = csv.writer(out, delimiter="\t" if form == "tsv" else ",", lineterminator="\n")
+    writer.writerow(columns)
+    for row in result.rows():
+        writer.writerow(
+            [
+                "" if v is None else json.dumps(v) if isinstance(v, dict | list) else _plain(v)
+                for v in row
+            ]
+        )
