@@ -20,6 +20,9 @@ class Commit:
     kind: str
     touched: dict[int, int] = field(default_factory=dict)
     appended: dict[int, int | None] = field(default_factory=dict)
+    # per table, the rows it appended plus the rows it removed — its net change, when no row
+    # it removed was one it had appended (a refresh removes first); None when not known
+    moved: dict[int, int | None] = field(default_factory=dict)
     # run inside the transaction just before it commits, once each (a stream's offset moves)
     before_commit: dict[str, Callable[[], None]] = field(default_factory=dict)
 
@@ -32,6 +35,11 @@ class Commit:
             self.appended[oid] = None if before is None else before + rows
         elif how == "rewritten" or rows:
             self.appended[oid] = None
+        moved = self.moved.get(oid, 0)
+        if how == "rewritten" or moved is None or (how == "removed" and rows and before != 0):
+            self.moved[oid] = None  # in place, or possibly removing rows it appended
+        elif rows or how == "appended":
+            self.moved[oid] = moved + rows
 
 
 class AppendLog:
@@ -47,17 +55,34 @@ class AppendLog:
         self.keep = keep
         self.versions: dict[int, list[int]] = {}
         self.rows: dict[int, list[int | None]] = {}
+        self.moves: dict[int, list[int | None]] = {}
 
     def record(self, commit: Commit) -> None:
         for oid, rows in commit.appended.items():
             versions = self.versions.setdefault(oid, [])
             counts = self.rows.setdefault(oid, [])
+            moves = self.moves.setdefault(oid, [])
             versions.append(commit.version)
             counts.append(rows)
+            moves.append(commit.moved.get(oid))
             if len(versions) > self.keep:
                 drop = len(versions) // 2
                 self.floor[oid] = versions[drop - 1]
-                del versions[:drop], counts[:drop]
+                del versions[:drop], counts[:drop], moves[:drop]
+
+    def net_change(self, oid: int, after: int, upto: int) -> int | None:
+        """How many rows ``oid``'s net change over versions (after, upto] has, when known
+        without reading it: the rows appended when commits only appended, or the rows one
+        commit appended and removed (a refresh: the usual interval a consumer reads)."""
+        appended = self.appended(oid, after, upto)
+        if appended is not None:
+            return appended
+        if after < max(self.opened_at, self.floor.get(oid, 0)):
+            return None
+        versions = self.versions.get(oid, [])
+        first = bisect.bisect_right(versions, after)
+        inside = [i for i in range(first, len(versions)) if versions[i] <= upto]
+        return self.moves[oid][inside[0]] if len(inside) == 1 else None
 
     def appended(self, oid: int, after: int, upto: int) -> int | None:
         """Rows appended to ``oid`` over versions (after, upto] when that is all that

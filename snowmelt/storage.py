@@ -262,8 +262,9 @@ class Store:
 
     def count_change(self, oid: int, after: int, upto: int) -> int:
         """How many rows ``change(oid, ..., after, upto)`` yields: known when the table was
-        only appended to over the interval, else by three counts."""
-        known = self.appends.appended(oid, after, upto)
+        only appended to over the interval or changed by one commit (``AppendLog``), else by
+        three counts."""
+        known = self.appends.net_change(oid, after, upto)
         if known is not None:
             return known
         data, log = f'"{DATA_SCHEMA}"."t{oid}"', f'"{DATA_SCHEMA}"."t{oid}_dlog"'

@@ -508,3 +508,47 @@ def test_first_contents_are_written_in_the_order_of_time_keys(s: Session) -> Non
             )
         ]
         assert stored == sorted(stored) and len(stored) == 10, (name, stored)
+
+
+def test_change_sizes_known_from_the_commit_log_match_the_stored_change(s: Session) -> None:
+    """``Store.count_change`` answers from the process's commit log when it can (appends only,
+    or one commit — a refresh removing then appending); over every interval of a random run
+    of DML, transactions and refreshes, the answer equals a count of the stored change."""
+    import random
+
+    rng = random.Random(5)
+    store, catalog = s.rt.store, s.rt.catalog
+    create(s, "A", "SELECT K, SUM(V) AS S, COUNT(*) AS N FROM T GROUP BY K")
+    create(s, "B", "SELECT K, S FROM A WHERE N > 1")
+    versions = [catalog.current_version()]
+    for step in range(30):
+        roll = rng.random()
+        if roll < 0.3:
+            s.sql(f"INSERT INTO T (K, V) VALUES ({rng.randint(1, 6)}, {step})")
+        elif roll < 0.45:
+            s.sql(f"DELETE FROM T WHERE K = {rng.randint(1, 6)}")
+        elif roll < 0.6:
+            s.sql(f"UPDATE T SET V = V + 1 WHERE K = {rng.randint(1, 6)}")
+        elif roll < 0.65:  # rows appended then removed in one commit
+            k = rng.randint(7, 9)
+            s.sql(
+                f"BEGIN; INSERT INTO T (K, V) VALUES ({k}, 1); DELETE FROM T WHERE K = {k}; COMMIT"
+            )
+        elif roll < 0.72:  # ... and removed with all the others (logged, not rewritten)
+            s.sql(
+                f"BEGIN; INSERT INTO T (K, V) VALUES ({rng.randint(1, 9)}, 2);"
+                " INSERT OVERWRITE INTO T SELECT * FROM T WHERE K < 5; COMMIT"
+            )
+        else:
+            s.sql("ALTER DYNAMIC TABLE B REFRESH")  # A first
+        versions.append(catalog.current_version())
+    oids = [s.rt.resolver.lookup(ObjectName("D", "S", n)).oid for n in ("T", "A", "B")]
+    known = 0
+    for oid in oids:
+        columns = catalog.get(oid).column_names
+        for i, after in enumerate(versions):
+            for upto in versions[i:]:
+                counted = store.count(store.change(oid, columns, after, upto))
+                assert store.count_change(oid, after, upto) == counted, (oid, after, upto)
+                known += store.appends.net_change(oid, after, upto) is not None
+    assert known > 100  # the log answered many of them (the rest were counted)
