@@ -12,12 +12,14 @@ retried without risk of loading the batch twice. Only the standard library is us
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -220,8 +222,26 @@ class RemoteSession:
         )
         return Result(pa.Table.from_pylist(decoded["refreshes"]))
 
+    def run_each(self, text: str, dialect: str = "snowflake") -> Iterator[Result]:
+        """Each statement's result (the server runs the script as one request); when one
+        fails, the results before it, then its error."""
+        body = json.dumps({"sql": text, "dialect": dialect, "each": True, **self.context})
+        status, _, data = self.request(
+            "POST", "/v1/sql", body.encode(), {"Content-Type": "application/json"}
+        )
+        decoded = json.loads(data) if data else {}
+        for packed in decoded.get("results", []):
+            stream = pa.ipc.open_stream(pa.py_buffer(base64.b64decode(packed["arrow"])))
+            result = Result(stream.read_all(), packed.get("message"))
+            result.query_id = packed.get("query_id")
+            yield result
+        if status >= 400:
+            _raise_for(status, decoded)
+        self.context.update(decoded.get("context", {}))
+        self.notices.extend(decoded.get("notices", []))
+
     def execute_all(self, text: str, dialect: str = "snowflake") -> list[Result]:
-        return [self.sql(text, dialect)]
+        return list(self.run_each(text, dialect))
 
     def use(self, database: str | None = None, schema: str | None = None) -> None:
         if database:

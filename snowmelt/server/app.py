@@ -12,6 +12,7 @@ changes another's.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -70,6 +71,11 @@ class SqlRequest(BaseModel):
     schema_name: str | None = Field(None, alias="schema", description="Current schema")
     warehouse: str | None = None
     role: str | None = None
+    each: bool = Field(
+        False,
+        description="Return every statement's result (JSON: each an Arrow IPC stream, base64), "
+        "not only the last's; when one fails, the error carries the results before it",
+    )
     query_ids: list[str] = Field(
         default_factory=list,
         description="The client's earlier statements, as the last response's context gave "
@@ -120,7 +126,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(errors.SnowmeltError)
     async def snowmelt_error(_: Request, err: errors.SnowmeltError) -> JSONResponse:
-        return JSONResponse(_error_body(err), _status_for(err))
+        body = _error_body(err)
+        done = getattr(err, "results_before", None)  # a script's results up to the error
+        if done is not None:
+            body["results"] = [packed(r) for r in done]
+        return JSONResponse(body, _status_for(err))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, err: Exception) -> JSONResponse:
@@ -228,6 +238,15 @@ def arrow_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def packed(result: Result) -> dict[str, Any]:
+    """One result of a script run with ``each``: its rows as a base64 Arrow IPC stream."""
+    return {
+        "arrow": base64.b64encode(arrow_bytes(result.arrow())).decode(),
+        "message": result.message,
+        "query_id": result.query_id,
+    }
+
+
 def _context_dict(context: Context) -> dict[str, str | None]:
     return {
         "database": context.database,
@@ -281,21 +300,29 @@ def create_app(state: ServerState) -> FastAPI:
     rt = session.rt
 
     def run_statements(
-        text: str, dialect: str, context: Context, query_ids: list[str]
-    ) -> tuple[Result, Context, list[str], list[str]]:
+        text: str, dialect: str, context: Context, query_ids: list[str], each: bool = False
+    ) -> tuple[list[Result], Context, list[str], list[str]]:
+        """The script's results: every statement's with ``each``, else the last's."""
         with rt.store.lock:  # one statement at a time; the context swap is private to it
             saved = (rt.context, rt.notices, rt.on_notice, session.variables, rt.results)
             rt.context, rt.notices, rt.on_notice = context, [], None
             session.variables = {}  # a request's session variables are its own
             rt.results = saved[4].for_request(query_ids)  # results shared, order the client's
+            done: list[Result] = []
             try:
-                result = session.sql(text, dialect)
+                if each:
+                    for result in session.run_each(text, dialect):
+                        done.append(result)
+                else:
+                    done.append(session.sql(text, dialect))
                 if session.in_transaction:  # it would hold the database after the request
                     session.rollback()
                     rt.notice("The transaction left open by this request was rolled back.")
-                return result, rt.context, list(rt.notices), list(rt.results.ids)
-            except BaseException:
+                return done, rt.context, list(rt.notices), list(rt.results.ids)
+            except BaseException as err:
                 session.rollback()
+                if each:
+                    err.results_before = done  # type: ignore[attr-defined]
                 raise
             finally:
                 rt.context, rt.notices, rt.on_notice, session.variables, rt.results = saved
@@ -365,12 +392,17 @@ def create_app(state: ServerState) -> FastAPI:
     )
     async def sql(body: SqlRequest, request: Request) -> Response:
         context = Context(body.database, body.schema_name, body.warehouse, body.role)
-        result, after, notices, ids = await run_in_threadpool(
-            run_statements, body.sql, body.dialect, context, body.query_ids
+        done, after, notices, ids = await run_in_threadpool(
+            run_statements, body.sql, body.dialect, context, body.query_ids, body.each
         )
         wake()
-        table = result.arrow()
         state = {**_context_dict(after), "query_ids": ids}
+        if body.each:
+            return JSONResponse(
+                {"results": [packed(r) for r in done], "notices": notices, "context": state}
+            )
+        result = done[-1]
+        table = result.arrow()
         if _wants_arrow(request):
             payload = await run_in_threadpool(arrow_bytes, table)
             return Response(
@@ -473,13 +505,13 @@ def create_app(state: ServerState) -> FastAPI:
 
     def alter(name: str, action: str, database: str | None, schema: str | None) -> Result:
         obj = lookup(name, ("DYNAMIC TABLE",), database, schema)
-        result, _, _, _ = run_statements(
+        done, _, _, _ = run_statements(
             f"ALTER DYNAMIC TABLE {_quoted_name(obj)} {action}",
             "snowflake",
             Context(database, schema),
             [],
         )
-        return result
+        return done[-1]
 
     @api.post(
         "/v1/dynamic-tables/{name}/refresh",

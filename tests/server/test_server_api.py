@@ -369,6 +369,41 @@ def test_last_query_id_follows_each_client_and_result_scan_reads_any_id(server):
     assert status == 200 and body["query_id"] and body["context"]["query_ids"] == [body["query_id"]]
 
 
+def test_a_script_gives_each_statements_result_and_the_ones_before_an_error(server):
+    with connect_or_remote(server.db) as s:
+        s.use("D", "S")
+        first, second, third = s.execute_all(
+            "SET N = 2; SELECT $N * 10 AS X, CURRENT_DATE() AS D; SHOW DYNAMIC TABLES"
+        )
+        assert first.message and second.rows()[0][0] == 20
+        assert second.arrow().schema.field("D").type == pa.date32()  # types kept
+        assert [r["name"] for r in third.dicts()] == ["TOTALS"]
+        got = []
+        with pytest.raises(SqlError, match="NOPE"):
+            for result in s.run_each("SELECT 1 AS A; SELECT NOPE FROM RAW; SELECT 3"):
+                got.append(result.rows())
+        assert got == [[(1,)]]
+    # the CLI on a served file prints each result, then the error
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snowmelt",
+            "sql",
+            "--db",
+            str(server.db),
+            "--format",
+            "csv",
+            "SELECT 1 AS A; SELECT 'b' AS B; SELECT NOPE",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and done.stdout.splitlines() == ["A", "1", "B", "b"]
+    assert "NOPE" in done.stderr
+
+
 def test_a_second_server_or_a_direct_open_is_refused_with_the_owner(server):
     with pytest.raises(DatabaseLockedError, match=f"process {server.pid}"):
         snowmelt.session.Session(server.db)
