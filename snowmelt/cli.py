@@ -22,6 +22,12 @@ err_console = Console(stderr=True)
 _WIDE = 10_000  # a table printed to a file or pipe is as wide as its rows, not folded at 80
 
 
+def _out() -> Console:
+    """Where results print: the terminal, or (to a file or a pipe) a console as wide as the
+    rows, since rich would fold every column to fit 80 characters."""
+    return console if console.is_terminal else Console(width=_WIDE)
+
+
 def default_db() -> str:
     return os.environ.get("SNOWMELT_DB", DEFAULT_DB)
 
@@ -96,7 +102,7 @@ def sql(db: str, file: str | None, form: str, text: str | None) -> None:
     standard input, or, on a terminal, an interactive prompt."""
     from snowmelt.console import print_result, write_result
 
-    out = console if console.is_terminal else Console(width=_WIDE)  # to a file: unwrapped
+    out = _out()
 
     def show(result: Any) -> None:
         if form == "table":
@@ -133,7 +139,7 @@ def refresh(db: str, name: str) -> None:
     from snowmelt.console import print_result
 
     with _open(db) as session:
-        print_result(console, session.refresh(name))
+        print_result(_out(), session.refresh(name))
 
 
 @main.command()
@@ -144,12 +150,13 @@ def explain(db: str, name: str) -> None:
     """Show how a dynamic table refreshes: mode, reason and the SQL it runs."""
     with _open(db) as session:
         row = session.explain(name).dicts()[0]
+    out = _out()
     for key, value in row.items():
         if key.endswith("_sql"):
-            console.print(f"[bold]{key}[/bold]:")
-            console.print(value)
+            out.print(f"[bold]{key}[/bold]:")
+            out.print(value)
         else:
-            console.print(f"[bold]{key}[/bold]: {value}")
+            out.print(f"[bold]{key}[/bold]: {value}")
 
 
 @main.command()
@@ -158,12 +165,11 @@ def explain(db: str, name: str) -> None:
 @_guard
 def show(db: str, like: str | None) -> None:
     """SHOW DYNAMIC TABLES across the whole database."""
-    from snowmelt import show
     from snowmelt.console import print_result
-    from snowmelt.sql.commands import Show
 
-    with _open(db) as session:
-        result = show.show(session.rt, Show("DYNAMIC TABLES", like=like, in_kind="ACCOUNT"))
+    pattern = "" if like is None else " LIKE '" + like.replace("'", "''") + "'"
+    with _open(db) as session:  # as SQL: a served file's client runs it on the server
+        result = session.sql(f"SHOW DYNAMIC TABLES{pattern} IN ACCOUNT")
         keep = [
             "database_name",
             "schema_name",
@@ -177,7 +183,7 @@ def show(db: str, like: str | None) -> None:
         ]
         from snowmelt.result import Result
 
-        print_result(console, Result(result.arrow().select(keep)))
+        print_result(_out(), Result(result.arrow().select(keep)))
 
 
 @main.command()

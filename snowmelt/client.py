@@ -243,6 +243,10 @@ class RemoteSession:
     def execute_all(self, text: str, dialect: str = "snowflake") -> list[Result]:
         return list(self.run_each(text, dialect))
 
+    def explain(self, name: str) -> Result:
+        """EXPLAIN DYNAMIC TABLE, as ``Session.explain``."""
+        return self.sql(f"EXPLAIN DYNAMIC TABLE {name}")
+
     def use(self, database: str | None = None, schema: str | None = None) -> None:
         if database:
             self.sql(f"USE DATABASE {database}")

@@ -402,6 +402,20 @@ def test_a_script_gives_each_statements_result_and_the_ones_before_an_error(serv
     )
     assert done.returncode == 1 and done.stdout.splitlines() == ["A", "1", "B", "b"]
     assert "NOPE" in done.stderr
+    # and the other commands reading a served file (they read the catalog directly before)
+    for command, expected in (
+        (["show", "--like", "TOT%"], "TOTALS"),
+        (["explain", "D.S.TOTALS"], "refresh_mode"),
+        (["refresh", "D.S.TOTALS"], "SUCCEEDED"),
+    ):
+        ran = subprocess.run(
+            [sys.executable, "-m", "snowmelt", command[0], "--db", str(server.db), *command[1:]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert expected in ran.stdout
 
 
 def test_a_second_server_or_a_direct_open_is_refused_with_the_owner(server):
