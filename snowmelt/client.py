@@ -101,13 +101,15 @@ class RemoteSession:
         self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
         self.timeout = timeout
         # the session's state the server hands back: current database, schema, warehouse,
-        # role, and the ids of the statements run so far (LAST_QUERY_ID counts back on them)
+        # role, the ids of the statements run so far (LAST_QUERY_ID counts back on them) and
+        # the session variables
         self.context: dict[str, Any] = {
             "database": None,
             "schema": None,
             "warehouse": None,
             "role": None,
             "query_ids": [],
+            "variables": {},
         }
         self.notices: list[str] = []
         self._local = threading.local()

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -108,6 +109,49 @@ def unset(variables: dict[str, Variable], statement: Statement) -> Result:
             )
         del variables[key]
     return Result.status("Statement executed successfully.")
+
+
+def to_json(variables: dict[str, Variable]) -> dict[str, dict[str, Any]]:
+    """The variables as JSON (a server hands them to its client, which sends them back)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        return str(value) if isinstance(value, Decimal) else value
+
+    return {
+        name: {
+            "value": plain(v.value),
+            "type": v.type,
+            "created_on": v.created_on.isoformat(),
+            "updated_on": v.updated_on.isoformat(),
+        }
+        for name, v in variables.items()
+    }
+
+
+def from_json(data: dict[str, Any]) -> dict[str, Variable]:
+    """``to_json``'s variables back, each value of its type; what does not read is an
+    error naming the variable."""
+    found: dict[str, Variable] = {}
+    for name, item in data.items():
+        try:
+            value, kind = item["value"], str(item["type"])
+            if value is not None and kind.startswith("TIMESTAMP"):
+                value = datetime.fromisoformat(value)
+            elif value is not None and kind == "DATE":
+                value = date.fromisoformat(value)
+            elif isinstance(value, str) and kind == "FIXED":
+                value = Decimal(value)
+            found[name] = Variable(
+                value,
+                kind,
+                datetime.fromisoformat(item["created_on"]),
+                datetime.fromisoformat(item["updated_on"]),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise SqlError(f"Session variable '{name}' cannot be read back: {err}") from None
+    return found
 
 
 def _text(value: Any) -> str:

@@ -41,6 +41,7 @@ from snowmelt.server import ingest, metrics
 from snowmelt.server.auth import BearerToken
 from snowmelt.session import Session
 from snowmelt.sql.resolve import Context, Resolver, normalize
+from snowmelt.variables import from_json, to_json
 
 log = logging.getLogger("snowmelt.server")
 
@@ -75,6 +76,10 @@ class SqlRequest(BaseModel):
         False,
         description="Return every statement's result (JSON: each an Arrow IPC stream, base64), "
         "not only the last's; when one fails, the error carries the results before it",
+    )
+    variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The client's session variables, as the last response's context gave them",
     )
     query_ids: list[str] = Field(
         default_factory=list,
@@ -300,13 +305,20 @@ def create_app(state: ServerState) -> FastAPI:
     rt = session.rt
 
     def run_statements(
-        text: str, dialect: str, context: Context, query_ids: list[str], each: bool = False
-    ) -> tuple[list[Result], Context, list[str], list[str]]:
-        """The script's results: every statement's with ``each``, else the last's."""
+        text: str,
+        dialect: str,
+        context: Context,
+        query_ids: list[str],
+        each: bool = False,
+        variables: dict[str, Any] | None = None,
+    ) -> tuple[list[Result], dict[str, Any], list[str]]:
+        """The script's results (every statement's with ``each``, else the last's), the
+        client's state after it (context, query ids, variables) and the notices."""
         with rt.store.lock:  # one statement at a time; the context swap is private to it
             saved = (rt.context, rt.notices, rt.on_notice, session.variables, rt.results)
             rt.context, rt.notices, rt.on_notice = context, [], None
-            session.variables = {}  # a request's session variables are its own
+            # the client's session variables and statement ids, carried by its requests
+            session.variables = from_json(variables or {})
             rt.results = saved[4].for_request(query_ids)  # results shared, order the client's
             done: list[Result] = []
             try:
@@ -318,7 +330,12 @@ def create_app(state: ServerState) -> FastAPI:
                 if session.in_transaction:  # it would hold the database after the request
                     session.rollback()
                     rt.notice("The transaction left open by this request was rolled back.")
-                return done, rt.context, list(rt.notices), list(rt.results.ids)
+                state = {
+                    **_context_dict(rt.context),
+                    "query_ids": list(rt.results.ids),
+                    "variables": to_json(session.variables),
+                }
+                return done, state, list(rt.notices)
             except BaseException as err:
                 session.rollback()
                 if each:
@@ -392,11 +409,16 @@ def create_app(state: ServerState) -> FastAPI:
     )
     async def sql(body: SqlRequest, request: Request) -> Response:
         context = Context(body.database, body.schema_name, body.warehouse, body.role)
-        done, after, notices, ids = await run_in_threadpool(
-            run_statements, body.sql, body.dialect, context, body.query_ids, body.each
+        done, state, notices = await run_in_threadpool(
+            run_statements,
+            body.sql,
+            body.dialect,
+            context,
+            body.query_ids,
+            body.each,
+            body.variables,
         )
         wake()
-        state = {**_context_dict(after), "query_ids": ids}
         if body.each:
             return JSONResponse(
                 {"results": [packed(r) for r in done], "notices": notices, "context": state}
@@ -505,7 +527,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     def alter(name: str, action: str, database: str | None, schema: str | None) -> Result:
         obj = lookup(name, ("DYNAMIC TABLE",), database, schema)
-        done, _, _, _ = run_statements(
+        done, _, _ = run_statements(
             f"ALTER DYNAMIC TABLE {_quoted_name(obj)} {action}",
             "snowflake",
             Context(database, schema),

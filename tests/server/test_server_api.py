@@ -143,6 +143,24 @@ def test_a_request_cannot_leave_a_transaction_or_variables_behind(server):
     assert status == 400 and "Session variable '$N' does not exist" in body["error"]
 
 
+def test_a_clients_session_variables_carry_over_its_requests(server):
+    with connect_or_remote(server.db) as one, connect_or_remote(server.db) as two:
+        one.sql(
+            "SET (N, S, D, T, X) = (41, 'text', '2026-01-02'::DATE,"
+            " '2026-01-02 03:04:05'::TIMESTAMP_NTZ, 1.25::NUMBER(10, 2))"
+        )
+        row = one.sql("SELECT $N + 1, $S, $D + 1, $T, $X * 2").rows()[0]
+        assert row[0] == 42 and row[1] == "text" and str(row[2]) == "2026-01-03"
+        assert str(row[3]) == "2026-01-02 03:04:05" and str(row[4]) == "2.50"
+        assert {r["name"] for r in one.sql("SHOW VARIABLES").dicts()} == {"N", "S", "D", "T", "X"}
+        one.sql("UNSET N")
+        with pytest.raises(SqlError, match=r"Session variable '\$N' does not exist"):
+            one.sql("SELECT $N")
+        with pytest.raises(SqlError, match=r"Session variable '\$S' does not exist"):
+            two.sql("SELECT $S")  # another client's session
+        assert one.sql("SELECT $S").scalar() == "text"
+
+
 def test_sql_errors_are_json_with_position_and_no_traceback(server):
     status, body = server.json("POST", "/v1/sql", {"sql": "SELECT * FROM D.S.NOPE"})
     assert status == 404 and body["type"] == "ObjectNotFound" and "NOPE" in body["error"]
