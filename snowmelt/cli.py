@@ -115,6 +115,11 @@ def sql(db: str, file: str | None, form: str, text: str | None) -> None:
 
         console.print(f"snowmelt on {db}: end statements with ';', leave with exit or Ctrl-D")
         with _open(db, create=True) as session:
+            if getattr(session, "url", None):  # the file's server runs what is typed
+                console.print(
+                    f"through the server at {session.url}: USE and SET carry on; a "
+                    "transaction ends with each entry"
+                )
             repl.run(
                 session,
                 input,

@@ -261,6 +261,11 @@ class RemoteSession:
     def health(self) -> dict[str, Any]:
         return dict(self._json("GET", "/health"))
 
+    in_transaction = False  # a request never leaves one open: the server rolls it back
+
+    def rollback(self) -> None:
+        """Nothing to undo here: what a request leaves open the server rolls back."""
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

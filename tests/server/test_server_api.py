@@ -161,6 +161,23 @@ def test_a_clients_session_variables_carry_over_its_requests(server):
         assert one.sql("SELECT $S").scalar() == "text"
 
 
+def test_the_prompt_on_a_served_file_keeps_its_session_and_ends_cleanly(server):
+    from snowmelt import repl
+
+    shown, failed = [], []
+    lines = ["USE SCHEMA D.S;", "SET X = 3;", "SELECT $X * 2 AS Y,", "COUNT(*) > 0 FROM RAW;"]
+    pending = list(lines) + ["SELECT NOPE;", "SELECT $X;"]
+
+    def read(prompt: str) -> str:
+        if not pending:
+            raise EOFError
+        return pending.pop(0)
+
+    with connect_or_remote(server.db) as s:
+        repl.run(s, read, lambda r: shown.append(r.rows()), failed.append)
+    assert shown[-2:] == [[(6, True)], [(3,)]] and len(failed) == 1 and "NOPE" in failed[0]
+
+
 def test_sql_errors_are_json_with_position_and_no_traceback(server):
     status, body = server.json("POST", "/v1/sql", {"sql": "SELECT * FROM D.S.NOPE"})
     assert status == 404 and body["type"] == "ObjectNotFound" and "NOPE" in body["error"]
