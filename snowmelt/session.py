@@ -23,6 +23,7 @@ from snowmelt import (
     dml,
     dynamic,
     functions,
+    immediate,
     information_schema,
     query,
     retention,
@@ -261,6 +262,8 @@ class Session:
                 return done
         if isinstance(expression, exp.Command) and expression.name.upper() == "EXPLAIN":
             return self._explain_query(statement)
+        if immediate.is_execute_immediate(statement):
+            return immediate.run(self, statement)
         if isinstance(expression, exp.Command) and _managed_schema(statement):
             self.rt.notice("WITH MANAGED ACCESS accepted; snowmelt has no access control.")
             padded = _MANAGED_ACCESS.sub(lambda m: " " * len(m.group(0)), statement.padded)
@@ -566,8 +569,8 @@ def _joins_a_transaction(statement: Statement) -> bool:
             ["ROLLBACK"],
             ["START"],
         )
-    if isinstance(statement.expression, exp.Command):
-        return statement.words[:1] == ["EXPLAIN"]
+    if isinstance(statement.expression, exp.Command):  # EXECUTE IMMEDIATE: its statements say
+        return statement.words[:1] == ["EXPLAIN"] or immediate.is_execute_immediate(statement)
     return isinstance(statement.expression, _IN_TRANSACTION) or statement.words[:1] == ["UNSET"]
 
 
