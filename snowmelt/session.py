@@ -22,6 +22,7 @@ from snowmelt import (
     ddl,
     dml,
     dynamic,
+    explain,
     functions,
     immediate,
     information_schema,
@@ -490,50 +491,8 @@ class Session:
         self._end_transaction(commit=False)
 
     def explain(self, name: exp.Table | str) -> Result:
-        """EXPLAIN DYNAMIC TABLE: the resolved mode and why, the strategy, the statements an
-        incremental refresh runs now (at the table's frontier) and the full-refresh query."""
-        import typing
-
-        import pyarrow as pa
-        from sqlglot import parse_one
-
-        from snowmelt import ivm
-        from snowmelt.commits import Commit
-
-        table = name if isinstance(name, exp.Table) else parse_object_name(name)
-        obj = self.rt.resolver.lookup(table, ("DYNAMIC TABLE",))
-        dt = self.rt.catalog.dynamic_table(obj.oid)
-        version = self.rt.store.version
-        full = self.refresher.query_at(dt, version, state=False).sql("duckdb", pretty=True)
-        incremental = detail = None
-        if dt.incremental:
-            context = self.refresher._context(
-                obj, dt, Commit(version + 1, "EXPLAIN"), version, self.refresher._inputs(obj)
-            )
-            incremental = "\n".join(
-                f"-- {n}. {step}\n{sql};"
-                for n, (step, sql) in enumerate(ivm.api.explain(context), 1)
-            )
-        elif dt.refresh_mode_reason == "QUERY_NOT_SUPPORTED_FOR_INCREMENTAL":
-            sources = {
-                s.name: ivm.SourceInfo(s.name, s.kind, s.column_names)
-                for s in (self.rt.catalog.get(i) for i, _, _ in self.rt.catalog.inputs(obj.oid))
-            }
-            query = typing.cast(exp.Expression, parse_one(dt.query_sql, read="snowflake"))
-            detail = ivm.analyze(query, sources).message
-        return Result(
-            pa.table(
-                {
-                    "name": [str(obj.name)],
-                    "refresh_mode": [dt.refresh_mode],
-                    "refresh_mode_reason": [dt.refresh_mode_reason],
-                    "reason_detail": [detail],
-                    "strategy": [dt.plan.get("strategy")],
-                    "incremental_sql": [incremental],
-                    "full_refresh_sql": [full],
-                }
-            )
-        )
+        """EXPLAIN DYNAMIC TABLE (``explain``)."""
+        return explain.dynamic_table(self.rt, self.refresher, name)
 
 
 # a constraint DuckDB checks names snowmelt's data table (t<oid>) and the column
