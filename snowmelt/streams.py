@@ -15,7 +15,11 @@ rows inserted since the offset, whatever happened to them since; ``SHOW_INITIAL_
 from an empty table, so the first read has every row as an insert.
 
 The table keeps the change log a stream has not consumed (``retention`` does not vacuum below
-an offset). A stream whose table was dropped or replaced cannot be read (it names why);
+an offset) for 14 days from when the stream was created or last consumed — Snowflake's
+``MAX_DATA_EXTENSION_TIME_IN_DAYS``, by which it extends a source's retention for its streams.
+Past that the stream is stale (``SHOW STREAMS``: ``stale``, ``stale_after``): reading it is an
+error naming when it went stale, and it no longer holds the change log back; CREATE OR REPLACE
+makes it anew. A stream whose table was dropped or replaced cannot be read (it names why);
 streams on views, external tables and stages are refused by name.
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -50,6 +55,9 @@ from snowmelt.sql import commands
 from snowmelt.sql.resolve import object_name, position
 
 ACTION, IS_UPDATE, ROW = "METADATA$ACTION", "METADATA$ISUPDATE", "METADATA$ROW_ID"
+# Snowflake's MAX_DATA_EXTENSION_TIME_IN_DAYS default: how long an unconsumed stream keeps
+# its table's change log (longer than the one-day time-travel window)
+EXTENSION = timedelta(days=14)
 METADATA = [Column(ACTION, "VARCHAR"), Column(IS_UPDATE, "BOOLEAN"), Column(ROW, "VARCHAR")]
 SHOW_COLUMNS = [
     ("created_on", pa.timestamp("us", tz="UTC")),
@@ -107,6 +115,7 @@ def create(rt: Runtime, command: commands.CreateStream) -> Result:
             "offset": offset,
             "mode": "APPEND_ONLY" if append_only else "DEFAULT",
             "source_type": "Dynamic Table" if table.kind == "DYNAMIC TABLE" else "Table",
+            "read_at": rt.clock.now().isoformat(),  # staleness counts from here
         }
         rt.catalog.add_object(
             CatalogObject(
@@ -143,7 +152,7 @@ def copy(
     table = rt.catalog.get(spec["table"])
     cloned = rt.catalog.find(moved(table.name))
     if cloned is not None and cloned.oid != table.oid:
-        spec = dict(spec, table=cloned.oid, offset=version)
+        spec = dict(spec, table=cloned.oid, offset=version, read_at=rt.clock.now().isoformat())
     rt.catalog.add_object(
         dataclasses.replace(
             stream,
@@ -157,6 +166,17 @@ def copy(
 
 def definition(obj: CatalogObject) -> dict[str, Any]:
     return dict(json.loads(obj.text or "{}"))
+
+
+def stale_after(stream: CatalogObject) -> datetime:
+    """When ``stream`` goes (or went) stale: EXTENSION after it was created or last consumed
+    (a stream from before this was recorded counts from its creation)."""
+    read_at = definition(stream).get("read_at")
+    return (datetime.fromisoformat(read_at) if read_at else stream.created_on) + EXTENSION
+
+
+def is_stale(rt: Runtime, stream: CatalogObject) -> bool:
+    return rt.clock.now() > stale_after(stream)
 
 
 def _table(rt: Runtime, stream: CatalogObject) -> CatalogObject | None:
@@ -174,6 +194,13 @@ def read(rt: Runtime, stream: CatalogObject, node: exp.Expression) -> exp.Expres
         raise SqlError(
             f"Stream {stream.name} cannot be read: the table it is on was dropped or replaced "
             "(create the stream again)",
+            *position(node),
+        )
+    if is_stale(rt, stream):
+        raise SqlError(
+            f"Stream {stream.name} is stale since {stale_after(stream):%Y-%m-%d %H:%M:%S %Z}: "
+            f"it was not consumed within {EXTENSION.days} days, and the change log it reads "
+            "is no longer kept for it. Create it again (CREATE OR REPLACE STREAM ...)",
             *position(node),
         )
     spec = definition(stream)
@@ -256,8 +283,9 @@ def _appended(table: CatalogObject, after: int, upto: int) -> exp.Expression:
 def _advance(rt: Runtime, oid: int, version: int) -> None:
     obj = rt.catalog.get(oid)
     spec = definition(obj)
-    if version > int(spec["offset"]):
-        rt.catalog.update_object(oid, text=json.dumps(dict(spec, offset=version)))
+    if version >= int(spec["offset"]):  # consumed: fresh for EXTENSION from now
+        moved = dict(spec, offset=version, read_at=rt.clock.now().isoformat())
+        rt.catalog.update_object(oid, text=json.dumps(moved))
 
 
 def has_data(rt: Runtime, name: exp.Expression) -> bool:
@@ -290,9 +318,12 @@ def expand_has_data(rt: Runtime, query: exp.Expression) -> exp.Expression:
 
 
 def offsets(rt: Runtime) -> dict[int, int]:
-    """Per table, the lowest offset of the streams on it (its change log must reach it)."""
+    """Per table, the lowest offset of the streams on it that are not stale (its change log
+    must reach it)."""
     found: dict[int, int] = {}
     for stream in rt.catalog.objects("STREAM"):
+        if is_stale(rt, stream):
+            continue  # it no longer holds the change log back
         spec = definition(stream)
         table, offset = int(spec["table"]), int(spec["offset"])
         found[table] = min(found.get(table, offset), offset)
@@ -322,9 +353,9 @@ def _row(rt: Runtime, obj: CatalogObject) -> dict[str, Any]:
         "source_type": spec["source_type"],
         "base_tables": named,
         "type": "DELTA",
-        "stale": "false" if table is not None else "true",
+        "stale": "false" if table is not None and not is_stale(rt, obj) else "true",
         "mode": spec["mode"],
-        "stale_after": None,
+        "stale_after": stale_after(obj),
         "invalid_reason": "N/A" if table is not None else "the table was dropped or replaced",
         "owner_role_type": "ROLE",
     }

@@ -140,6 +140,43 @@ def test_a_stream_keeps_the_change_log_it_has_not_consumed(s, clock):
     assert s.sql("SELECT ID, METADATA$ACTION FROM S").rows() == [(1, "DELETE")]
 
 
+def test_a_stream_not_consumed_for_14_days_goes_stale_and_frees_the_log(s, clock):
+    day = 24 * 3600
+    s.sql("CREATE TABLE SINK (ID INT); CREATE STREAM KEPT ON TABLE T")
+    (row,) = s.sql("SHOW STREAMS LIKE 'S'").dicts()
+    assert row["stale"] == "false" and row["stale_after"] == clock.now() + timedelta(days=14)
+    s.sql("DELETE FROM T WHERE ID = 1")
+    clock.advance(10 * day)
+    s.sql("INSERT INTO SINK SELECT ID FROM KEPT")  # consumed: fresh for 14 days from now
+    clock.advance(5 * day)  # S: 15 days unconsumed
+    shown = {r["name"]: r for r in s.sql("SHOW STREAMS").dicts()}
+    assert shown["S"]["stale"] == "true" and shown["KEPT"]["stale"] == "false"
+    assert shown["KEPT"]["stale_after"] == clock.now() + timedelta(days=9)
+    with pytest.raises(SqlError, match=r"Stream D\.S\.S is stale since .*not consumed within 14"):
+        s.sql("SELECT * FROM S")
+    with pytest.raises(SqlError, match=r"is stale"):
+        s.sql("SELECT SYSTEM$STREAM_HAS_DATA('S')")
+    # the stale stream no longer holds the delete log back; the fresh one still does
+    s.sql("DELETE FROM T WHERE ID = 2")
+    retention.prune(s.rt, clock.now() + timedelta(days=3))
+    assert s.sql("SELECT ID, METADATA$ACTION FROM KEPT").rows() == [(2, "DELETE")]
+    s.sql("INSERT INTO SINK SELECT ID FROM KEPT")  # consumed, nothing holds the log
+    log = s.rt.engine.rows(f'SELECT COUNT(*) FROM "_snowmelt_data"."t{_oid(s, "T")}_dlog"')
+    retention.prune(s.rt, clock.now() + timedelta(days=3))
+    assert (
+        s.rt.engine.rows(f'SELECT COUNT(*) FROM "_snowmelt_data"."t{_oid(s, "T")}_dlog"') < log
+    )  # the stale stream's offset did not pin it
+    s.sql("CREATE OR REPLACE STREAM S ON TABLE T")  # made anew: fresh, from now
+    assert s.sql("SELECT COUNT(*) FROM S").scalar() == 0
+    assert s.sql("SHOW STREAMS LIKE 'S'").dicts()[0]["stale"] == "false"
+
+
+def _oid(s, name):
+    from snowmelt.names import ObjectName
+
+    return s.rt.resolver.lookup(ObjectName("D", "S", name)).oid
+
+
 def test_a_stream_on_a_dynamic_table_follows_its_refreshes(s):
     s.sql(
         "CREATE DYNAMIC TABLE TOTALS TARGET_LAG = '1 minute' WAREHOUSE = WH AS"
