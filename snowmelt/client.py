@@ -237,9 +237,9 @@ class RemoteSession:
             result = Result(stream.read_all(), packed.get("message"))
             result.query_id = packed.get("query_id")
             yield result
+        self.context.update(decoded.get("context") or {})  # after an error too: USE, SET
         if status >= 400:
             _raise_for(status, decoded)
-        self.context.update(decoded.get("context", {}))
         self.notices.extend(decoded.get("notices", []))
 
     def execute_all(self, text: str, dialect: str = "snowflake") -> list[Result]:

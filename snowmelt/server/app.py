@@ -135,6 +135,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         done = getattr(err, "results_before", None)  # a script's results up to the error
         if done is not None:
             body["results"] = [packed(r) for r in done]
+            body["context"] = getattr(err, "state_after", None)
         return JSONResponse(body, _status_for(err))
 
     @app.exception_handler(Exception)
@@ -321,6 +322,14 @@ def create_app(state: ServerState) -> FastAPI:
             session.variables = from_json(variables or {})
             rt.results = saved[4].for_request(query_ids)  # results shared, order the client's
             done: list[Result] = []
+
+            def client_state() -> dict[str, Any]:
+                return {
+                    **_context_dict(rt.context),
+                    "query_ids": list(rt.results.ids),
+                    "variables": to_json(session.variables),
+                }
+
             try:
                 if each:
                     for result in session.run_each(text, dialect):
@@ -330,16 +339,12 @@ def create_app(state: ServerState) -> FastAPI:
                 if session.in_transaction:  # it would hold the database after the request
                     session.rollback()
                     rt.notice("The transaction left open by this request was rolled back.")
-                state = {
-                    **_context_dict(rt.context),
-                    "query_ids": list(rt.results.ids),
-                    "variables": to_json(session.variables),
-                }
-                return done, state, list(rt.notices)
+                return done, client_state(), list(rt.notices)
             except BaseException as err:
                 session.rollback()
-                if each:
+                if each:  # what ran before the error stands: its results, USE, SET
                     err.results_before = done  # type: ignore[attr-defined]
+                    err.state_after = client_state()  # type: ignore[attr-defined]
                 raise
             finally:
                 rt.context, rt.notices, rt.on_notice, session.variables, rt.results = saved

@@ -415,9 +415,10 @@ def test_a_script_gives_each_statements_result_and_the_ones_before_an_error(serv
         assert [r["name"] for r in third.dicts()] == ["TOTALS"]
         got = []
         with pytest.raises(SqlError, match="NOPE"):
-            for result in s.run_each("SELECT 1 AS A; SELECT NOPE FROM RAW; SELECT 3"):
+            for result in s.run_each("SELECT 1 AS A; SET K = 9; SELECT NOPE FROM RAW; SELECT 3"):
                 got.append(result.rows())
-        assert got == [[(1,)]]
+        assert got[0] == [(1,)] and len(got) == 2
+        assert s.sql("SELECT $K").scalar() == 9  # what ran before the error stands
     # the CLI on a served file prints each result, then the error
     done = subprocess.run(
         [
