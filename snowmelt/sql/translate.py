@@ -592,7 +592,41 @@ def asof_joins(expression: exp.Expr) -> exp.Expr:
     return expression
 
 
+def hash_agg(expression: exp.Expr) -> exp.Expr:
+    """``HASH_AGG(x, ...)``, ``HASH_AGG(*)``, ``HASH_AGG(DISTINCT x)``: an order-independent
+    64-bit hash of the rows — the sum of their hashes modulo 2^64, signed, 0 over no rows —
+    which DuckDB lacks. Equal bags of rows give equal values (the usual use: comparing a
+    table with a query or a copy); the values differ from Snowflake's, as ``HASH`` does."""
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.HashAgg):
+            return node
+        distinct = isinstance(node.this, exp.Distinct)
+        args = list(node.this.expressions) if distinct else [node.this, *node.expressions]
+        if len(args) == 1 and isinstance(args[0], exp.Star):
+            hashed = exp.func("hash", exp.Var(this="*COLUMNS(*)"))  # DuckDB's unpacking
+        else:
+            hashed = exp.func("hash", *[a.copy() for a in args])
+        wide = exp.cast(hashed, "HUGEINT")
+        total = exp.Sum(this=exp.Distinct(expressions=[wide]) if distinct else wide)
+        span = exp.Literal.number(2**64)
+        rest = exp.Mod(this=exp.func("coalesce", total, exp.Literal.number(0)), expression=span)
+        signed = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.GTE(this=rest.copy(), expression=exp.Literal.number(2**63)),
+                    true=exp.Sub(this=rest.copy(), expression=span.copy()),
+                )
+            ],
+            default=rest.copy(),
+        )
+        return exp.cast(signed, "BIGINT")
+
+    return expression.transform(fn, copy=False)
+
+
 REWRITES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
+    hash_agg,
     asof_joins,
     reject_unsupported,
     positional_columns,
