@@ -210,6 +210,10 @@ SEMI_CASES = [
         (1.5, 7, True, None),
     ),
     case("SELECT SPLIT('a,b,c', ',')[1]::string, ARRAY_SIZE(SPLIT('a,b,c', ','))", ("b", 3)),
+    case(  # any delimiter character, empty tokens dropped; an ARRAY (JSON) like SPLIT's
+        "SELECT STRTOK_TO_ARRAY('a b,,c', ' ,'), STRTOK_TO_ARRAY('a b', ' ')[1]::string",
+        ('["a","b","c"]', "b"),
+    ),
     case(
         "SELECT ARRAY_AGG(x) WITHIN GROUP (ORDER BY x) FROM (VALUES (2), (1), (NULL)) t(x)",
         ("[1,2]",),
