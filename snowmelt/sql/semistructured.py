@@ -104,7 +104,11 @@ def rewrite_semi_structured(
             return exp.Case().when(
                 _json_kind(value, "ARRAY"), exp.func("json_array_length", value.copy())
             )
-        if isinstance(node, exp.Split | exp.StrtokToArray):  # ARRAYs are JSON here
+        if isinstance(node, exp.Split | exp.StrtokToArray | exp.JSONKeys):  # ARRAYs are JSON
+            return exp.func("to_json", node.copy())
+        if isinstance(node, exp.GenerateSeries) and not isinstance(  # ARRAY_GENERATE_RANGE
+            node.parent, exp.Table | exp.Unnest | exp.Lateral | exp.TableFromRows | exp.From
+        ):
             return exp.func("to_json", node.copy())
         if isinstance(node, exp.Anonymous) and node.name.upper() in _IS_FUNCTIONS:
             value = exp.func("to_json", node.expressions[0].copy())

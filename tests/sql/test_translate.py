@@ -215,6 +215,11 @@ SEMI_CASES = [
         ('["a","b","c"]', "b"),
     ),
     case(
+        'SELECT OBJECT_KEYS(PARSE_JSON(\'{"a": 1, "b": 2}\')), ARRAY_GENERATE_RANGE(0, 5, 2),'
+        " ARRAY_SIZE(ARRAY_GENERATE_RANGE(0, 5, 2))",
+        ('["a","b"]', "[0,2,4]", 3),
+    ),
+    case(
         "SELECT ARRAY_AGG(x) WITHIN GROUP (ORDER BY x) FROM (VALUES (2), (1), (NULL)) t(x)",
         ("[1,2]",),
     ),
