@@ -77,6 +77,7 @@ def insert(rt: Runtime, statement: exp.Insert) -> Result:
     )
     source = statement.expression
     if isinstance(source, exp.Values):
+        types = {c.name: c.type for c in obj.columns}
         for row in source.expressions:
             width = len(row.expressions) if isinstance(row, exp.Tuple) else 1
             if width != len(columns):
@@ -84,6 +85,11 @@ def insert(rt: Runtime, statement: exp.Insert) -> Result:
                     f"Insert into {obj.name} gives {width} values for {len(columns)} columns",
                     *position(row),
                 )
+            if isinstance(row, exp.Tuple):  # a text value for a zoned timestamp: read as one
+                for value, name in zip(row.expressions, columns, strict=True):
+                    text = isinstance(value, exp.Literal) and value.is_string
+                    if text and types[name] == "TIMESTAMPTZ":
+                        value.replace(exp.cast(value.copy(), "TIMESTAMPTZ"))
         source = exp.select("*").from_(source)
     bound = rt.to_engine(rt.bind_for_read(source.copy()))
     with rt.store.write("INSERT") as commit:

@@ -488,3 +488,15 @@ def test_multi_table_insert_all_first_else_and_overwrite(session):
     with pytest.raises(SqlError, match="INTO D.S.T4 gives 2 values for 1 columns"):
         session.sql("INSERT ALL INTO T1 INTO T4 VALUES (A, B) SELECT A, B FROM SRC")
     assert len(rows("T1")) == 4 and len(rows("T4")) == 3  # the failed statement wrote nothing
+
+
+def test_text_values_for_zoned_timestamps_read_their_offsets(session):
+    session.sql("ALTER SESSION SET TIMEZONE = 'UTC'")
+    session.sql("CREATE TABLE Z (T TIMESTAMP_TZ, N INT)")
+    session.sql(
+        "INSERT INTO Z VALUES ('2026-01-01 12:00:00 +02:00', 1), (NULL, 2),"
+        " ('2026-01-01 12:00:00Z', 3)"
+    )
+    session.sql("INSERT INTO Z (N, T) VALUES (4, '2026-01-01 10:00:00 -01:00')")
+    hours = session.sql("SELECT N, HOUR(T) FROM Z ORDER BY N").rows()
+    assert hours == [(1, 10), (2, None), (3, 12), (4, 11)]

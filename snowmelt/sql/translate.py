@@ -625,7 +625,31 @@ def hash_agg(expression: exp.Expr) -> exp.Expr:
     return expression.transform(fn, copy=False)
 
 
+_OFFSET_AFTER_SPACE = re.compile(r"(\d)\s+([+-]\d{2}(?::?\d{2})?|Z)\s*$")
+
+
+def timestamp_offsets(expression: exp.Expr) -> exp.Expr:
+    """``'2026-01-01 12:00:00 +00:00'::TIMESTAMP_TZ``: Snowflake reads an offset (or ``Z``)
+    after a space; DuckDB takes the space as the start of a time zone name and fails. In a
+    string literal cast to a zoned timestamp, the space goes."""
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if (
+            isinstance(node, exp.Cast)
+            and isinstance(node.this, exp.Literal)
+            and node.this.is_string
+            and node.to.this in (DType.TIMESTAMPTZ, DType.TIMESTAMPLTZ)
+        ):
+            fixed = _OFFSET_AFTER_SPACE.sub(r"\1\2", node.this.name)
+            if fixed != node.this.name:
+                node.set("this", exp.Literal.string(fixed))
+        return node
+
+    return expression.transform(fn, copy=False)
+
+
 REWRITES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
+    timestamp_offsets,
     hash_agg,
     asof_joins,
     reject_unsupported,

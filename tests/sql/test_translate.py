@@ -365,6 +365,17 @@ FUNCTION_CASES = [
         "SELECT TO_TIMESTAMP_LTZ('2024-05-17 10:11:12')",
         (TS(2024, 5, 17, 10, 11, 12, tzinfo=dt.UTC),),
     ),
+    case(  # an offset (or Z) after a space, as Snowflake writes and reads them
+        "SELECT '2026-01-01 12:00:00 +02:00'::TIMESTAMP_TZ, '2026-01-01 12:00:00 -0800'::"
+        "TIMESTAMP_LTZ, TO_TIMESTAMP_TZ('2026-01-01 12:00:00 Z'), "
+        "TRY_CAST('2026-01-01 12:00:00.5 +01:00' AS TIMESTAMP_TZ)",
+        (
+            TS(2026, 1, 1, 10, tzinfo=dt.UTC),
+            TS(2026, 1, 1, 20, tzinfo=dt.UTC),
+            TS(2026, 1, 1, 12, tzinfo=dt.UTC),
+            TS(2026, 1, 1, 11, 0, 0, 500000, tzinfo=dt.UTC),
+        ),
+    ),
     case(
         "SELECT TRY_TO_NUMBER('12.7'), TRY_TO_NUMBER('abc'), TRY_TO_DECIMAL('12.345', 10, 2), "
         "TRY_TO_DOUBLE('1.5e3'), TRY_TO_DOUBLE('x')",
