@@ -49,6 +49,37 @@ def alter_table(rt: Runtime, alter: exp.Alter) -> Result:
     return status("Statement executed successfully.")
 
 
+def _drops_constraint(action: exp.Expression) -> bool:
+    if isinstance(action, exp.Drop):
+        return str(action.args.get("kind", "")).upper() == "CONSTRAINT"
+    text = " ".join(action.sql("snowflake").upper().split())
+    return isinstance(action, exp.Command) and text.startswith(
+        ("DROP PRIMARY KEY", "DROP UNIQUE", "DROP FOREIGN KEY")
+    )
+
+
+def _informational_constraint(rt: Runtime, obj: CatalogObject, action: exp.Expression) -> None:
+    """``ADD [CONSTRAINT c] PRIMARY KEY | UNIQUE | FOREIGN KEY (...)``, ``DROP CONSTRAINT c``,
+    ``DROP PRIMARY KEY``: Snowflake records these on standard tables without enforcing them
+    (only NOT NULL is enforced), so DDL scripts and tools emit them freely. snowmelt checks
+    the columns exist and accepts them, with a notice that nothing is enforced or kept."""
+    keys = [
+        node for node in action.find_all(exp.PrimaryKey, exp.UniqueColumnConstraint, exp.ForeignKey)
+    ]
+    for key in keys:
+        schema = key.this if isinstance(key, exp.UniqueColumnConstraint) else key
+        for name in schema.expressions if schema is not None else []:
+            column = identifier_value(name if isinstance(name, exp.Identifier) else name.this)
+            if column not in obj.column_names:
+                raise SqlError(
+                    f"Column '{column}' does not exist in table {obj.name}", *position(name)
+                )
+    rt.notice(
+        f"{action.sql('snowflake')} accepted on {obj.name}: primary, unique and foreign keys "
+        "are not enforced, as on Snowflake's standard tables (snowmelt does not keep them)."
+    )
+
+
 def _shape(obj: CatalogObject) -> tuple[str, list[tuple[str, str, bool, str | None]]]:
     """What a reader depends on: the table's name (a dynamic table's query names it) and its
     columns' names, types, NULLs allowed and defaults."""
@@ -70,6 +101,8 @@ def _apply(rt: Runtime, obj: CatalogObject, action: exp.Expression) -> None:
         _drop_columns(rt, obj, action)
     elif isinstance(action, exp.RenameColumn):
         _rename_column(rt, obj, action)
+    elif isinstance(action, exp.AddConstraint) or _drops_constraint(action):
+        _informational_constraint(rt, obj, action)
     elif not _changed_in_place(rt, obj, action):
         raise UnsupportedError(
             "ALTER TABLE",

@@ -194,7 +194,24 @@ def column_from_def(definition: exp.ColumnDef, rt: Runtime) -> Column:
             ckind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint
         ):
             column.default = _identity(rt, ckind, definition)
+        elif isinstance(ckind, exp.CollateColumnConstraint):
+            _check_collation(ckind, definition)
     return column
+
+
+def _check_collation(constraint: exp.CollateColumnConstraint, column: exp.ColumnDef) -> None:
+    """A column's COLLATE: snowmelt compares text as bytes (UTF-8), Snowflake's default, so
+    that is accepted; a collation that changes comparisons or order (``'en-ci'``, ``'upper'``,
+    a locale) would be silently ignored, so it is refused by name."""
+    spec = constraint.this.name if isinstance(constraint.this, exp.Literal) else ""
+    if spec.strip().lower() in ("", "utf8", "binary"):
+        return
+    raise UnsupportedError(
+        f"COLLATE '{spec}'",
+        f"COLLATE '{spec}' is not supported by snowmelt: text compares as UTF-8 bytes here "
+        "(Snowflake's default). Remove it, or compare with UPPER() / LOWER() in the query",
+        *position(column),
+    )
 
 
 def _identity(

@@ -143,6 +143,37 @@ def test_a_comment_does_not_reinitialize_the_dynamic_tables_reading_the_table(s)
     assert actions == ["REINITIALIZE", "INCREMENTAL", "REINITIALIZE"]  # comments: no reinit
 
 
+def test_keys_are_accepted_unenforced_and_leave_readers_alone(s):
+    s.sql(
+        "CREATE TABLE P (ID INT); CREATE DYNAMIC TABLE DT TARGET_LAG = '1 minute' "
+        "WAREHOUSE = WH REFRESH_MODE = INCREMENTAL AS SELECT ID, V FROM T"
+    )
+    for action in (
+        "ADD CONSTRAINT PK_T PRIMARY KEY (ID)",
+        "ADD UNIQUE (NAME, V)",
+        "ADD CONSTRAINT FK_P FOREIGN KEY (ID) REFERENCES P (ID)",
+        "DROP CONSTRAINT FK_P",
+        "DROP PRIMARY KEY",
+    ):
+        s.sql(f"ALTER TABLE T {action}")
+        assert "are not enforced, as on Snowflake's standard tables" in s.notices[-1]
+    s.sql("INSERT INTO T VALUES (1, 'a', 1.50)")  # a duplicate key: not enforced, as there
+    assert s.sql("SELECT COUNT(*) FROM T WHERE ID = 1").scalar() == 2
+    (row,) = s.sql("ALTER DYNAMIC TABLE DT REFRESH").dicts()
+    assert row["REFRESH_ACTION"] == "INCREMENTAL"  # the keys did not change its input
+    with pytest.raises(SqlError, match=r"Column 'NOPE' does not exist in table D\.S\.T"):
+        s.sql("ALTER TABLE T ADD PRIMARY KEY (NOPE)")
+
+
+def test_a_collation_that_changes_comparisons_is_refused_not_ignored(s):
+    s.sql("CREATE TABLE B (A VARCHAR COLLATE 'utf8', C STRING COLLATE 'binary')")  # the default
+    with pytest.raises(UnsupportedError, match=r"COLLATE 'en-ci' is not supported .* \(line 2"):
+        s.sql("CREATE TABLE CI (ID INT,\n A VARCHAR(10) COLLATE 'en-ci')")
+    with pytest.raises(UnsupportedError, match=r"COLLATE 'upper'"):
+        s.sql("ALTER TABLE T ADD COLUMN U STRING COLLATE 'upper'")
+    assert [r[1] for r in s.sql("SHOW TABLES").rows()] == ["B", "T"]
+
+
 def test_swap_with_trades_names_and_readers_follow_the_name(session):
     session.sql(
         "USE SCHEMA D.S; CREATE TABLE PROD (A INT); CREATE TABLE STAGING (A INT);"
