@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from snowmelt.errors import DynamicTableError, NotInitializedError, ObjectNotFound, SqlError
+from snowmelt.errors import (
+    DynamicTableError,
+    NotInitializedError,
+    ObjectNotFound,
+    RefreshError,
+    SqlError,
+)
 from snowmelt.testing import assert_matches_query
 
 DT = "TARGET_LAG = '{lag}' WAREHOUSE = WH"
@@ -429,3 +435,19 @@ def test_a_column_list_names_and_comments_the_columns(session):
     described = [(r[0], r[9]) for r in session.sql("DESCRIBE DYNAMIC TABLE DT").rows()]
     assert described == [("X", "the x"), ("Y", None)]
     assert session.sql("SELECT X, Y FROM DT").rows() == [(1, "x")]
+
+
+def test_a_division_by_zero_fails_the_refresh_and_keeps_the_last_rows(session):
+    """Snowflake fails a refresh whose query divides by zero; so does snowmelt (DuckDB alone
+    would store infinity), and the table keeps its last good rows."""
+    session.sql(
+        "CREATE TABLE C (K INT, HITS INT, VIEWS INT); INSERT INTO C VALUES (1, 1, 4);"
+        "CREATE DYNAMIC TABLE RATE TARGET_LAG = '1 minute' WAREHOUSE = WH"
+        " REFRESH_MODE = INCREMENTAL AS SELECT K, HITS / VIEWS AS R FROM C"
+    )
+    session.sql("INSERT INTO C VALUES (2, 3, 0)")
+    with pytest.raises(RefreshError, match="Division by zero. The table keeps its last good"):
+        session.sql("ALTER DYNAMIC TABLE RATE REFRESH")
+    assert session.sql("SELECT * FROM RATE").rows() == [(1, 0.25)]
+    session.sql("UPDATE C SET VIEWS = 6 WHERE K = 2; ALTER DYNAMIC TABLE RATE REFRESH")
+    assert sorted(session.sql("SELECT * FROM RATE").rows()) == [(1, 0.25), (2, 0.5)]

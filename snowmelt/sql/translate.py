@@ -648,6 +648,37 @@ def timestamp_offsets(expression: exp.Expr) -> exp.Expr:
     return expression.transform(fn, copy=False)
 
 
+def division_by_zero(expression: exp.Expr) -> exp.Expr:
+    """``a / b`` with ``b`` zero: Snowflake fails (``Division by zero``), DuckDB returns
+    infinity or NaN — a rate over an empty group would be stored silently. The divisor is
+    checked, so the query (or the refresh) fails as on Snowflake; ``DIV0`` and
+    ``NULLIF(b, 0)`` keep their meaning, and a non-zero literal divisor is left alone."""
+
+    def fn(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.Div):
+            return node
+        divisor = node.expression
+        if isinstance(divisor, exp.Nullif) or (
+            isinstance(divisor, exp.Literal) and not divisor.is_string and float(divisor.name)
+        ):
+            return node
+        node.set(
+            "expression",
+            exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)),
+                        true=exp.func("error", exp.Literal.string("Division by zero")),
+                    )
+                ],
+                default=divisor.copy(),
+            ),
+        )
+        return node
+
+    return expression.transform(fn, copy=False)
+
+
 REWRITES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     timestamp_offsets,
     hash_agg,
@@ -666,6 +697,7 @@ REWRITES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     arrays,
     json_comparisons,
     json_casts,
+    division_by_zero,
 )
 
 

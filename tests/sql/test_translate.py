@@ -758,3 +758,14 @@ def test_caller_annotated_types_are_honoured(con: duckdb.DuckDBPyConnection) -> 
     annotated = annotate_types(parsed, schema={"dates": {"d": "DATE"}}, dialect="snowflake")
     sql = to_duckdb(annotated).sql(dialect="duckdb")
     assert con.execute(sql).fetchall() == [(D(2024, 2, 29),)]
+
+
+def test_division_by_zero_fails_as_on_snowflake(con):
+    for sql in ("SELECT 1 / 0", "SELECT 0 / 0", "SELECT 1.5 / 0.0"):
+        with pytest.raises(duckdb.Error, match="Division by zero"):
+            run(con, sql)
+    assert run(con, "SELECT x / y FROM (VALUES (1, 2)) t(x, y)") == [(0.5,)]
+    # DIV0, NULLIF and a guarding CASE keep their meaning
+    assert run(con, "SELECT DIV0(1, 0), 1 / NULLIF(0, 0)") == [(0, None)]
+    guarded = "SELECT CASE WHEN y = 0 THEN 0 ELSE x / y END FROM (VALUES (1, 0), (4, 2)) t(x, y)"
+    assert run(con, guarded) == [(0,), (2,)]
