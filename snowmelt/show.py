@@ -228,7 +228,7 @@ def shape(command: commands.Show, result: Result) -> Result:
         if command.limit is not None:
             keep = keep[: command.limit]
         table = table.take(pa.array(keep, pa.int64()))
-    return table is result.arrow() and result or Result(table, result.message)
+    return result if table is result.arrow() else Result(table, result.message)
 
 
 def describe(rt: Runtime, command: commands.Describe) -> Result:
