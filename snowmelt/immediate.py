@@ -30,9 +30,8 @@ _BLOCK = re.compile(r"^\s*(DECLARE\b|BEGIN\b(?!\s*(TRANSACTION|WORK)?\s*(;|$)))"
 
 
 def is_execute_immediate(statement: Statement) -> bool:
-    return isinstance(statement.expression, exp.Command) and " ".join(
-        statement.text.split()[:2]
-    ).upper() == ("EXECUTE IMMEDIATE")
+    words = " ".join(statement.text.split()[:2]).upper()
+    return isinstance(statement.expression, exp.Command) and words == "EXECUTE IMMEDIATE"
 
 
 def run(session: Any, statement: Statement) -> Result:
