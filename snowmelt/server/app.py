@@ -315,11 +315,12 @@ def create_app(state: ServerState) -> FastAPI:
     ) -> tuple[list[Result], dict[str, Any], list[str]]:
         """The script's results (every statement's with ``each``, else the last's), the
         client's state after it (context, query ids, variables) and the notices."""
+        carried = from_json(variables or {})  # before the swap: a bad one changes nothing
         with rt.store.lock:  # one statement at a time; the context swap is private to it
             saved = (rt.context, rt.notices, rt.on_notice, session.variables, rt.results)
             rt.context, rt.notices, rt.on_notice = context, [], None
             # the client's session variables and statement ids, carried by its requests
-            session.variables = from_json(variables or {})
+            session.variables = carried
             rt.results = saved[4].for_request(query_ids)  # results shared, order the client's
             done: list[Result] = []
 

@@ -159,6 +159,13 @@ def test_a_clients_session_variables_carry_over_its_requests(server):
         with pytest.raises(SqlError, match=r"Session variable '\$S' does not exist"):
             two.sql("SELECT $S")  # another client's session
         assert one.sql("SELECT $S").scalar() == "text"
+    # a malformed variable is a 400 naming it; the server answers the next request as usual
+    status, body = server.json(
+        "POST", "/v1/sql", {"sql": "SELECT 1", "variables": {"V": {"value": 1}}}
+    )
+    assert status == 400 and "Session variable 'V' cannot be read back" in body["error"]
+    status, body = server.json("POST", "/v1/sql", {"sql": "SELECT CURRENT_SCHEMA()"})
+    assert status == 200 and body["rows"] == [[None]]
 
 
 def test_the_prompt_on_a_served_file_keeps_its_session_and_ends_cleanly(server):
