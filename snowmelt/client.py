@@ -73,6 +73,13 @@ def _raise_for(status: int, payload: dict[str, Any]) -> None:
     raise err
 
 
+def _result(arrow: bytes, message: str | None, query_id: str | None) -> Result:
+    """A result the server sent: its rows as an Arrow IPC stream, its message and id."""
+    result = Result(pa.ipc.open_stream(pa.py_buffer(arrow)).read_all(), message)
+    result.query_id = query_id
+    return result
+
+
 def find_server(db_path: str | os.PathLike[str]) -> ServerInfo | None:
     """The live server owning ``db_path`` (from its server file), or None."""
     return live(db_path)
@@ -187,10 +194,7 @@ class RemoteSession:
         notices = json.loads(headers.get("x-snowmelt-notices", "[]"))
         self.notices.extend(notices)
         message = json.loads(headers.get("x-snowmelt-message", "null"))
-        table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-        result = Result(table, message)
-        result.query_id = headers.get("x-snowmelt-query-id") or None
-        return result
+        return _result(data, message, headers.get("x-snowmelt-query-id") or None)
 
     def insert(self, table: str, data: Any, idempotency_key: str | None = None) -> int:
         """Append rows (Arrow, pandas, polars or a list of dicts) in one atomic commit."""
@@ -233,10 +237,8 @@ class RemoteSession:
         )
         decoded = json.loads(data) if data else {}
         for packed in decoded.get("results", []):
-            stream = pa.ipc.open_stream(pa.py_buffer(base64.b64decode(packed["arrow"])))
-            result = Result(stream.read_all(), packed.get("message"))
-            result.query_id = packed.get("query_id")
-            yield result
+            arrow = base64.b64decode(packed["arrow"])
+            yield _result(arrow, packed.get("message"), packed.get("query_id"))
         self.context.update(decoded.get("context") or {})  # after an error too: USE, SET
         if status >= 400:
             _raise_for(status, decoded)
